@@ -1,0 +1,7 @@
+"""Build a corpus of visual entities from action labels (ALT, supplementary B)."""
+
+from .build import build_corpus
+from .corpus import CORPUS_SCHEMA, read_corpus, write_corpus
+from .errors import CorpusError
+
+__all__ = ["CORPUS_SCHEMA", "CorpusError", "build_corpus", "read_corpus", "write_corpus"]

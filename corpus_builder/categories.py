@@ -1,0 +1,70 @@
+"""Entity categories (supplementary Table C4: object, body, scene, motion; plus role and other)
+and the default body parts every corpus carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resources import wordnet
+
+CATEGORIES = ("object", "body", "scene", "motion", "role", "other")
+
+# Units every corpus gets, with the WordNet sense whose gloss describes them.
+DEFAULT_BODY_PARTS = {
+    "head": "head.n.01",
+    "face": "face.n.01",
+    "eye": "eye.n.01",
+    "mouth": "mouth.n.02",
+    "hair": "hair.n.01",
+    "neck": "neck.n.01",
+    "shoulder": "shoulder.n.01",
+    "torso": "torso.n.01",
+    "back": "back.n.01",
+    "arm": "arm.n.01",
+    "hand": "hand.n.01",
+    "finger": "finger.n.01",
+    "leg": "leg.n.01",
+    "knee": "knee.n.01",
+    "foot": "foot.n.01",
+}
+
+_BY_LEXNAME = {
+    "noun.body": "body",
+    "noun.person": "role",
+    "noun.location": "scene",
+    "noun.phenomenon": "scene",
+    "noun.event": "scene",
+    "noun.act": "motion",
+    "noun.animal": "object",
+    "noun.plant": "object",
+    "noun.food": "object",
+    "noun.substance": "object",
+    "noun.artifact": "object",
+    "noun.object": "object",
+}
+# Hypernyms that make an artifact or natural object a place: rooms, buildings, facilities, roads,
+# floors, landforms, water.
+_SCENE_HYPERNYMS = frozenset(
+    "area.n.05 building.n.01 facility.n.01 way.n.06 horizontal_surface.n.01 "
+    "geological_formation.n.01 body_of_water.n.01 land.n.04".split()
+)
+_PEOPLE_HYPERNYMS = frozenset({"social_group.n.01", "people.n.01"})
+
+
+def category_of(sense: str | None, hint: str | None = None) -> str:
+    """The category of an entity from its WordNet sense (lexicographer file, then hypernyms)."""
+    if hint:
+        return hint
+    if sense is None:
+        return "object"  # a noun WordNet does not know: almost always a named thing (didgeridoo, segway)
+    synset: Any = wordnet().synset(sense)
+    if synset.pos() == "v":
+        return "motion"
+    hypernyms = {h.name() for h in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
+    lexname = synset.lexname()
+    if lexname == "noun.group":
+        return "role" if hypernyms & _PEOPLE_HYPERNYMS else "other"
+    category = _BY_LEXNAME.get(lexname, "other")
+    if category == "object" and hypernyms & _SCENE_HYPERNYMS:
+        return "scene"
+    return category

@@ -1,0 +1,119 @@
+"""The `corpus` command: a thin Typer layer over the library (no logic lives here)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from .errors import CorpusError
+
+app = typer.Typer(
+    name="corpus",
+    help="Build a corpus of visual entities from action labels (ALT, supplementary B).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err = Console(stderr=True)
+UsageError = typer.BadParameter.__base__  # click's UsageError, wherever this typer version keeps click
+out = Console()
+
+
+class WSD(str, Enum):
+    lesk = "lesk"
+    first_sense = "first-sense"
+    nltk_lesk = "nltk-lesk"
+
+
+def _check_output(path: Path) -> None:
+    if not path.parent.exists():
+        raise CorpusError(f"{path}: folder {path.parent} does not exist; create it or choose another --out")
+    if path.is_dir():
+        raise CorpusError(f"{path}: is a folder; pass a file name such as {path / 'corpus.parquet'}")
+
+
+def summary_table(df, title: str) -> Table:
+    """Entities per category, with an example unit of each."""
+    table = Table(title=title)
+    for column in ("category", "entities", "examples"):
+        table.add_column(column, justify="right" if column == "entities" else "left")
+    for category, group in df.groupby("category", sort=True):
+        table.add_row(category, str(len(group)), ", ".join(group["unit"].head(5)))
+    table.add_row("total", str(len(df)), "", end_section=True)
+    return table
+
+
+@app.command()
+def build(
+    labels: Annotated[list[Path], typer.Option("--labels", "-l", help="Label file (.txt, or .csv with a 'name' column); repeatable.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file.")] = Path("corpus.parquet"),
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Skip the LLM steps (POS + WordNet only).")] = False,
+    wsd: Annotated[WSD, typer.Option(help="Word-sense disambiguation method.")] = WSD.lesk,
+    spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
+    body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
+) -> None:
+    """Build corpus.parquet from action labels."""
+    from .build import build_corpus
+    from .corpus import write_corpus
+    from .labels import read_labels
+
+    _check_output(out_path)
+    names, files = read_labels(labels)
+    if not no_llm:
+        err.print("No LLM configured: building without the LLM step (POS + WordNet only).")
+    df = build_corpus(names, None, wsd=wsd.value, spacy_model=spacy_model, label_files=files, show_progress=err.is_terminal)
+    write_corpus(df, out_path)
+    counts = df.attrs["manifest"]["counts"]
+    out.print(summary_table(df, f"{out_path}: {counts['entities']} entities from {counts['labels']} labels"))
+
+
+@app.command()
+def doctor(
+    spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path to check.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code.")] = False,
+) -> None:
+    """Check every resource the toolkit uses; exit 1 when a required one is missing."""
+    from .resources import doctor as check
+
+    rows = check(spacy_model)
+    if not quiet:
+        table = Table(title="ALT toolkit resources")
+        for column in ("resource", "status", "where", "version", "how to get it"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            status = "found" if r.found else ("MISSING" if r.required else "missing (optional)")
+            table.add_row(r.name, status, r.where, r.version, r.how)
+        out.print(table)
+    if any(r.required and not r.found for r in rows):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err, show_time=False, show_path=False)])
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except CorpusError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except UsageError as exc:
+        if exc.ctx is not None and not exc.ctx.args and not exc.ctx.params and type(exc).__name__ == "NoArgsIsHelpError":
+            out.print(exc.ctx.get_help(), highlight=False)
+            sys.exit(0)
+        hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+        err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted; nothing was written")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,79 @@
+"""The corpus.parquet contract (DESIGN §4): schema declared once, checked on every read and write."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import CorpusError
+
+MANIFEST_KEY = b"alt.manifest"
+CORPUS_SCHEMA = pa.schema(
+    [
+        pa.field("entity_id", pa.int32(), nullable=False),
+        pa.field("unit", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("description", pa.string(), nullable=False),
+        pa.field("sense", pa.string(), nullable=True),
+        pa.field("category", pa.string(), nullable=False),
+        pa.field("sources", pa.list_(pa.string()), nullable=False),
+        pa.field("labels", pa.list_(pa.string()), nullable=False),
+        pa.field("wsd_method", pa.string(), nullable=False),
+        pa.field("wsd_score", pa.float32(), nullable=False),
+        pa.field("candidates", pa.list_(pa.string()), nullable=False),
+    ]
+)
+COLUMNS = tuple(CORPUS_SCHEMA.names)
+
+
+def to_table(df: pd.DataFrame, manifest: dict[str, Any]) -> pa.Table:
+    """The DataFrame as an Arrow table of CORPUS_SCHEMA, the manifest in its key-value metadata."""
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise CorpusError(f"corpus is missing column(s) {', '.join(missing)}")
+    table = pa.Table.from_pandas(df[list(COLUMNS)], schema=CORPUS_SCHEMA, preserve_index=False)
+    return table.replace_schema_metadata({MANIFEST_KEY: json.dumps(manifest, sort_keys=True).encode()})
+
+
+def atomic_write(path: str | Path, write: Any) -> None:
+    """Call write(tmp_path) on a temporary file beside `path`, then rename it over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_corpus(df: pd.DataFrame, path: str | Path, manifest: dict[str, Any] | None = None) -> None:
+    """Write corpus.parquet atomically (temp file + rename): readers never see half a file."""
+    table = to_table(df, manifest if manifest is not None else df.attrs.get("manifest", {}))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def read_corpus(path: str | Path) -> pd.DataFrame:
+    """Read and validate a corpus.parquet; its manifest is in `df.attrs["manifest"]`."""
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: corpus not found; build one with 'corpus build'") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorpusError(f"{path}: not a readable Parquet corpus ({exc}); rebuild it with 'corpus build'") from None
+    schema = table.schema.remove_metadata()
+    if not schema.equals(CORPUS_SCHEMA):
+        raise CorpusError(f"{path}: columns do not match the corpus schema; rebuild it with 'corpus build'")
+    df = table.to_pandas()
+    for column in ("sources", "labels", "candidates"):
+        df[column] = df[column].map(list)
+    df.attrs["manifest"] = json.loads((table.schema.metadata or {}).get(MANIFEST_KEY, b"{}"))
+    return df
