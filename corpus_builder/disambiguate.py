@@ -50,15 +50,16 @@ class Choice:
     scores: tuple[float, ...] = field(default=())  # one per candidate, in candidate order
 
 
-def lemmas_of(text: str) -> set[str]:
-    """Content-word lemmas of a text: lower-cased, stop words dropped, nouns and verbs reduced."""
+def word_forms(text: str) -> list[set[str]]:
+    """For each content word of a text (stop words dropped): the word and its noun and verb lemmas."""
     wn = wordnet()
-    out = set()
-    for word in _WORD.findall(text.lower().replace("_", " ")):
-        if word in STOP_WORDS or len(word) < 3:
-            continue
-        out.add(wn.morphy(word, "n") or wn.morphy(word, "v") or word)
-    return out
+    words = [w for w in _WORD.findall(text.lower().replace("_", " ")) if w not in STOP_WORDS and len(w) > 2]
+    return [set(filter(None, (w, wn.morphy(w, "n"), wn.morphy(w, "v")))) for w in words]
+
+
+def lemmas_of(text: str) -> set[str]:
+    """Content-word lemmas of a text, all forms of each word."""
+    return set().union(*word_forms(text))
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,7 +93,10 @@ def sense_prior(unit: str, senses: list[str | None]) -> list[float]:
 
 
 def _context_lemmas(unit: str, context: Context) -> set[str]:
-    return lemmas_of(" ".join([context.label, *context.siblings, context.extra])) - lemmas_of(unit)
+    """The context's lemmas, without the words that are the unit itself ("balls" for `ball`)."""
+    own = lemmas_of(unit)
+    forms = word_forms(" ".join([context.label, *context.siblings, context.extra]))
+    return set().union(*(f for f in forms if not f & own))
 
 
 def _is_concrete(sense: str | None) -> bool:

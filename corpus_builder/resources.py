@@ -82,7 +82,7 @@ def _build_wordnet_from(source: Path, target: Path) -> None:
     """Copy Debian's dict files into an NLTK-readable folder, atomically, adding `lexnames`."""
     missing = [f for f in _WORDNET_FILES + _SENSE_FILES if not (source / f).is_file()]
     if missing:
-        raise CorpusError(f"WordNet 3.0 not found ({source} lacks {', '.join(missing)}); {WORDNET_HINT}")
+        raise CorpusError(f"WordNet 3.0 not found ({source} lacks {len(missing)} of its files, e.g. {missing[0]}); {WORDNET_HINT}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=target.parent))
     for name in _WORDNET_FILES + _SENSE_FILES:

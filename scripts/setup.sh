@@ -1,32 +1,44 @@
 #!/usr/bin/env bash
-# Create .venv and install the toolkit with everything it needs, from PyPI (and Debian for WordNet).
-# Usage: scripts/setup.sh [extra]   e.g. scripts/setup.sh dev
+# Create .venv and install the toolkit with everything it needs: PyPI packages, and Debian's
+# WordNet 3.0 when NLTK has no WordNet and we are root. Idempotent: a re-run with an unchanged
+# pyproject.toml only re-checks the resources.
+# Usage: scripts/setup.sh [extra]     e.g. scripts/setup.sh dev
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=${1:-}
 py=${PYTHON:-python3}
 venv=${VENV:-.venv}
+quiet() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 
-if [ ! -x "$venv/bin/python" ]; then
-    "$py" -m venv "$venv"
-fi
+[ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 
-# PyPI's torchvision (imported by open_clip) must match its torch build exactly; pin the pair.
+# PyPI's torchvision (imported by open_clip) only loads beside the torch build it was made for: pin the pair.
 if ! "$venv/bin/python" -c "import torch, torchvision" >/dev/null 2>&1; then
+    echo "Installing torch + torchvision (a few GB, once)..."
     case "$(uname -m)" in
-        aarch64|arm64) "${pip[@]}" "torch==2.9.1" "torchvision==0.24.1" ;;
-        *)             "${pip[@]}" "torch==2.14.1" "torchvision==0.29.1" ;;
+        aarch64|arm64) quiet "${pip[@]}" "torch==2.9.1" "torchvision==0.24.1" ;;
+        *)             quiet "${pip[@]}" "torch==2.14.1" "torchvision==0.29.1" ;;
     esac
 fi
-"${pip[@]}" -e ".${extra:+[$extra]}"
 
-# WordNet 3.0: NLTK's data path, or Debian's wordnet-base + wordnet-sense-index (corpus doctor explains).
+stamp="$venv/.installed${extra:+-$extra}"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "Installing the toolkit${extra:+ with [$extra]}..."
+    quiet "${pip[@]}" -e ".${extra:+[$extra]}"
+    echo "$want" > "$stamp"
+fi
+
+# WordNet 3.0: the user's NLTK data, else Debian's wordnet-base + wordnet-sense-index (see `corpus doctor`).
 if ! "$venv/bin/corpus" doctor --quiet >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "Installing WordNet 3.0 from Debian (wordnet-base, wordnet-sense-index)..."
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null
     fi
-    "$venv/bin/corpus" doctor
+    "$venv/bin/corpus" doctor || {
+        echo "A required resource is missing: install what the table above says, then re-run." >&2
+        exit 1
+    }
 fi

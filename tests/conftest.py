@@ -1,0 +1,45 @@
+"""Shared fixtures: real WordNet (Debian's files through NLTK), the real spaCy pipeline, the real CLI."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus_builder.cli import main
+from corpus_builder.resources import load_spacy, wordnet
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_LABELS = REPO.parent / "shared" / "data" / "labels"
+
+
+@pytest.fixture(scope="session")
+def wn():
+    return wordnet()
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    return load_spacy()
+
+
+@pytest.fixture(scope="session")
+def shared_labels() -> Path:
+    if not SHARED_LABELS.is_dir():
+        pytest.fail(f"reference label lists not found at {SHARED_LABELS} (shared/ must sit beside the repo)")
+    return SHARED_LABELS
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """Run the `corpus` entry point in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["corpus", *map(str, args)])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        captured = capsys.readouterr()
+        return exc.value.code, captured.out, captured.err
+
+    return run

@@ -1,0 +1,41 @@
+import pytest
+
+from corpus_builder.categories import CATEGORIES, DEFAULT_BODY_PARTS, category_of
+
+
+@pytest.mark.parametrize(
+    "sense, expected",
+    [
+        ("guitar.n.01", "object"),
+        ("horse.n.01", "object"),
+        ("ice_cream.n.01", "object"),
+        ("hand.n.01", "body"),
+        ("tooth.n.01", "body"),
+        ("swimming_pool.n.01", "scene"),  # artifact under facility
+        ("kitchen.n.01", "scene"),  # artifact under room/area
+        ("field.n.01", "scene"),  # noun.location
+        ("cliff.n.01", "scene"),  # natural object under geological formation
+        ("river.n.01", "scene"),  # body of water
+        ("rock.n.01", "object"),  # natural object, not a place
+        ("baby.n.01", "role"),
+        ("crowd.n.01", "role"),  # a group of people
+        ("dancing.n.01", "motion"),
+        ("clap.v.01", "motion"),
+        ("music.n.01", "other"),
+    ],
+)
+def test_category_from_lexicographer_file_and_hypernyms(wn, sense, expected):
+    assert category_of(sense) == expected
+
+
+def test_hint_and_unknown_words():
+    assert category_of("guitar.n.01", "motion") == "motion"
+    assert category_of(None) == "object"
+
+
+def test_default_body_parts_are_body_senses(wn):
+    assert {"head", "face", "eye", "mouth", "hand", "arm", "leg", "foot"} <= set(DEFAULT_BODY_PARTS)
+    for unit, sense in DEFAULT_BODY_PARTS.items():
+        assert category_of(sense) == "body", unit
+        assert unit in [l.name() for l in wn.synset(sense).lemmas()], unit
+    assert set(CATEGORIES) == {"object", "body", "scene", "motion", "role", "other"}

@@ -1,0 +1,96 @@
+import hashlib
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from corpus_builder import read_corpus
+
+REFERENCE = ("kinetics_400_labels.csv", "hmdb_51_labels.csv", "ucf_101_labels.csv")
+
+
+def test_build_writes_a_corpus_and_prints_a_summary(run_cli, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("# demo\nplaying guitar\nApplyEyeMakeup\ndancing\n")
+    out = tmp_path / "corpus.parquet"
+    code, stdout, stderr = run_cli("build", "--labels", labels, "--out", out)
+    assert code == 0, stderr
+    assert "building without the LLM step" in stderr
+    df = read_corpus(out)
+    assert {"guitar", "eye makeup", "dancing", "head"} <= set(df["unit"])
+    manifest = df.attrs["manifest"]
+    assert manifest["inputs"] == [{"path": str(labels), "sha256": hashlib.sha256(labels.read_bytes()).hexdigest(), "labels": 3}]
+    assert f"{len(df)} entities from 3 labels" in stdout and "motion" in stdout
+
+
+def test_reference_build_is_complete_and_deterministic(run_cli, shared_labels, tmp_path):
+    args = [a for name in REFERENCE for a in ("--labels", shared_labels / name)]
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert run_cli("build", *args, "--out", first, "--no-llm")[0] == 0
+    assert run_cli("build", *args, "--out", second, "--no-llm")[0] == 0
+    a, b = read_corpus(first), read_corpus(second)
+    pd.testing.assert_frame_equal(a, b)
+    m = a.attrs["manifest"]
+    assert m["counts"]["labels"] == 530
+    assert [i["sha256"] for i in m["inputs"]] == [hashlib.sha256((shared_labels / n).read_bytes()).hexdigest() for n in REFERENCE]
+    assert set(m["counts"]["entities_by_category"]) == {"object", "body", "scene", "motion", "role", "other"}
+    covered = {label for labels in a["labels"] for label in labels}
+    assert len(covered) == 530  # every label has at least one entity
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (None, ["--labels", "{tmp}/missing.txt"], "missing.txt: label file not found"),
+        ("", ["--labels", "{tmp}/labels.txt"], "labels.txt: no labels found"),
+        (b"\x00\x01\x02", ["--labels", "{tmp}/labels.txt"], "looks binary"),
+        ("id,title\n0,dancing\n", ["--labels", "{tmp}/labels.csv"], "labels.csv:1: CSV header has no 'name' column"),
+        ("dancing\n", ["--labels", "{tmp}/labels.txt", "--wsd", "magic"], "Invalid value for '--wsd'"),
+        ("dancing\n", ["--labels", "{tmp}/labels.txt", "--out", "{tmp}/no/such/dir/c.parquet"], "does not exist; create it"),
+        ("dancing\n", ["--labels", "{tmp}/labels.txt", "--spacy-model", "no_such_model"], "spaCy pipeline no_such_model not found"),
+        ("dancing\n", [], "Missing option '--labels'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(run_cli, tmp_path, setup, args, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if setup is not None:
+        label_file = next((a for a in argv if "/labels." in a), str(tmp_path / "labels.txt"))
+        open(label_file, "wb").write(setup if isinstance(setup, bytes) else setup.encode())
+    out = tmp_path / "corpus.parquet"
+    out.write_bytes(b"previous corpus")
+    argv += [] if "--out" in argv else ["--out", str(out)]
+    code, stdout, stderr = run_cli("build", *argv)
+    assert code == 2
+    errors = [line for line in stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and stderr.strip().endswith(errors[0]) and message in errors[0], stderr
+    assert "Traceback" not in stderr
+    assert out.read_bytes() == b"previous corpus"
+
+
+def test_real_console_script_exit_code_and_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "corpus_builder", "build", "--labels", str(tmp_path / "nope.txt")],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope.txt'}: label file not found; pass an existing file to --labels"
+
+
+def test_doctor_lists_every_resource(run_cli):
+    code, stdout, _ = run_cli("doctor")
+    assert code == 0
+    for name in ("WordNet 3.0", "spaCy English", "nltk", "openai", "open_clip", "MiniLM"):
+        assert name in stdout
+    assert "MISSING" not in stdout
+
+
+def test_doctor_fails_when_wordnet_is_missing(tmp_path):
+    env = dict(os.environ, ALT_WORDNET_DIR=str(tmp_path / "nowhere"), ALT_CACHE_DIR=str(tmp_path / "cache"),
+               HOME=str(tmp_path), NLTK_DATA=str(tmp_path / "nltk_data"), COLUMNS="500")
+    result = subprocess.run([sys.executable, "-m", "corpus_builder", "doctor"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert "MISSING" in result.stdout and "apt-get install wordnet-base wordnet-sense-index" in result.stdout
+    build = subprocess.run([sys.executable, "-m", "corpus_builder", "build", "--labels", "/dev/null"], capture_output=True, text=True, env=env)
+    assert build.returncode == 2 and "Traceback" not in build.stderr

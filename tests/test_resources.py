@@ -1,0 +1,32 @@
+from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+from corpus_builder.resources import LEXNAMES, _build_wordnet_from, debian_wordnet_dir, ensure_wordnet, lexnames_text
+
+
+def test_lexnames_are_wordnets_45_files_numbered_00_to_44():
+    lines = lexnames_text().splitlines()
+    assert len(lines) == len(LEXNAMES) == 45
+    assert lines[0] == "00\tadj.all\t3" and lines[4] == "04\tnoun.act\t1"
+    assert lines[29] == "29\tverb.body\t2" and lines[44] == "44\tadj.ppl\t3"
+
+
+def test_debian_files_become_an_nltk_readable_wordnet(tmp_path, monkeypatch):
+    import nltk
+
+    target = tmp_path / "nltk_data" / "corpora" / "wordnet"
+    _build_wordnet_from(debian_wordnet_dir(), target)
+    monkeypatch.setattr(nltk.data, "path", [*nltk.data.path, str(tmp_path / "nltk_data")])
+    reader = WordNetCorpusReader(str(target), None)
+    assert reader.get_version() == "3.0"
+    guitar = reader.synset("guitar.n.01")
+    assert guitar.lexname() == "noun.artifact"
+    assert reader.synset("eye.n.01").lemmas()[0].count() > 0  # SemCor counts from wordnet-sense-index
+    assert sorted(p.name for p in tmp_path.joinpath("nltk_data", "corpora").iterdir()) == ["wordnet"]
+
+
+def test_ensure_wordnet_is_on_nltks_path(wn):
+    import nltk
+
+    folder = ensure_wordnet()
+    assert (folder / "lexnames").is_file() or (folder / "lexnames").exists()
+    assert any(str(folder).startswith(p) for p in nltk.data.path)
