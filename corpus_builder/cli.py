@@ -70,7 +70,10 @@ def build(
     names, files = read_labels(labels)
     if not no_llm:
         err.print("No LLM configured: building without the LLM step (POS + WordNet only).")
-    df = build_corpus(names, None, wsd=wsd.value, spacy_model=spacy_model, label_files=files, show_progress=err.is_terminal)
+    df = build_corpus(
+        names, None, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
+        show_progress=err.is_terminal,
+    )
     write_corpus(df, out_path)
     counts = df.attrs["manifest"]["counts"]
     out.print(summary_table(df, f"{out_path}: {counts['entities']} entities from {counts['labels']} labels"))

@@ -94,3 +94,18 @@ def test_doctor_fails_when_wordnet_is_missing(tmp_path):
     assert "MISSING" in result.stdout and "apt-get install wordnet-base wordnet-sense-index" in result.stdout
     build = subprocess.run([sys.executable, "-m", "corpus_builder", "build", "--labels", "/dev/null"], capture_output=True, text=True, env=env)
     assert build.returncode == 2 and "Traceback" not in build.stderr
+
+
+def test_options_reach_the_build_and_the_manifest(run_cli, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("playing cricket\nshaking hands\n")
+    out = tmp_path / "corpus.parquet"
+    code, _, stderr = run_cli("build", "-l", labels, "-o", out, "--no-body-parts", "--wsd", "first-sense", "--no-llm")
+    assert code == 0, stderr
+    df = read_corpus(out)
+    assert "default" not in {s for sources in df["sources"] for s in sources}
+    assert set(df["unit"]) == {"cricket", "hand"}
+    assert df.set_index("unit").loc["cricket", "sense"] == "cricket.n.01"  # the baseline's pick
+    assert df.attrs["manifest"]["options"] == {
+        "wsd": "first-sense", "spacy_model": None, "body_parts": False, "np_grammar": "NP: {<JJ|NN.*>*<NN.*>}"
+    }
