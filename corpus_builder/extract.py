@@ -73,9 +73,11 @@ def _is_action_verb(tokens: list[Any], i: int) -> bool:
     wn = wordnet()
     tok = tokens[i]
     word = tok.text
-    if tok.tag_.startswith("VB") or tok.tag_ in ("RP", "IN"):
-        return tok.tag_.startswith("VB")
-    if word.endswith("ing") and wn.morphy(word, "v") not in (None, word):  # gerunds spaCy tags as nouns: "clapping", "brushing"
+    if tok.tag_.startswith("VB"):
+        return True
+    if tok.tag_ in ("RP", "IN"):
+        return False
+    if word.endswith("ing") and wn.morphy(word, "v") not in (None, word):  # gerunds tagged NN: "clapping"
         return not (i > 0 and compound([tokens[i - 1].text, word]))
     if i == 0 and len(tokens) > 1 and tok.tag_ in _NOUN_TAGS + ("JJ",):  # HMDB's bare verbs: "brush hair"
         nxt = tokens[1].text
