@@ -13,7 +13,7 @@ from rich.progress import track
 
 from .categories import DEFAULT_BODY_PARTS, category_of
 from .corpus import COLUMNS
-from .disambiguate import METHODS, Context, disambiguate
+from .disambiguate import Context, check_method, disambiguate
 from .errors import CorpusError
 from .expand import candidates
 from .extract import NP_GRAMMAR, extract_units
@@ -86,8 +86,7 @@ def build_corpus(
     """
     if llm is not None:
         raise CorpusError("this version has no LLM stage; pass llm=None (CLI: --no-llm)")
-    if wsd not in METHODS:
-        raise CorpusError(f"unknown WSD method {wsd!r}; choose one of: {', '.join(METHODS)}")
+    check_method(wsd)
     labels = dedupe([normalize_label(l) for l in labels])
     if not labels:
         raise CorpusError("no labels to build a corpus from; pass at least one action label")

@@ -110,7 +110,7 @@ def main() -> None:
         err.print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except UsageError as exc:
-        if exc.ctx is not None and not exc.ctx.args and not exc.ctx.params and type(exc).__name__ == "NoArgsIsHelpError":
+        if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # bare `corpus`: show help
             out.print(exc.ctx.get_help(), highlight=False)
             sys.exit(0)
         hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""

@@ -137,10 +137,15 @@ METHODS: dict[str, Method] = {
 }
 
 
-def disambiguate(unit: str, context: Context, candidates: list[Candidate], method: str = "lesk") -> Choice:
-    """Score every candidate with `method` and return the best (the first among equals)."""
+def check_method(method: str) -> None:
+    """Raise a user error for a WSD method that is not in METHODS."""
     if method not in METHODS:
         raise CorpusError(f"unknown WSD method {method!r}; choose one of: {', '.join(METHODS)}")
+
+
+def disambiguate(unit: str, context: Context, candidates: list[Candidate], method: str = "lesk") -> Choice:
+    """Score every candidate with `method` and return the best (the first among equals)."""
+    check_method(method)
     if not candidates:
         return Choice(unit, None, 0.0, "single-candidate", ())
     if len(candidates) == 1:
