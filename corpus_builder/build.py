@@ -6,6 +6,7 @@ import platform
 import time
 from collections import Counter
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
@@ -15,32 +16,75 @@ from .categories import DEFAULT_BODY_PARTS, category_of
 from .corpus import COLUMNS
 from .disambiguate import Context, check_method, disambiguate
 from .errors import CorpusError
-from .expand import candidates
-from .extract import NP_GRAMMAR, extract_units
+from .expand import Candidate, candidates
+from .extract import NP_GRAMMAR, Unit, compound, extract_units
 from .labels import LabelFile, dedupe, normalize_label
+from .llm import LLM
+from .parse import ParsedUnit, parse_descriptions, parse_entities
+from .prompts import Prompts, load_prompts
 from .resources import load_spacy, package_version, spacy_info, wordnet
 
 FORMAT_VERSION = 1
 
 
-def _label_rows(label: str, units: list, wsd: str) -> Iterable[dict[str, Any]]:
+@dataclass
+class LabelUnit:
+    """A unit as found for one label: by POS, by the label itself, by the LLM, or several."""
+
+    unit: Unit
+    sources: set[str]
+    llm_category: str | None = None
+
+
+def _llm_unit(parsed: ParsedUnit) -> Unit:
+    words = parsed.text.split()
+    text = compound(words) or parsed.text
+    return Unit(text, "word" if len(words) == 1 or compound(words) else "phrase", "llm")
+
+
+def join_units(units: list[Unit], parsed: list[ParsedUnit]) -> list[LabelUnit]:
+    """POS/label units and the LLM's units of one label, merged by text (DESIGN §1: extract)."""
+    joined: dict[str, LabelUnit] = {u.text: LabelUnit(u, {u.source}) for u in units}
+    for p in parsed:
+        unit = _llm_unit(p)
+        found = joined.setdefault(unit.text, LabelUnit(unit, set()))
+        found.sources.add("llm")
+        found.llm_category = found.llm_category or p.category_hint
+    return list(joined.values())
+
+
+def _label_rows(
+    label: str, units: list[LabelUnit], wsd: str, phrase_candidates: dict[str, list[Candidate]], answer: str
+) -> Iterable[dict[str, Any]]:
     """One row per unit of a label: its candidates, the chosen one, its category."""
-    for unit in units:
-        cands = candidates(unit)
-        siblings = tuple(u.text for u in units if u is not unit)
-        choice = disambiguate(unit.text, Context(label, siblings), cands, wsd)
+    for item in units:
+        unit = item.unit
+        cands = phrase_candidates.get(unit.text) or candidates(unit)
+        siblings = tuple(u.unit.text for u in units if u is not item)
+        choice = disambiguate(unit.text, Context(label, siblings, answer), cands, wsd)
         yield {
             "unit": unit.text,
             "kind": unit.kind,
             "description": choice.description,
             "sense": choice.sense,
-            "category": category_of(choice.sense, unit.category_hint),
-            "sources": [unit.source],
+            "category": category_of(choice.sense, unit.category_hint, item.llm_category),
+            "sources": sorted(item.sources),
             "labels": [label],
             "wsd_method": choice.method,
             "wsd_score": choice.score,
             "candidates": [c.description for c in cands] or [choice.description],
         }
+
+
+def describe_phrases(llm: LLM, prompts: Prompts, phrases: list[str], show_progress: bool) -> dict[str, list[Candidate]]:
+    """The LLM's descriptions of each phrase unit, from the paper's three prompts (supplementary B)."""
+    asked = {phrase: prompts.for_phrase(phrase) for phrase in phrases}
+    answers = llm.ask_many([p for ps in asked.values() for p in ps], "Phrase descriptions", show_progress)
+    described = {}
+    for phrase, phrase_prompts in asked.items():
+        texts = [d for p in phrase_prompts if answers.get(p) for d in parse_descriptions(answers[p])]
+        described[phrase] = [Candidate(text) for text in dict.fromkeys(texts)]
+    return described
 
 
 def _body_part_rows() -> Iterable[dict[str, Any]]:
@@ -72,20 +116,21 @@ def merge_entities(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 def build_corpus(
     labels: Sequence[str],
-    llm: Any = None,
+    llm: LLM | None = None,
     *,
     wsd: str = "lesk",
     spacy_model: str | None = None,
     body_parts: bool = True,
     label_files: Sequence[LabelFile] = (),
     show_progress: bool = False,
+    prompts: Prompts | None = None,
 ) -> pd.DataFrame:
     """Build the entity corpus for these action labels; the manifest is in `df.attrs["manifest"]`.
 
-    `llm=None` builds from POS extraction and WordNet alone (the manifest says so).
+    `llm=None` builds from POS extraction and WordNet alone (the manifest says so). With an `LLM`,
+    its entities join the POS units and its descriptions become the phrase units' candidates;
+    prompts that failed after their retries are in `llm.stats.failures` and the manifest.
     """
-    if llm is not None:
-        raise CorpusError("this version has no LLM stage; pass llm=None (CLI: --no-llm)")
     check_method(wsd)
     labels = dedupe([normalize_label(l) for l in labels])
     if not labels:
@@ -93,12 +138,21 @@ def build_corpus(
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     wn, nlp = wordnet(), load_spacy(spacy_model)
-    units_per_label: dict[str, list] = {}
+    found = dict(extract_units(labels, nlp))
+    answers: dict[str, str] = {}
+    phrase_candidates: dict[str, list[Candidate]] = {}
+    if llm is not None:
+        prompts = prompts or load_prompts()
+        asked = {label: prompts.for_label(label) for label in labels}
+        replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
+        answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
+    units_per_label = {label: join_units(found[label], parse_entities(answers.get(label, ""))) for label in labels}
+    if llm is not None:
+        phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"})
+        phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
     rows: list[dict[str, Any]] = []
-    steps = extract_units(labels, nlp)
-    for label, units in track(steps, "Building corpus", total=len(labels), disable=not show_progress, transient=True):
-        units_per_label[label] = units
-        rows.extend(_label_rows(label, units, wsd))
+    for label in track(labels, "Choosing senses", disable=not show_progress, transient=True):
+        rows.extend(_label_rows(label, units_per_label[label], wsd, phrase_candidates, answers.get(label, "")))
     if body_parts:
         rows.extend(_body_part_rows())
     df = merge_entities(rows)
@@ -111,8 +165,8 @@ def build_corpus(
         "seconds": round(time.perf_counter() - started, 3),
         "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
         "options": {"wsd": wsd, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
-        "llm": None,
-        "prompts": {},
+        "llm": llm.manifest() if llm is not None else None,
+        "prompts": prompts.sha256 if llm is not None else {},
         "resources": {
             "wordnet": f"WordNet {wn.get_version()}",
             "spacy_model": spacy_info(nlp),
@@ -121,8 +175,8 @@ def build_corpus(
         "counts": {
             "labels": len(labels),
             "units": len(all_units),
-            "distinct_units": len({u.text for u in all_units}),
-            "units_by_source": dict(sorted(Counter(u.source for u in all_units).items())),
+            "distinct_units": len({u.unit.text for u in all_units}),
+            "units_by_source": dict(sorted(Counter(s for u in all_units for s in u.sources).items())),
             "entities": len(df),
             "entities_by_category": dict(sorted(Counter(df["category"]).items())),
             "entities_by_kind": dict(sorted(Counter(df["kind"]).items())),

@@ -51,20 +51,25 @@ _SCENE_HYPERNYMS = frozenset(
 _PEOPLE_HYPERNYMS = frozenset({"social_group.n.01", "people.n.01"})
 
 
-def category_of(sense: str | None, hint: str | None = None) -> str:
-    """The category of an entity from its WordNet sense (lexicographer file, then hypernyms)."""
+def category_of(sense: str | None, hint: str | None = None, llm_hint: str | None = None) -> str:
+    """The category of an entity from its WordNet sense (lexicographer file, then hypernyms).
+
+    `hint` (the label's own motion unit) always wins; the LLM's grouping (`llm_hint`) is used when
+    WordNet gives none: no sense, or only "other".
+    """
     if hint:
         return hint
     if sense is None:
-        return "object"  # a noun WordNet does not know: almost always a named thing (didgeridoo, segway)
+        return llm_hint or "object"  # a noun WordNet does not know: almost always a thing (didgeridoo)
     synset: Any = wordnet().synset(sense)
     if synset.pos() == "v":
         return "motion"
     hypernyms = {h.name() for h in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
     lexname = synset.lexname()
     if lexname == "noun.group":
-        return "role" if hypernyms & _PEOPLE_HYPERNYMS else "other"
-    category = _BY_LEXNAME.get(lexname, "other")
+        category = "role" if hypernyms & _PEOPLE_HYPERNYMS else "other"
+    else:
+        category = _BY_LEXNAME.get(lexname, "other")
     if category == "object" and hypernyms & _SCENE_HYPERNYMS:
         return "scene"
-    return category
+    return llm_hint if category == "other" and llm_hint else category

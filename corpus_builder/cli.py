@@ -57,6 +57,16 @@ def build(
     labels: Annotated[list[Path], typer.Option("--labels", "-l", help="Label file (.txt, or .csv with a 'name' column); repeatable.")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file.")] = Path("corpus.parquet"),
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Skip the LLM steps (POS + WordNet only).")] = False,
+    llm_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (key: $OPENAI_API_KEY).")] = None,
+    llm_model: Annotated[Optional[str], typer.Option(help="Model name to ask.")] = None,
+    llm_concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once.")] = 8,
+    llm_cache: Annotated[Optional[Path], typer.Option(help="SQLite answer cache (default: llm_cache.sqlite beside --out).")] = None,
+    llm_offline: Annotated[bool, typer.Option(help="Answer only from the cache; a miss is an error.")] = False,
+    llm_timeout: Annotated[float, typer.Option(min=1.0, help="Seconds per request.")] = 60.0,
+    llm_retries: Annotated[int, typer.Option(min=0, max=20, help="Retries per prompt (timeouts, 429, 5xx).")] = 5,
+    llm_system: Annotated[bool, typer.Option(help="Send prompts/system.txt as the system message.")] = False,
+    prompts_dir: Annotated[Optional[Path], typer.Option("--prompts", help="Folder with the prompt files (default: prompts/).")] = None,
+    allow_llm_failures: Annotated[bool, typer.Option(help="Write the corpus even if some prompts failed after retries.")] = False,
     wsd: Annotated[WSD, typer.Option(help="Word-sense disambiguation method.")] = WSD.lesk,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
@@ -65,18 +75,44 @@ def build(
     from .build import build_corpus
     from .corpus import write_corpus
     from .labels import read_labels
+    from .llm import LLM, LLMConfig
+    from .prompts import PROMPTS_DIR, load_prompts
 
     _check_output(out_path)
     names, files = read_labels(labels)
-    if not no_llm:
-        err.print("No LLM configured: building without the LLM step (POS + WordNet only).")
+    llm = prompts = None
+    if not no_llm and (llm_base_url or llm_offline):
+        if not llm_model:
+            raise CorpusError("--llm-model is required with --llm-base-url or --llm-offline; pass the model's name")
+        prompts = load_prompts(prompts_dir or PROMPTS_DIR, system=llm_system)
+        config = LLMConfig(
+            model=llm_model, base_url=None if llm_offline else llm_base_url, timeout=llm_timeout,
+            concurrency=llm_concurrency, retries=llm_retries, offline=llm_offline, system=prompts.system,
+        )
+        llm = LLM(config, llm_cache or out_path.parent / "llm_cache.sqlite")
+    elif not no_llm:
+        err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     df = build_corpus(
-        names, None, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
-        show_progress=err.is_terminal,
+        names, llm, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
+        show_progress=err.is_terminal, prompts=prompts,
     )
+    failures = llm.stats.failures if llm is not None else []
+    for failure in failures:
+        err.print(f"LLM prompt failed: {failure['prompt']!r}: {failure['error']}", highlight=False, soft_wrap=True)
+    if failures and not allow_llm_failures:
+        err.print(
+            f"error: {len(failures)} LLM prompt(s) failed after {llm_retries} retries; nothing written. Re-run to retry "
+            f"them (received answers are cached in {llm.cache.path}) or pass --allow-llm-failures",
+            highlight=False, soft_wrap=True,
+        )
+        raise typer.Exit(1)
     write_corpus(df, out_path)
     counts = df.attrs["manifest"]["counts"]
     out.print(summary_table(df, f"{out_path}: {counts['entities']} entities from {counts['labels']} labels"))
+    if llm is not None:
+        s = llm.stats
+        out.print(f"LLM {llm_model} at {llm.host}: {s.calls} calls, {s.cache_hits} cache hits, {s.retries} retries, "
+                  f"{s.prompt_tokens + s.completion_tokens} tokens, {len(failures)} failed", highlight=False)
 
 
 @app.command()

@@ -90,7 +90,3 @@ def test_read_rejects_foreign_files(tmp_path):
     with pytest.raises(CorpusError, match="corpus not found"):
         read_corpus(tmp_path / "missing.parquet")
 
-
-def test_llm_objects_are_refused_until_the_llm_stage_exists():
-    with pytest.raises(CorpusError, match="pass llm=None"):
-        build_corpus(["dancing"], llm=object())

@@ -1,0 +1,265 @@
+"""The LLM stage's client (supplementary B): any OpenAI-compatible chat-completions endpoint.
+
+One `LLM` object asks many prompts at once through a bounded thread pool. Every answer is stored
+in a SQLite cache as soon as it arrives, keyed by the SHA-256 of (model, messages, parameters), so a
+rebuild replays with no network, `offline=True` turns a miss into an error, and a crash or Ctrl-C
+loses nothing already received. Timeouts, dropped connections, malformed responses, 429 (honouring
+Retry-After) and 5xx are retried with exponential backoff and jitter; any other 4xx stops the build
+at once with a message saying what to fix. The API key comes from OPENAI_API_KEY and is never
+written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import openai
+from rich.progress import Progress
+
+from .errors import CorpusError
+
+log = logging.getLogger(__name__)
+_RETRYABLE = (
+    openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError,
+    openai.APIResponseValidationError, ValueError,  # ValueError: a body that is not JSON
+)
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """How to reach the model and how hard to try."""
+
+    model: str
+    base_url: str | None = None  # None: only the cache can answer (offline replay)
+    temperature: float = 0.0
+    max_tokens: int = 256
+    timeout: float = 60.0
+    concurrency: int = 8
+    retries: int = 5
+    backoff: float = 1.0  # seconds before the first retry; doubles each time, with jitter
+    max_backoff: float = 60.0
+    offline: bool = False
+    system: str | None = None  # optional system message
+
+    def params(self) -> dict[str, Any]:
+        """The request parameters that change an answer (part of the cache key)."""
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+
+
+@dataclass
+class LLMStats:
+    calls: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+class LLMCache:
+    """SQLite store of every answer: safe across threads, committed per answer."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT, messages TEXT, params TEXT,"
+                " answer TEXT, usage TEXT, seconds REAL, created TEXT)"
+            )
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise CorpusError(f"{self.path}: not a usable LLM cache ({exc}); delete it or pass another --llm-cache") from None
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, model: str, messages: list, params: dict, answer: str, usage: dict, seconds: float) -> None:
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, model, json.dumps(messages), json.dumps(params), answer, json.dumps(usage), seconds, created),
+            )
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def cache_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
+    """SHA-256 of (model, messages, parameters): the identity of one request."""
+    blob = json.dumps({"model": model, "messages": messages, "params": params}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def retry_after(exc: Exception) -> float | None:
+    """Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it said."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+class LLM:
+    """Ask many prompts of one model, through the cache, concurrently, with retries."""
+
+    def __init__(self, config: LLMConfig, cache: str | Path):
+        if config.base_url is None and not config.offline:
+            raise CorpusError("no LLM endpoint: pass --llm-base-url URL (or --llm-offline to replay the cache)")
+        self.config = config
+        self.cache = LLMCache(cache)
+        self.stats = LLMStats()
+        self._stats_lock = threading.Lock()
+        self._fatal: CorpusError | None = None  # set by a 4xx: the prompts not yet sent are not sent
+        self._client = None
+        if config.base_url is not None:
+            self._client = openai.OpenAI(
+                base_url=config.base_url,
+                api_key=os.environ.get("OPENAI_API_KEY") or "no-key",  # local servers need none
+                timeout=config.timeout,
+                max_retries=0,  # we retry ourselves, with the cache in between
+            )
+
+    def messages(self, prompt: str) -> list[dict[str, str]]:
+        system = [{"role": "system", "content": self.config.system}] if self.config.system else []
+        return system + [{"role": "user", "content": prompt}]
+
+    def _count(self, **deltas: int) -> None:
+        with self._stats_lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
+
+    def _request(self, prompt: str) -> str:
+        """One prompt to the server, retried; stored in the cache before it is returned."""
+        cfg = self.config
+        messages = self.messages(prompt)
+        attempt = 0
+        while True:
+            if self._fatal is not None:
+                raise self._fatal
+            started = time.perf_counter()
+            try:
+                self._count(calls=1)
+                response = self._client.chat.completions.create(
+                    model=cfg.model, messages=messages, **cfg.params()
+                )
+                answer = response.choices[0].message.content
+                if answer is None:
+                    raise ValueError("the answer had no content")
+            except openai.APIStatusError as exc:
+                if not isinstance(exc, _RETRYABLE):
+                    self._fatal = CorpusError(
+                        f"{self.host} answered HTTP {exc.status_code} for model {cfg.model!r}: {exc.message}; "
+                        "check --llm-base-url, --llm-model and OPENAI_API_KEY"
+                    )
+                    raise self._fatal from None
+                error: Exception = exc
+            except _RETRYABLE as exc:
+                error = exc
+            else:
+                usage = response.usage.model_dump() if response.usage else {}
+                self._count(prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0)
+                self.cache.put(cache_key(cfg.model, messages, cfg.params()), cfg.model, messages, cfg.params(), answer,
+                               usage, time.perf_counter() - started)
+                return answer
+            if attempt == cfg.retries:
+                raise error
+            wait = retry_after(error)
+            if wait is None:
+                wait = min(cfg.max_backoff, cfg.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+            self._count(retries=1)
+            log.debug("retrying after %s (%.2fs): %s", type(error).__name__, wait, prompt[:60])
+            time.sleep(wait)
+            attempt += 1
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.config.base_url or "").netloc or "cache"
+
+    def ask_many(self, prompts: list[str], what: str = "LLM", show_progress: bool = False) -> dict[str, str | None]:
+        """Answers for every prompt (None for one that failed after its retries, recorded in stats)."""
+        cfg = self.config
+        unique = list(dict.fromkeys(prompts))
+        answers: dict[str, str | None] = {}
+        missing = []
+        for prompt in unique:
+            cached = self.cache.get(cache_key(cfg.model, self.messages(prompt), cfg.params()))
+            if cached is None:
+                missing.append(prompt)
+            else:
+                answers[prompt] = cached
+        self._count(cache_hits=len(unique) - len(missing))
+        if missing and (cfg.offline or self._client is None):
+            shown = "; ".join(repr(p) for p in missing[:3])
+            raise CorpusError(
+                f"--llm-offline: {len(missing)} prompt(s) of model {cfg.model!r} are not in the cache {self.cache.path} "
+                f"(e.g. {shown}); run once with --llm-base-url to fill it"
+            )
+        if not missing:
+            return answers
+        pool = ThreadPoolExecutor(max_workers=max(1, cfg.concurrency))
+        try:
+            with Progress(disable=not show_progress, transient=True) as progress:
+                task = progress.add_task(f"{what} ({self.host})", total=len(missing))
+                futures = {pool.submit(self._request, p): p for p in missing}
+                for future in as_completed(futures):
+                    prompt = futures[future]
+                    try:
+                        answers[prompt] = future.result()
+                    except CorpusError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - every other failure is recorded, never dropped
+                        answers[prompt] = None
+                        with self._stats_lock:
+                            self.stats.failures.append({"prompt": prompt, "error": f"{type(exc).__name__}: {exc}"})
+                    progress.advance(task)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return answers
+
+    def manifest(self) -> dict[str, Any]:
+        """What the corpus manifest records of the LLM (never the key)."""
+        cfg = self.config
+        return {
+            "backend": "openai-compatible",
+            "host": self.host,
+            "model": cfg.model,
+            "params": cfg.params(),
+            "system": cfg.system,
+            "offline": cfg.offline,
+            "cache": str(self.cache.path),
+            **asdict(self.stats),
+            "failures": len(self.stats.failures),
+            "failed_prompts": [f["prompt"] for f in self.stats.failures],
+        }

@@ -1,0 +1,49 @@
+"""The paper's LLM prompts (supplementary B), read verbatim from plain files in `prompts/`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusError
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+ENTITY_FILE = "entities.txt"
+PHRASE_FILES = ("phrase_looks_like.txt", "phrase_explanations.txt", "phrase_one_sentence.txt")
+SYSTEM_FILE = "system.txt"
+
+
+@dataclass(frozen=True)
+class Prompts:
+    entities: str  # with {label}
+    phrases: tuple[str, ...]  # each with {phrase unit}
+    system: str | None
+    sha256: dict[str, str]
+
+    def for_label(self, label: str) -> str:
+        return self.entities.replace("{label}", label)
+
+    def for_phrase(self, phrase: str) -> list[str]:
+        return [t.replace("{phrase unit}", phrase) for t in self.phrases]
+
+
+def load_prompts(folder: str | Path = PROMPTS_DIR, system: bool = False) -> Prompts:
+    """The four prompts (and the system message when asked for), with each file's SHA-256."""
+    folder = Path(folder)
+    names = [ENTITY_FILE, *PHRASE_FILES] + ([SYSTEM_FILE] if system else [])
+    texts, hashes = {}, {}
+    for name in names:
+        path = folder / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise CorpusError(f"{path}: prompt file not found; pass --prompts FOLDER with {', '.join(names)}") from None
+        texts[name] = data.decode("utf-8").strip()
+        hashes[name] = hashlib.sha256(data).hexdigest()
+    if "{label}" not in texts[ENTITY_FILE]:
+        raise CorpusError(f"{folder / ENTITY_FILE}: the prompt has no {{label}} placeholder; add it where the label goes")
+    for name in PHRASE_FILES:
+        if "{phrase unit}" not in texts[name]:
+            raise CorpusError(f"{folder / name}: the prompt has no {{phrase unit}} placeholder; add it where the phrase goes")
+    return Prompts(texts[ENTITY_FILE], tuple(texts[n] for n in PHRASE_FILES), texts.get(SYSTEM_FILE), hashes)
