@@ -3,5 +3,6 @@
 from .build import build_corpus
 from .corpus import CORPUS_SCHEMA, read_corpus, write_corpus
 from .errors import CorpusError
+from .llm import LLM, LLMConfig
 
-__all__ = ["CORPUS_SCHEMA", "CorpusError", "build_corpus", "read_corpus", "write_corpus"]
+__all__ = ["CORPUS_SCHEMA", "LLM", "LLMConfig", "CorpusError", "build_corpus", "read_corpus", "write_corpus"]

@@ -37,9 +37,10 @@ class LabelUnit:
 
 
 def _llm_unit(parsed: ParsedUnit) -> Unit:
+    """An LLM unit: a `word` when it is one word or a WordNet compound (spelled as WordNet does)."""
     words = parsed.text.split()
-    text = compound(words) or parsed.text
-    return Unit(text, "word" if len(words) == 1 or compound(words) else "phrase", "llm")
+    lemma = compound(words)
+    return Unit(lemma or parsed.text, "word" if len(words) == 1 or lemma else "phrase", "llm")
 
 
 def join_units(units: list[Unit], parsed: list[ParsedUnit]) -> list[LabelUnit]:
