@@ -138,7 +138,10 @@ def doctor(
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err, show_time=False, show_path=False)])
+    ours = logging.getLogger("corpus_builder")  # our messages only: not every HTTP request httpx logs
+    ours.setLevel(logging.INFO)
+    if not ours.handlers:
+        ours.addHandler(RichHandler(console=err, show_time=False, show_path=False))
     command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)
