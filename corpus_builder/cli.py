@@ -112,7 +112,41 @@ def build(
     if llm is not None:
         s = llm.stats
         out.print(f"LLM {llm_model} at {llm.host}: {s.calls} calls, {s.cache_hits} cache hits, {s.retries} retries, "
-                  f"{s.prompt_tokens + s.completion_tokens} tokens, {len(failures)} failed", highlight=False)
+                  f"{s.prompt_tokens + s.completion_tokens} tokens, {len(failures)} failed", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def embed(
+    corpus: Annotated[Path, typer.Argument(help="The corpus.parquet to embed.")] = Path("corpus.parquet"),
+    model: Annotated[str, typer.Option(help="open_clip name (ViT-B-16) or OpenAI name (ViT-B/16).")] = "ViT-B/16",
+    pretrained: Annotated[str, typer.Option(help="Weights: an open_clip tag (openai) or a local .pt/.bin/.safetensors file.")] = "openai",
+    template: Annotated[str, typer.Option(help="Text embedded per entity; fields {unit}, {description}, {category}.")] = "{unit}: {description}",
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output corpus.pt (the .embeddings.parquet goes beside it).")] = Path("corpus.pt"),
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 256,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
+    exact_padding: Annotated[bool, typer.Option(help="Use open_clip's padded encode_text (for checks; slower).")] = False,
+) -> None:
+    """Embed corpus.parquet with CLIP's text encoder into corpus.pt and corpus.embeddings.parquet."""
+    from .embed import embed_file
+
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CorpusError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    bundle, parquet = embed_file(
+        corpus, out_path, model, pretrained, template=template, batch_size=batch_size, device=device,
+        exact_padding=exact_padding, show_progress=err.is_terminal,
+    )
+    if bundle is None:
+        out.print(f"{out_path} and {parquet} are up to date (same corpus, model, weights and template): nothing to do.",
+                  highlight=False, soft_wrap=True)
+        return
+    k, d = bundle["embeddings"].shape
+    out.print(f"{out_path}: {k} x {d} embeddings of {corpus} with {model} ({pretrained}); also {parquet}",
+              highlight=False, soft_wrap=True)
+    if bundle["truncated_texts"]:
+        err.print(f"{bundle['truncated_texts']} text(s) were longer than the 77-token context and were truncated.")
 
 
 @app.command()
@@ -138,6 +172,7 @@ def doctor(
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    logging.getLogger().addHandler(logging.NullHandler())  # libraries' root-logger noise (open_clip): errors are ours
     ours = logging.getLogger("corpus_builder")  # our messages only: not every HTTP request httpx logs
     ours.setLevel(logging.INFO)
     if not ours.handlers:
