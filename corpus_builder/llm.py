@@ -155,6 +155,10 @@ class LLM:
         system = [{"role": "system", "content": self.config.system}] if self.config.system else []
         return system + [{"role": "user", "content": prompt}]
 
+    def key(self, prompt: str) -> str:
+        """The cache key of a prompt as this LLM would send it."""
+        return cache_key(self.config.model, self.messages(prompt), self.config.params())
+
     def _count(self, **deltas: int) -> None:
         with self._stats_lock:
             for name, delta in deltas.items():
@@ -190,8 +194,7 @@ class LLM:
             else:
                 usage = response.usage.model_dump() if response.usage else {}
                 self._count(prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0)
-                self.cache.put(cache_key(cfg.model, messages, cfg.params()), cfg.model, messages, cfg.params(), answer,
-                               usage, time.perf_counter() - started)
+                self.cache.put(self.key(prompt), cfg.model, messages, cfg.params(), answer, usage, time.perf_counter() - started)
                 return answer
             if attempt == cfg.retries:
                 raise error
@@ -214,13 +217,13 @@ class LLM:
         answers: dict[str, str | None] = {}
         missing = []
         for prompt in unique:
-            cached = self.cache.get(cache_key(cfg.model, self.messages(prompt), cfg.params()))
+            cached = self.cache.get(self.key(prompt))
             if cached is None:
                 missing.append(prompt)
             else:
                 answers[prompt] = cached
         self._count(cache_hits=len(unique) - len(missing))
-        if missing and (cfg.offline or self._client is None):
+        if missing and cfg.offline:
             shown = "; ".join(repr(p) for p in missing[:3])
             raise CorpusError(
                 f"--llm-offline: {len(missing)} prompt(s) of model {cfg.model!r} are not in the cache {self.cache.path} "
