@@ -30,6 +30,7 @@ out = Console()
 
 class WSD(str, Enum):
     lesk = "lesk"
+    lesk_embedding = "lesk-embedding"
     first_sense = "first-sense"
     nltk_lesk = "nltk-lesk"
 

