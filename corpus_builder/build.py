@@ -14,7 +14,7 @@ from rich.progress import track
 
 from .categories import DEFAULT_BODY_PARTS, category_of
 from .corpus import COLUMNS
-from .disambiguate import Context, check_method, disambiguate
+from .disambiguate import Context, check_method, disambiguate, use_t5
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
@@ -125,6 +125,7 @@ def build_corpus(
     label_files: Sequence[LabelFile] = (),
     show_progress: bool = False,
     prompts: Prompts | None = None,
+    t5_model: str | None = None,
 ) -> pd.DataFrame:
     """Build the entity corpus for these action labels; the manifest is in `df.attrs["manifest"]`.
 
@@ -132,6 +133,8 @@ def build_corpus(
     its entities join the POS units and its descriptions become the phrase units' candidates;
     prompts that failed after their retries are in `llm.stats.failures` and the manifest.
     """
+    if t5_model:
+        use_t5(t5_model)
     check_method(wsd)
     labels = dedupe([normalize_label(l) for l in labels])
     if not labels:
@@ -165,7 +168,7 @@ def build_corpus(
         "created": created,
         "seconds": round(time.perf_counter() - started, 3),
         "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
-        "options": {"wsd": wsd, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
+        "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
         "llm": llm.manifest() if llm is not None else None,
         "prompts": prompts.sha256 if llm is not None else {},
         "resources": {

@@ -31,6 +31,7 @@ out = Console()
 class WSD(str, Enum):
     lesk = "lesk"
     lesk_embedding = "lesk-embedding"
+    t5 = "t5"
     first_sense = "first-sense"
     nltk_lesk = "nltk-lesk"
 
@@ -69,6 +70,7 @@ def build(
     prompts_dir: Annotated[Optional[Path], typer.Option("--prompts", help="Folder with the prompt files (default: prompts/).")] = None,
     allow_llm_failures: Annotated[bool, typer.Option(help="Write the corpus even if some prompts failed after retries.")] = False,
     wsd: Annotated[WSD, typer.Option(help="Word-sense disambiguation method.")] = WSD.lesk,
+    t5_model: Annotated[Optional[str], typer.Option(help="T5 word-sense model for --wsd t5: a local folder or hub name.")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
 ) -> None:
@@ -95,7 +97,7 @@ def build(
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     df = build_corpus(
         names, llm, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
-        show_progress=err.is_terminal, prompts=prompts,
+        show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model,
     )
     failures = llm.stats.failures if llm is not None else []
     for failure in failures:

@@ -172,8 +172,17 @@ METHODS: dict[str, Method] = {
 }
 
 
+def use_t5(model: str, device: str = "cpu") -> None:
+    """Register the `t5` method for a T5 word-sense model (a local folder or a hub name)."""
+    from .t5wsd import T5Disambiguator
+
+    METHODS["t5"] = T5Disambiguator(model, device).scores
+
+
 def check_method(method: str) -> None:
     """Raise a user error for a WSD method that is not in METHODS."""
+    if method == "t5" and "t5" not in METHODS:
+        raise CorpusError("--wsd t5 needs a model: pass --t5-model /path/to/model/folder (or a hub name)")
     if method not in METHODS:
         raise CorpusError(f"unknown WSD method {method!r}; choose one of: {', '.join(METHODS)}")
 
