@@ -1,0 +1,170 @@
+"""ALT (paper Sec. 3, Fig. 2): region-aware encoder, entity alignment, video adapter and text head.
+
+For a video [B, T, 3, H, W] and a label set, per frame:
+  E = [class embedding, region embeddings]                              (Eq. 3, `RegionAwareEncoder`)
+  Â = aligner(E, S)                                                      (Eq. 4-5)
+  q = Σ_tokens w · MLP(ÂS),  ê = Σ_tokens w · MLP(E)                      (Eq. 6, `TokenReducer`)
+then z = adapter(Q_0, Ê) (Eq. 7-9) and logits = scale · cᵀz (Eq. 10). The class embedding in E is
+the final one (`encode_image`'s, trained to match text); the regions come from the second-last
+block (Eq. 3). Token weights w: the class token weighs as the whole frame (N patches), each region
+as the patches it covers, normalised to sum to 1.
+
+Ablations (paper Table 4, Table 5, supplementary Table C4):
+- `align=False`: no alignment, the queries come from the image embeddings, q = MLP(E)
+  (row a, the X-CLIP-like "adapt then align" baseline);
+- `queries="action-names"`: align to the label set's own class embeddings instead of S (row b);
+  `queries="learnable"`: Q_0 is a learned [T, d] tensor, no text (Table C4, row Ø);
+- `regions=False`: E is the class embedding alone (rows a-c); r still sets the merging;
+- `temporal_conv`, `self_attention`: the adapter's modules (Table 5);
+- `categories=[...]`: keep only the corpus entities of these categories (Table C4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .adapter import TokenReducer, VideoAdapter
+from .aligner import EntityAligner
+from .encoder import EncoderOutput, RegionAwareEncoder
+from .errors import ModelError
+from .text_head import TextHead
+
+QUERIES = ("corpus", "action-names", "learnable")
+
+
+@dataclass
+class ALTOutput:
+    """Logits and what explains them."""
+
+    logits: Tensor  # [B, C]
+    video_embedding: Tensor  # [B, d], z of Eq. 9
+    entity_ids: Tensor | None  # [B, T, n] aligned entity per token (class token first); None without alignment
+    frames: EncoderOutput  # the encoder's output for the B·T frames (regions, sizes, sources)
+
+
+def corpus_entities(corpus: dict[str, Any], dim: int, categories: Sequence[str] | None = None) -> tuple[Tensor, list[str]]:
+    """S [K, d] (L2-normalised) and the entity units from a DESIGN §5 bundle, restricted to `categories`."""
+    if not isinstance(corpus, dict) or "embeddings" not in corpus:
+        raise ModelError("the corpus must be a corpus.pt bundle (a dict with 'embeddings'); build it with 'corpus embed'")
+    S = corpus["embeddings"]
+    if not isinstance(S, Tensor) or S.ndim != 2 or S.shape[0] == 0:
+        raise ModelError("corpus 'embeddings' must be a non-empty [K, d] tensor; rebuild it with 'corpus embed'")
+    if S.shape[1] != dim:
+        raise ModelError(f"corpus embeddings are {S.shape[1]}-d but the CLIP model's joint space is {dim}-d; "
+                         f"embed the corpus with the same model (it was embedded with {corpus.get('model', '?')!r})")
+    units = list(corpus.get("units", [str(i) for i in range(len(S))]))
+    if categories is not None:
+        present = list(corpus.get("categories", []))
+        if len(present) != len(S):
+            raise ModelError("the corpus has no 'categories' row-aligned with its embeddings; rebuild it with 'corpus embed'")
+        unknown = sorted(set(categories) - set(present))
+        if unknown:
+            raise ModelError(f"no corpus entities in categories {unknown}; the corpus has {sorted(set(present))}")
+        keep = [i for i, c in enumerate(present) if c in set(categories)]
+        S, units = S[keep], [units[i] for i in keep]
+    return F.normalize(S.float(), dim=-1), units
+
+
+def default_depth(vision_width: int) -> int:
+    """M = 4 adapter blocks for ViT-B and 6 for ViT-L (Sec. 3.3): 6 from a 1024-wide vision tower up."""
+    return 6 if vision_width >= 1024 else 4
+
+
+class ALT(nn.Module):
+    """The ALT video classifier over an open_clip CLIP model and a corpus.pt bundle (see the module docstring)."""
+
+    def __init__(
+        self,
+        clip_model: nn.Module,
+        corpus: dict[str, Any],
+        num_frames: int = 8,
+        r: int | Sequence[int] = 8,
+        *,
+        tokenizer: Callable[[list[str]], Tensor] | None = None,
+        templates: Sequence[str] | None = None,
+        adapter_depth: int | None = None,
+        adapter_heads: int | None = None,
+        temperature: float = 1.0,
+        align: bool = True,
+        queries: str = "corpus",
+        regions: bool = True,
+        temporal_conv: bool = True,
+        self_attention: bool = True,
+        categories: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if queries not in QUERIES:
+            raise ModelError(f"queries must be one of {QUERIES}, got {queries!r}")
+        if not align and queries != "corpus":
+            raise ModelError(f"align=False takes the queries from the image embeddings; drop queries={queries!r}")
+        self.encoder = RegionAwareEncoder(clip_model.visual, r)
+        dim = clip_model.visual.output_dim
+        self.align, self.queries, self.regions, self.num_frames = align, queries, regions, num_frames
+        S, self.entity_units = corpus_entities(corpus, dim, categories)
+        self.register_buffer("entities", S)  # S, frozen (Sec. 3.1)
+        self.aligner = EntityAligner(temperature)
+        if queries == "learnable":  # Table C4, row Ø: Q_0 learned
+            self.learned_queries = nn.Parameter(torch.randn(num_frames, dim) * dim**-0.5)
+        else:
+            self.query_reducer = TokenReducer(dim)  # Eq. 6, q
+        self.frame_reducer = TokenReducer(dim)  # Eq. 6, ê
+        self.adapter = VideoAdapter(dim, adapter_depth or default_depth(clip_model.visual.transformer.width),
+                                    adapter_heads, temporal_conv, self_attention)
+        if tokenizer is None:
+            from open_clip.tokenizer import SimpleTokenizer
+
+            tokenizer = SimpleTokenizer(context_length=getattr(clip_model, "context_length", 77))
+        self.text_head = TextHead(clip_model, tokenizer, templates)
+
+    @classmethod
+    def from_corpus(cls, corpus: str | Path, model: str | None = None, pretrained: str | None = None,
+                    device: str = "cpu", **options: Any) -> ALT:
+        """ALT over the CLIP model that embedded `corpus` (a corpus.pt path), or the model/pretrained given."""
+        from corpus_builder.embed import load_clip, resolve_model
+
+        bundle = torch.load(corpus, weights_only=True, map_location="cpu")
+        model, pretrained = model or bundle.get("model"), pretrained or bundle.get("pretrained")
+        if not model or not pretrained:
+            raise ModelError(f"{corpus}: no 'model'/'pretrained' recorded; pass model= and pretrained=")
+        if bundle.get("model") and resolve_model(bundle["model"])[0] != resolve_model(model)[0]:
+            raise ModelError(f"{corpus} was embedded with {bundle['model']!r}, not {model!r}; re-embed it or use that model")
+        clip, tokenizer, _ = load_clip(model, pretrained, device)
+        return cls(clip, bundle, tokenizer=tokenizer, **options).to(device)
+
+    def token_weights(self, frames: EncoderOutput) -> Tensor:
+        """[B·T, n]: the class token weighs as the whole frame, each region as its patches; rows sum to 1."""
+        if not self.regions:
+            return frames.sizes.new_ones(len(frames.sizes), 1)
+        weights = torch.cat([frames.sizes.sum(dim=1, keepdim=True), frames.sizes], dim=1)
+        return weights / weights.sum(dim=1, keepdim=True)
+
+    def forward(self, video: Tensor, labels: Sequence[str] | Tensor) -> ALTOutput:
+        """video [B, T, 3, H, W]; labels: names, or their class embeddings [C, d] -> logits [B, C]."""
+        batch, frames_per_video = video.shape[:2]
+        if self.queries == "learnable" and frames_per_video != self.num_frames:
+            raise ModelError(f"learned queries are per frame: this model takes {self.num_frames} frames, got {frames_per_video}")
+        classes = F.normalize(labels, dim=-1) if isinstance(labels, Tensor) else self.text_head.class_embeddings(labels)
+        frames = self.encoder(video.flatten(0, 1))
+        E = frames.cls[:, None] if not self.regions else torch.cat([frames.cls[:, None], frames.regions], dim=1)  # Eq. 3
+        weights = self.token_weights(frames)
+        entity_ids = None
+        if self.queries == "learnable":
+            queries = self.learned_queries.expand(batch, -1, -1)
+        elif not self.align:  # Table 4a: queries from the image embeddings
+            queries = self.query_reducer(E, weights)
+        else:
+            S = self.entities if self.queries == "corpus" else classes
+            aligned = self.aligner(E, S)  # Eq. 4-5
+            entity_ids = aligned.entity_ids.view(batch, frames_per_video, -1)
+            queries = self.query_reducer(aligned.weights @ S, weights)  # Eq. 6: q = MLP(ÂS)
+        frame_keys = self.frame_reducer(E, weights)  # Eq. 6: ê = MLP(E)
+        unflat = (batch, frames_per_video, -1)
+        z = self.adapter(queries.reshape(unflat), frame_keys.reshape(unflat))  # Eq. 7-9
+        return ALTOutput(logits=self.text_head(z, classes), video_embedding=z, entity_ids=entity_ids, frames=frames)

@@ -1,0 +1,54 @@
+"""alt_model/aligner.py: Eq. 4-5, one-hot forward with the softmax's gradient."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_alt_fixtures import one_thread  # noqa: F401 - fixture
+
+from alt_model import EntityAligner, ModelError
+
+
+def _inputs(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(2, 5, 16, generator=generator, requires_grad=True)
+    entities = torch.randn(7, 16, generator=generator)
+    return embeddings, entities
+
+
+def test_forward_is_exactly_one_hot_at_the_most_similar_entity():
+    embeddings, entities = _inputs()
+    out = EntityAligner().eval()(embeddings, entities)
+    cosine = torch.nn.functional.cosine_similarity(embeddings[..., None, :], entities, dim=-1)
+    assert torch.equal(out.entity_ids, cosine.argmax(-1))
+    assert torch.equal(out.weights, torch.nn.functional.one_hot(out.entity_ids, 7).float())
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.1])
+def test_gradient_is_the_softmax_gradient(temperature):
+    embeddings, entities = _inputs()
+    upstream = torch.randn(2, 5, 7, generator=torch.Generator().manual_seed(1))
+    (EntityAligner(temperature).eval()(embeddings, entities).weights * upstream).sum().backward()
+    ours = embeddings.grad.clone()
+
+    embeddings.grad = None  # independent: softmax written out over cosine similarities
+    cos = (embeddings @ entities.T) / (embeddings.norm(dim=-1, keepdim=True) * entities.norm(dim=-1))
+    soft = torch.exp(cos / temperature) / torch.exp(cos / temperature).sum(-1, keepdim=True)
+    (soft * upstream).sum().backward()
+    torch.testing.assert_close(ours, embeddings.grad)
+
+
+def test_gumbel_noise_only_in_training():
+    embeddings, entities = _inputs()
+    aligner = EntityAligner()
+    eval_ids = [aligner.eval()(embeddings, entities).entity_ids for _ in range(2)]
+    assert torch.equal(*eval_ids)
+    torch.manual_seed(0)
+    train_ids = torch.stack([aligner.train()(embeddings, entities).entity_ids for _ in range(20)])
+    assert (train_ids != eval_ids[0]).any()  # cosines lie in [-1, 1]: Gumbel(0, 1) noise changes some argmaxes
+    assert torch.equal(aligner.train()(embeddings, entities).weights.sum(-1), torch.ones(2, 5))
+
+
+def test_temperature_must_be_positive():
+    with pytest.raises(ModelError, match="temperature"):
+        EntityAligner(0.0)

@@ -1,0 +1,21 @@
+"""alt_model/flops.py: multiply-adds counted on the meta device, against the supplementary's Table C5."""
+
+from __future__ import annotations
+
+import pytest
+from test_alt_fixtures import TINY_VIT, one_thread  # noqa: F401 - fixtures
+
+from alt_model import count_gflops
+
+
+@pytest.mark.parametrize("r, paper", [(0, 141), (8, 110)])
+def test_vit_b16_8_frames_matches_table_c5(r, paper):
+    gflops = count_gflops("ViT-B-16", frames=8, r=r)
+    assert gflops.total == pytest.approx(paper, rel=0.05)
+    assert 0 < gflops.adapter < 0.05 * gflops.total  # the adapter is a small part of the cost
+
+
+def test_merging_and_frames_scale_the_encoder_cost():
+    costs = [count_gflops(TINY_VIT, frames=8, r=r).encoder for r in (0, 4, 8)]
+    assert costs[0] > costs[1] > costs[2]
+    assert count_gflops(TINY_VIT, frames=16, r=8).encoder == pytest.approx(2 * costs[2])
