@@ -8,6 +8,7 @@ its blocks itself, so that it can
 - add log(size) to the attention logits of every key (ToMe's proportional attention), so a token
   standing for s patches weighs as much as those s patches would;
 - merge r tokens in every block after attention and before the MLP (`tome.py`, Eq. 2);
+- honour open_clip's `set_grad_checkpointing` (each block is recomputed in the backward pass);
 - take the region embeddings E (Eq. 3) after block L-1 (the second-last) through `ln_post` and
   `proj`, while the class token runs through the last block as in CLIP.
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from .errors import ModelError
 from .tome import bipartite_matching, max_merges, merge_assignment, merge_tokens, source_map
@@ -70,6 +72,19 @@ def self_attention(attn: nn.MultiheadAttention, x: Tensor, bias: Tensor | None) 
     return attn.out_proj(out.transpose(1, 2).reshape(batch, n, width)), k.mean(dim=1)
 
 
+def tome_block(block: nn.Module, x: Tensor, sizes: Tensor, assignment: Tensor, r: int,
+               proportional: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Eq. 2, BLOCK_ToMe: attention (log(size) added to the logits once tokens have merged), r merges, MLP."""
+    bias = sizes.log().transpose(1, 2)[:, None] if proportional else None
+    attended, keys = self_attention(block.attn, block.ln_1(x), bias)
+    x = x + block.ls_1(attended)
+    if r:
+        matching = bipartite_matching(keys, r)
+        assignment = merge_assignment(assignment, matching, x.shape[1])
+        x, sizes = merge_tokens(x, sizes, matching)
+    return x + block.ls_2(block.mlp(block.ln_2(x))), sizes, assignment
+
+
 class RegionAwareEncoder(nn.Module):
     """open_clip ViT + token merging; `r` tokens merged per block (an int, or one per block)."""
 
@@ -109,17 +124,11 @@ class RegionAwareEncoder(nn.Module):
         batch, n, _ = x.shape
         sizes = x.new_ones(batch, n, 1)
         assignment = torch.arange(n, device=x.device).expand(batch, -1)  # input position -> token index
-        bias = None  # proportional attention: log(size) per key, none until the first merge
-        blocks = self.visual.transformer.resblocks
-        for index, (block, r) in enumerate(zip(blocks, self.merge_schedule(n))):
-            attended, keys = self_attention(block.attn, block.ln_1(x), bias)
-            x = x + block.ls_1(attended)
-            if r:  # Eq. 2: BLOCK_ToMe merges after attention
-                matching = bipartite_matching(keys, r)
-                assignment = merge_assignment(assignment, matching, x.shape[1])
-                x, sizes = merge_tokens(x, sizes, matching)
-                bias = sizes.log().transpose(1, 2)[:, None]
-            x = x + block.ls_2(block.mlp(block.ln_2(x)))
+        blocks, schedule = self.visual.transformer.resblocks, self.merge_schedule(n)
+        checkpointing = self.visual.transformer.grad_checkpointing and torch.is_grad_enabled()
+        for index, (block, r) in enumerate(zip(blocks, schedule)):
+            step = (block, x, sizes, assignment, r, sum(schedule[:index]) > 0)
+            x, sizes, assignment = checkpoint(tome_block, *step, use_reentrant=False) if checkpointing else tome_block(*step)
             if index == len(blocks) - 2:  # Eq. 3: E after block L-1
                 regions, region_sizes, region_assignment = x[:, 1:], sizes[:, 1:, 0], assignment
         sources = source_map(region_assignment, regions.shape[1] + 1, regions.dtype)[:, 1:, 1:]

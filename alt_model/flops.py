@@ -12,7 +12,6 @@ embeddings are computed once per label set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,16 +22,16 @@ from .model import ALT
 PAPER_K = 913  # text entities in the paper's corpus (supplementary A)
 
 
-@dataclass(frozen=True)
-class GFlops:
-    """Multiply-adds per video, in billions."""
+class GFlops(float):
+    """Multiply-adds per video in billions: the total (this float), with `encoder` and `adapter` parts."""
 
-    encoder: float
-    adapter: float
+    def __new__(cls, encoder: float, adapter: float) -> GFlops:
+        total = super().__new__(cls, encoder + adapter)
+        total.encoder, total.adapter = encoder, adapter
+        return total
 
-    @property
-    def total(self) -> float:
-        return self.encoder + self.adapter
+    def __repr__(self) -> str:
+        return f"GFlops({float(self):.1f}: encoder {self.encoder:.1f}, adapter {self.adapter:.1f})"
 
 
 def count_gflops(model_name: str = "ViT-B-16", frames: int = 8, r: int = 8, *, corpus_size: int = PAPER_K,

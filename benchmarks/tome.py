@@ -3,7 +3,9 @@ side by side in one run, on the ViT-B/16 image tower (random weights), 8 frames 
 GFLOPs we count beside the supplementary's Table C5.
 
 Rounds interleave the methods (each timed once per round, median reported), so a change in the
-machine's load hits them all alike.
+machine's load hits them all alike. On a machine shared with other work, pass --threads 1: with
+more threads than free cores every small operation waits for a descheduled thread, which
+penalises the merging's many small operations far more than the large matrix products.
 
     .venv/bin/python benchmarks/tome.py [--frames 8] [--rounds 5] [--threads N]
 """
@@ -63,7 +65,7 @@ def main() -> None:
         median = statistics.median(spent)
         r = int(name.split("=")[1]) if "=" in name else None
         flops = count_gflops("ViT-B-16", frames=args.frames, r=r) if r is not None else None
-        gflops = f"{flops.encoder:15.1f} {flops.total:11.1f}" if flops else f"{'':>15} {'':>11}"
+        gflops = f"{flops.encoder:15.1f} {flops:11.1f}" if flops else f"{'':>15} {'':>11}"
         paper = PAPER_GFLOPS.get(r, "") if args.frames == 8 and r is not None else ""
         print(f"{name:<26} {median:7.3f} {args.frames / median:9.2f} {base / median:8.2f}x {gflops} {paper:>6}")
 

@@ -7,6 +7,7 @@ import torch
 from test_alt_fixtures import TINY_CLIP, TINY_VIT, make_clip, one_thread  # noqa: F401 - fixtures
 
 from alt_model import ModelError, RegionAwareEncoder
+from alt_model.encoder import self_attention
 
 N, L = 64, 4  # the tiny ViT: 64 patches, 4 blocks
 
@@ -104,3 +105,26 @@ def test_unsupported_towers_are_refused_with_the_reason(change, message):
 def test_a_non_vit_tower_is_refused():
     with pytest.raises(ModelError, match="VisionTransformer"):
         RegionAwareEncoder(torch.nn.Linear(2, 2))
+
+
+def test_gradient_checkpointing_recomputes_blocks_with_the_same_gradients():
+    grads, calls = [], []
+    for checkpointing in (False, True):
+        clip = make_clip()
+        clip.visual.set_grad_checkpointing(checkpointing)
+        mlp = clip.visual.transformer.resblocks[1].mlp
+        mlp.register_forward_pre_hook(lambda module, args: calls.append(checkpointing))
+        out = RegionAwareEncoder(clip.visual, r=8)(_images())
+        (out.cls.square().sum() + out.regions.sum()).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in clip.visual.transformer.parameters()]))
+    assert calls == [False, True, True]  # run again in the backward pass
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_proportional_attention_weighs_a_token_as_the_patches_it_stands_for():
+    attn = make_clip().visual.transformer.resblocks[0].attn
+    x = torch.randn(2, 5, 64)
+    twice, _ = self_attention(attn, torch.cat([x, x[:, 4:]], dim=1), None)  # token 4 present twice
+    sizes = torch.tensor([1.0, 1, 1, 1, 2])
+    merged, _ = self_attention(attn, x, sizes.log()[None, None, None])  # token 4 once, of size 2
+    torch.testing.assert_close(merged, twice[:, :5])
