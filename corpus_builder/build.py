@@ -14,7 +14,7 @@ from rich.progress import track
 
 from .categories import DEFAULT_BODY_PARTS, category_of
 from .corpus import COLUMNS
-from .disambiguate import Context, check_method, disambiguate, use_t5
+from .disambiguate import Context, disambiguate, method_record, resolve_method
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
@@ -62,7 +62,8 @@ def _label_rows(
         unit = item.unit
         cands = phrase_candidates.get(unit.text) or candidates(unit)
         siblings = tuple(u.unit.text for u in units if u is not item)
-        choice = disambiguate(unit.text, Context(label, siblings, answer), cands, wsd)
+        context = Context(label, siblings, answer, motion=unit.category_hint == "motion")
+        choice = disambiguate(unit.text, context, cands, wsd)
         yield {
             "unit": unit.text,
             "kind": unit.kind,
@@ -119,7 +120,7 @@ def build_corpus(
     labels: Sequence[str],
     llm: LLM | None = None,
     *,
-    wsd: str = "lesk",
+    wsd: str = "auto",
     spacy_model: str | None = None,
     body_parts: bool = True,
     label_files: Sequence[LabelFile] = (),
@@ -133,9 +134,7 @@ def build_corpus(
     its entities join the POS units and its descriptions become the phrase units' candidates;
     prompts that failed after their retries are in `llm.stats.failures` and the manifest.
     """
-    if t5_model:
-        use_t5(t5_model)
-    check_method(wsd)
+    method = resolve_method(wsd, t5_model)
     labels = dedupe([normalize_label(l) for l in labels])
     if not labels:
         raise CorpusError("no labels to build a corpus from; pass at least one action label")
@@ -156,7 +155,7 @@ def build_corpus(
         phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
     rows: list[dict[str, Any]] = []
     for label in track(labels, "Choosing senses", disable=not show_progress, transient=True):
-        rows.extend(_label_rows(label, units_per_label[label], wsd, phrase_candidates, answers.get(label, "")))
+        rows.extend(_label_rows(label, units_per_label[label], method, phrase_candidates, answers.get(label, "")))
     if body_parts:
         rows.extend(_body_part_rows())
     df = merge_entities(rows)
@@ -169,6 +168,7 @@ def build_corpus(
         "seconds": round(time.perf_counter() - started, 3),
         "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
         "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
+        "wsd": method_record(method, t5_model),
         "llm": llm.manifest() if llm is not None else None,
         "prompts": prompts.sha256 if llm is not None else {},
         "resources": {

@@ -29,6 +29,7 @@ out = Console()
 
 
 class WSD(str, Enum):
+    auto = "auto"
     lesk = "lesk"
     lesk_embedding = "lesk-embedding"
     t5 = "t5"
@@ -69,7 +70,7 @@ def build(
     llm_system: Annotated[bool, typer.Option(help="Send prompts/system.txt as the system message.")] = False,
     prompts_dir: Annotated[Optional[Path], typer.Option("--prompts", help="Folder with the prompt files (default: prompts/).")] = None,
     allow_llm_failures: Annotated[bool, typer.Option(help="Write the corpus even if some prompts failed after retries.")] = False,
-    wsd: Annotated[WSD, typer.Option(help="Word-sense disambiguation method.")] = WSD.lesk,
+    wsd: Annotated[WSD, typer.Option(help="Word-sense disambiguation; auto: t5 with --t5-model, else lesk-embedding, else lesk.")] = WSD.auto,
     t5_model: Annotated[Optional[str], typer.Option(help="T5 word-sense model for --wsd t5: a local folder or hub name.")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
@@ -150,6 +151,40 @@ def embed(
               highlight=False, soft_wrap=True)
     if bundle["truncated_texts"]:
         err.print(f"{bundle['truncated_texts']} text(s) were longer than the 77-token context and were truncated.")
+
+
+@app.command()
+def explain(
+    unit: Annotated[str, typer.Argument(help="The unit whose sense to explain: bat, pool, ice skate.")],
+    label: Annotated[str, typer.Option("--label", "-l", help="The action label the unit comes from.")],
+    t5_model: Annotated[Optional[str], typer.Option(help="Also score with this T5 word-sense model (folder or hub name).")] = None,
+    spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
+) -> None:
+    """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
+    from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS, resolve_method
+    from .resources import load_spacy, wordnet
+    from .wsd_eval import explain as explain_unit
+
+    auto = resolve_method("auto", t5_model)
+    e = explain_unit(label, unit, load_spacy(spacy_model))
+    item = e.item
+    kind = "the label's motion unit" if item.context.motion else f"{item.unit.kind} unit"
+    where = "" if e.extracted else " (extraction does not find it in this label: scored as a plain noun)"
+    table = Table(title=f"{item.unit.text!r} in {item.label!r}: {kind}{where}")
+    for column in ("#", "sense", "lexname", "description", "overlap", "gloss", "prior", "visual", "cosine", *e.scores):
+        table.add_column(column, overflow="fold", justify="left" if column in ("sense", "lexname", "description") else "right")
+    for i, (cand, ev) in enumerate(zip(item.candidates, e.evidence)):
+        lexname = wordnet().synset(cand.sense).lexname() if cand.sense else ""
+        marks = [f"{s[i]:.3f}{' *' if e.chosen[m] == i else ''}" for m, s in e.scores.items()]
+        cosine = "" if ev.cosine is None else f"{ev.cosine:.3f}"
+        table.add_row(str(i), cand.sense or "", lexname, cand.description, str(ev.overlap), str(ev.gloss_overlap),
+                      f"{ev.prior:.3f}", "yes" if ev.visual else "", cosine, *marks)
+    out.print(table)
+    out.print(f"context: {', '.join([item.label, *item.context.siblings])}; * marks each method's choice; "
+              f"--wsd auto uses {auto} here. lesk = overlap + {LESK_WEIGHTS.prior}·prior + {LESK_WEIGHTS.visual}·visual + "
+              f"{LESK_WEIGHTS.gloss}·gloss; lesk-embedding = overlap + {EMBEDDING_WEIGHTS.prior}·prior + "
+              f"{EMBEDDING_WEIGHTS.visual}·visual + {EMBEDDING_WEIGHTS.gloss}·gloss + {EMBEDDING_WEIGHTS.cosine}·cosine",
+              highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -1,38 +1,63 @@
 """Word-sense disambiguation: choose one description per unit (supplementary B, step 3).
 
 Methods are pluggable: each scores every candidate of a unit given its context, and
-``disambiguate`` picks the best. The default, ``lesk``, is an enhanced Lesk (Banerjee & Pedersen
-2002; Basile et al. 2014): the overlap between the context's content lemmas and each sense's
-extended signature (gloss, examples, lemmas, topic domains, and the glosses and lemmas of its
-hypernyms, hyponyms, meronyms and holonyms), plus the sense-frequency prior from WordNet's SemCor
-counts (Laplace-smoothed), plus a small bonus for concrete, visible senses (the corpus is matched
-against video frames). One overlapping lemma outweighs any prior; the prior decides when the
-context says nothing, which is what "first sense" baselines get right most of the time.
-``first-sense`` and ``nltk-lesk`` are the baselines, kept for comparison.
+``disambiguate`` picks the best. Every candidate gets its ``Evidence``:
+
+- overlap: the context's content lemmas (label, sibling units, the LLM's answer) found in the
+  sense's extended signature (gloss, examples, lemmas, topic domains, and the glosses and lemmas of
+  its hypernyms, hyponyms, meronyms and holonyms); enhanced Lesk (Banerjee & Pedersen 2002);
+- gloss overlap: the same test against the glosses of the context words themselves (Lesk 1986),
+  which lets "eating" point at food senses through "take in solid food";
+- prior: the Laplace-smoothed SemCor frequency of the sense (WordNet's tag counts);
+- visual bias: the corpus is matched against video frames, so concrete senses (lexicographer
+  files in CONCRETE_LEXNAMES: artifacts, body, animals, food, places...) and, for a label's own
+  motion unit, act senses get a bonus that is smaller than one overlapping lemma: it decides
+  only between senses the context does not tell apart ("setting table": furniture over data);
+- cosine (``lesk-embedding``, Basile et al. 2014): MiniLM similarity of "the UNIT in a video
+  of LABEL" with "lemma, a kind of hypernym: gloss".
+
+``lesk`` and ``lesk-embedding`` add these up with LESK_WEIGHTS and EMBEDDING_WEIGHTS;
+``first-sense`` and ``nltk-lesk`` are the baselines; ``t5`` (t5wsd.py) asks a T5 word-sense
+model; ``auto`` picks the best available (``resolve_method``).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from .errors import CorpusError
-from .expand import Candidate
+from .expand import Candidate, head_word
 from .resources import wordnet
 
 CONCRETE_LEXNAMES = frozenset(
     "noun.artifact noun.body noun.object noun.animal noun.plant noun.food noun.location noun.substance "
     "noun.person".split()
 )
-CONCRETE_BONUS = 0.1
-# Chosen by a grid search on tests/data/wsd_gold.tsv (90 pairs): the table is also the test, so
-# these numbers are fitted to it; see benchmarks/wsd.py.
-EMBEDDING_WEIGHTS = {"prior": 0.3, "concrete": 0.2, "overlap": 0.05}
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z][a-z'-]*")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the evidence for a candidate adds up to its score; the lexical overlap counts 1 a lemma."""
+
+    prior: float
+    visual: float
+    gloss: float
+    cosine: float = 0.0
+
+
+# Chosen on tests/data/wsd_gold.tsv (90 pairs) and checked on tests/data/wsd_heldout.tsv (62 pairs
+# never used for tuning); benchmarks/wsd.py prints both. The visual bonus (0.8) stays below one
+# overlapping lemma: it decides between senses the context does not separate.
+LESK_WEIGHTS = Weights(prior=0.5, visual=0.8, gloss=0.05)
+EMBEDDING_WEIGHTS = Weights(prior=1.0, visual=0.8, gloss=0.1, cosine=5.0)
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,21 @@ class Context:
     label: str
     siblings: tuple[str, ...] = ()
     extra: str = ""  # e.g. the LLM's answer for the label
+    motion: bool = False  # the unit is the label's own action (its act senses are what a frame shows)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What speaks for one candidate sense of a unit in its context."""
+
+    overlap: int  # context lemmas found in the sense's extended signature
+    gloss_overlap: int  # lemmas of the context words' own glosses found there (Lesk's original test)
+    prior: float  # SemCor frequency of the sense for this lemma
+    visual: bool  # a thing a frame shows: a concrete sense, or an act sense for a motion unit
+    cosine: float | None = None  # sentence-encoder similarity of context and gloss (lesk-embedding)
+
+    def score(self, w: Weights) -> float:
+        return self.overlap + w.prior * self.prior + w.visual * self.visual + w.gloss * self.gloss_overlap + w.cosine * (self.cosine or 0.0)
 
 
 @dataclass(frozen=True)
@@ -80,30 +120,45 @@ def signature(sense: str) -> frozenset[str]:
     return frozenset(lemmas_of(" ".join(texts)))
 
 
-def sense_prior(unit: str, senses: list[str | None]) -> list[float]:
-    """Laplace-smoothed SemCor frequency of each sense for this unit's lemma (WordNet's tag counts)."""
+@functools.lru_cache(maxsize=None)
+def word_glosses(word: str) -> frozenset[str]:
+    """Lemmas of the glosses of a context word's two most frequent verb and noun senses."""
     wn = wordnet()
+    return frozenset(lemmas_of(" ".join(s.definition() for pos in ("v", "n") for s in wn.synsets(word, pos)[:2])))
+
+
+def sense_prior(unit: str, senses: list[str | None]) -> list[float]:
+    """Laplace-smoothed SemCor frequency of each sense for this unit's lemma (WordNet's tag counts);
+    a phrase described by its head noun's senses (`mechanical bull`) counts the head's lemma."""
+    wn = wordnet()
+    synsets = [wn.synset(s) if s else None for s in senses]
+
+    def counts(key: str) -> list[int]:
+        return [sum(l.count() for l in s.lemmas() if l.name().lower() == key) if s else 0 for s in synsets]
+
+    def named(key: str) -> bool:
+        return any(l.name().lower() == key for s in synsets if s for l in s.lemmas())
+
     key = unit.replace(" ", "_").lower()
-
-    def count(sense: str | None) -> int:
-        if sense is None:
-            return 0
-        return sum(l.count() for l in wn.synset(sense).lemmas() if l.name().lower() == key)
-
-    counts = [count(s) for s in senses]
-    total = sum(counts) + len(counts)
-    return [(c + 1) / total for c in counts]
+    if not named(key):
+        key = head_word(unit).replace(" ", "_").lower()
+    found = counts(key)
+    total = sum(found) + len(found)
+    return [(c + 1) / total for c in found]
 
 
-def _context_lemmas(unit: str, context: Context) -> set[str]:
-    """The context's lemmas, without the words that are the unit itself ("balls" for `ball`)."""
+def _context_forms(unit: str, context: Context) -> list[set[str]]:
+    """The context's words (each as its set of forms), without those that are the unit itself."""
     own = lemmas_of(unit)
-    forms = word_forms(" ".join([context.label, *context.siblings, context.extra]))
-    return set().union(*(f for f in forms if not f & own))
+    return [f for f in word_forms(" ".join([context.label, *context.siblings, context.extra])) if not f & own]
 
 
-def _is_concrete(sense: str | None) -> bool:
-    return sense is not None and wordnet().synset(sense).lexname() in CONCRETE_LEXNAMES
+def is_visual(sense: str | None, motion: bool = False) -> bool:
+    """The visual bias: concrete senses (CONCRETE_LEXNAMES), and act senses for a label's motion unit."""
+    if sense is None:
+        return False
+    lexname = wordnet().synset(sense).lexname()
+    return lexname in CONCRETE_LEXNAMES or (motion and lexname == "noun.act")
 
 
 def _bag(candidate: Candidate) -> frozenset[str]:
@@ -111,41 +166,47 @@ def _bag(candidate: Candidate) -> frozenset[str]:
     return signature(candidate.sense) if candidate.sense else frozenset(lemmas_of(candidate.description))
 
 
-def lesk_scores(unit: str, context: Context, candidates: list[Candidate]) -> list[float]:
-    """Enhanced Lesk: overlap + prior + concrete bonus, per candidate."""
-    words = _context_lemmas(unit, context)
+def lexical_evidence(unit: str, context: Context, candidates: list[Candidate]) -> list[Evidence]:
+    """Overlaps, prior and visual bias for every candidate (enhanced Lesk, Banerjee & Pedersen 2002)."""
+    forms = _context_forms(unit, context)
+    words = set().union(*forms)
+    glossed = set().union(*(word_glosses(w) for f in forms for w in f)) - lemmas_of(unit)
     priors = sense_prior(unit, [c.sense for c in candidates])
-    scores = []
-    for cand, prior in zip(candidates, priors):
-        scores.append(len(words & _bag(cand)) + prior + CONCRETE_BONUS * _is_concrete(cand.sense))
-    return scores
+    return [
+        Evidence(len(words & _bag(c)), len(glossed & _bag(c)), prior, is_visual(c.sense, context.motion))
+        for c, prior in zip(candidates, priors)
+    ]
 
 
 def gloss_text(candidate: Candidate) -> str:
-    """What the sentence encoder reads for a candidate: "lemmas: gloss; first example", or the description."""
+    """What the sentence encoder reads for a candidate: "lemma, a kind of hypernym: gloss", or the description."""
     if candidate.sense is None:
         return candidate.description
     synset = wordnet().synset(candidate.sense)
-    lemmas = ", ".join(name.replace("_", " ") for name in synset.lemma_names())
-    return "; ".join([f"{lemmas}: {synset.definition()}", *synset.examples()[:1]])
+    parent = (synset.hypernyms() or synset.instance_hypernyms() or [None])[0]
+    kind = f", a kind of {parent.lemma_names()[0].replace('_', ' ')}" if parent else ""
+    return f"{synset.lemma_names()[0].replace('_', ' ')}{kind}: {synset.definition()}"
 
 
-def lesk_embedding_scores(unit: str, context: Context, candidates: list[Candidate]) -> list[float]:
-    """Embedding Lesk (Basile et al. 2014): cosine(context, extended gloss) with MiniLM, plus the prior,
-    the concrete bonus and a small share of the lexical overlap (weights in EMBEDDING_WEIGHTS)."""
+def embedding_evidence(unit: str, context: Context, candidates: list[Candidate]) -> list[Evidence]:
+    """Lexical evidence plus the cosine of "the UNIT in a video of LABEL" with each gloss (Basile et al. 2014)."""
     from .sentence_encoder import sentence_encoder
 
     encoder = sentence_encoder()
-    text = ", ".join(filter(None, [context.label, *context.siblings, context.extra]))
-    cosines = (encoder.encode([gloss_text(c) for c in candidates]) @ encoder.encode([text])[0]).tolist()
-    w = EMBEDDING_WEIGHTS
-    words = _context_lemmas(unit, context)
-    priors = sense_prior(unit, [c.sense for c in candidates])
-    return [
-        cos + w["prior"] * prior + w["concrete"] * _is_concrete(c.sense)
-        + w["overlap"] * len(words & _bag(c))
-        for cos, prior, c in zip(cosines, priors, candidates)
-    ]
+    query = encoder.encode([f"the {unit} in a video of {context.label}"])[0]
+    cosines = (encoder.encode([gloss_text(c) for c in candidates]) @ query).tolist()
+    lexical = lexical_evidence(unit, context, candidates)
+    return [replace(e, cosine=cos) for e, cos in zip(lexical, cosines)]
+
+
+def lesk_scores(unit: str, context: Context, candidates: list[Candidate]) -> list[float]:
+    """Enhanced Lesk: overlaps + prior + visual bias, per candidate (LESK_WEIGHTS)."""
+    return [e.score(LESK_WEIGHTS) for e in lexical_evidence(unit, context, candidates)]
+
+
+def lesk_embedding_scores(unit: str, context: Context, candidates: list[Candidate]) -> list[float]:
+    """Embedding Lesk: the enhanced Lesk evidence plus the MiniLM cosine (EMBEDDING_WEIGHTS)."""
+    return [e.score(EMBEDDING_WEIGHTS) for e in embedding_evidence(unit, context, candidates)]
 
 
 def first_sense_scores(unit: str, context: Context, candidates: list[Candidate]) -> list[float]:
@@ -184,7 +245,42 @@ def check_method(method: str) -> None:
     if method == "t5" and "t5" not in METHODS:
         raise CorpusError("--wsd t5 needs a model: pass --t5-model /path/to/model/folder (or a hub name)")
     if method not in METHODS:
-        raise CorpusError(f"unknown WSD method {method!r}; choose one of: {', '.join(METHODS)}")
+        raise CorpusError(f"unknown WSD method {method!r}; choose one of: auto, {', '.join(METHODS)}")
+
+
+def resolve_method(method: str, t5_model: str | None = None) -> str:
+    """The method `auto` stands for: `t5` with a T5 model, else `lesk-embedding` when the sentence
+    encoder loads, else `lesk`. Registers the T5 model when one is given; other methods pass through."""
+    if t5_model:
+        use_t5(t5_model)
+    if method != "auto":
+        check_method(method)
+        return method
+    if t5_model:
+        return "t5"
+    from .sentence_encoder import sentence_encoder
+
+    try:
+        sentence_encoder()
+    except CorpusError as exc:
+        log.warning("--wsd auto: using lesk, the sentence encoder is not available (%s)", exc)
+        return "lesk"
+    return "lesk-embedding"
+
+
+def method_record(method: str, t5_model: str | None = None) -> dict[str, object]:
+    """What the manifest says about a (resolved) method: its model and weights."""
+    record: dict[str, object] = {"method": method, "model": None, "weights": None}
+    if method == "t5":
+        record["model"] = t5_model
+    elif method in ("lesk", "lesk-embedding"):
+        weights = LESK_WEIGHTS if method == "lesk" else EMBEDDING_WEIGHTS
+        record["weights"] = asdict(weights)
+        if method == "lesk-embedding":
+            from .sentence_encoder import sentence_encoder
+
+            record["model"] = str(sentence_encoder().path)
+    return record
 
 
 def disambiguate(unit: str, context: Context, candidates: list[Candidate], method: str = "lesk") -> Choice:

@@ -30,7 +30,9 @@ class SentenceEncoder:
 
     def __init__(self, path: str | Path | None = None, batch_size: int = 64):
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # "Loading weights" bars for a 90 MB local model are noise
         self.path = Path(path) if path else default_encoder_path()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)

@@ -42,7 +42,7 @@ def test_llm_build_adds_entities_and_phrase_descriptions_then_replays_offline(ru
     assert {"harness", "helmet", "carabiner", "toothbrush", "bicycle", "climber", "belayer"} <= set(by_unit)
     assert "llm" in by_unit["harness"].sources and "abseiling" in by_unit["harness"].labels
     rope = by_unit["climbing rope"]
-    assert rope.kind == "phrase" and pd.isna(rope.sense) and rope.wsd_method == "lesk"
+    assert rope.kind == "phrase" and pd.isna(rope.sense) and rope.wsd_method == "lesk-embedding"  # --wsd auto
     assert "A climbing rope is a long, thick, colourful braided cord coiled on the ground." in rope.candidates
     assert "A rope used to secure climbers" in rope.candidates and rope.description in rope.candidates
     assert by_unit["rock face"].category == "scene"  # the LLM's grouping, where WordNet has no sense

@@ -109,3 +109,42 @@ def test_options_reach_the_build_and_the_manifest(run_cli, tmp_path):
     assert df.attrs["manifest"]["options"] == {
         "wsd": "first-sense", "t5_model": None, "spacy_model": None, "body_parts": False, "np_grammar": "NP: {<JJ|NN.*>*<NN.*>}"
     }
+    assert df.attrs["manifest"]["wsd"] == {"method": "first-sense", "model": None, "weights": None}
+
+
+def test_default_wsd_is_auto_and_resolves_to_lesk_embedding(run_cli, tmp_path):
+    from corpus_builder.sentence_encoder import default_encoder_path
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("playing cricket\n")
+    code, _, stderr = run_cli("build", "-l", labels, "-o", tmp_path / "c.parquet", "--no-llm", "--no-body-parts")
+    assert code == 0, stderr
+    df = read_corpus(tmp_path / "c.parquet")
+    manifest = df.attrs["manifest"]
+    assert manifest["options"]["wsd"] == "auto"
+    assert manifest["wsd"]["method"] == "lesk-embedding" and manifest["wsd"]["model"] == str(default_encoder_path())
+    assert manifest["wsd"]["weights"]["cosine"] > 0
+    assert df.set_index("unit").loc["cricket", "wsd_method"] == "lesk-embedding"
+
+
+def test_explain_prints_every_candidate_with_its_evidence(run_cli, monkeypatch, wn):
+    monkeypatch.setenv("COLUMNS", "250")
+    code, stdout, stderr = run_cli("explain", "cricket", "--label", "playing cricket")
+    assert code == 0, stderr
+    for column in ("sense", "lexname", "overlap", "gloss", "prior", "visual", "cosine", "lesk", "lesk-embedding", "first-sense", "nltk-lesk"):
+        assert column in stdout
+    rows = {line.split("│")[2].strip(): line for line in stdout.splitlines() if line.count("│") > 10 and ".n." in line}
+    assert set(rows) == {s.name() for s in wn.synsets("cricket", "n")}
+    assert "noun.act" in rows["cricket.n.02"] and "noun.animal" in rows["cricket.n.01"]
+    assert rows["cricket.n.02"].count("*") == 2  # lesk and lesk-embedding choose the game
+    assert rows["cricket.n.01"].count("*") == 2  # both baselines choose the insect
+    assert "--wsd auto uses lesk-embedding" in stdout
+
+
+def test_explain_errors_are_one_line(run_cli):
+    code, _, stderr = run_cli("explain", "xyzzy", "--label", "playing cricket")
+    assert code == 2 and "'xyzzy' has no WordNet sense to choose from" in stderr and len(stderr.strip().splitlines()) == 1
+    code, _, stderr = run_cli("explain", "cricket", "--label", "  ")
+    assert code == 2 and "--label is empty" in stderr
+    code, _, stderr = run_cli("explain", "cricket")
+    assert code == 2 and "Missing option '--label'" in stderr

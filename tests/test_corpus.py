@@ -12,7 +12,7 @@ from corpus_builder.errors import CorpusError
 
 @pytest.fixture(scope="module")
 def small(wn, nlp):
-    return build_corpus(["playing guitar", "abseiling", "playing cricket", "shaking hands", "riding mechanical bull"])
+    return build_corpus(["playing guitar", "abseiling", "playing cricket", "shaking hands", "riding mechanical bull"], wsd="lesk")
 
 
 def test_public_api_returns_the_design_schema(small):
@@ -51,6 +51,7 @@ def test_manifest_records_no_llm_options_versions_and_counts(small):
     m = small.attrs["manifest"]
     assert m["llm"] is None and m["prompts"] == {}
     assert m["options"]["wsd"] == "lesk"
+    assert m["wsd"] == {"method": "lesk", "model": None, "weights": {"prior": 0.5, "visual": 0.8, "gloss": 0.05, "cosine": 0.0}}
     assert m["resources"]["wordnet"] == "WordNet 3.0"
     assert "3.8" in m["resources"]["spacy_model"]
     assert m["counts"]["labels"] == 5 and m["counts"]["entities"] == len(small)

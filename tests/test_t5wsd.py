@@ -220,7 +220,23 @@ def test_build_with_wsd_t5_through_the_cli(run_cli, random_t5, tmp_path):
     df = read_corpus(out)
     cricket = df[df["unit"] == "cricket"].iloc[0]
     assert cricket["wsd_method"] == "t5" and len(cricket["candidates"]) == 2
-    assert df.attrs["manifest"]["options"]["t5_model"] == random_t5
+    manifest = df.attrs["manifest"]
+    assert manifest["options"]["t5_model"] == random_t5
+    assert manifest["wsd"] == {"method": "t5", "model": random_t5, "weights": None}
+
+
+def test_auto_with_a_t5_model_is_t5(run_cli, random_t5, tmp_path, monkeypatch):
+    import corpus_builder.disambiguate as d
+    from corpus_builder import read_corpus
+
+    monkeypatch.setattr(d, "METHODS", dict(d.METHODS))
+    assert d.resolve_method("auto", random_t5) == "t5" and "t5" in d.METHODS
+    labels = tmp_path / "labels.txt"
+    labels.write_text("playing cricket\n")
+    code, _, stderr = run_cli("build", "-l", labels, "-o", tmp_path / "c.parquet", "--no-llm", "--t5-model", random_t5)
+    assert code == 0, stderr
+    manifest = read_corpus(tmp_path / "c.parquet").attrs["manifest"]
+    assert manifest["options"]["wsd"] == "auto" and manifest["wsd"]["method"] == "t5"
 
 
 def test_wsd_t5_without_a_model_is_a_user_error(run_cli, tmp_path):
