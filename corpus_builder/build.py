@@ -74,6 +74,7 @@ def _label_rows(
             "labels": [label],
             "wsd_method": choice.method,
             "wsd_score": choice.score,
+            "wsd_margin": choice.margin,
             "candidates": [c.description for c in cands] or [choice.description],
         }
 
@@ -95,7 +96,7 @@ def _body_part_rows() -> Iterable[dict[str, Any]]:
         gloss = wn.synset(sense).definition()
         yield {
             "unit": unit, "kind": "word", "description": gloss, "sense": sense, "category": "body",
-            "sources": ["default"], "labels": [], "wsd_method": "default", "wsd_score": 1.0, "candidates": [gloss],
+            "sources": ["default"], "labels": [], "wsd_method": "default", "wsd_score": 1.0, "wsd_margin": None, "candidates": [gloss],
         }
 
 
@@ -113,7 +114,7 @@ def merge_entities(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     entities = sorted(merged.values(), key=lambda r: (r["category"], r["unit"], r["description"]))
     df = pd.DataFrame(entities, columns=[c for c in COLUMNS if c != "entity_id"])
     df.insert(0, "entity_id", range(len(df)))
-    return df.astype({"entity_id": "int32", "wsd_score": "float32"})
+    return df.astype({"entity_id": "int32", "wsd_score": "float32", "wsd_margin": "float32"})
 
 
 def build_corpus(

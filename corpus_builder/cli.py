@@ -188,6 +188,27 @@ def explain(
 
 
 @app.command()
+def report(
+    corpus: Annotated[Path, typer.Argument(help="The corpus.parquet to report on.")] = Path("corpus.parquet"),
+    embeddings: Annotated[Optional[Path], typer.Option(help="Its corpus.pt (from 'corpus embed'): near-duplicates and a map.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output HTML file (self-contained).")] = Path("report.html"),
+    top: Annotated[int, typer.Option(min=1, help="Rows in the doubtful-choices table (twice as many near-duplicates).")] = 25,
+    duplicate_threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Cosine from which two entities count as near-duplicates.")] = 0.95,
+) -> None:
+    """Write one HTML page about a corpus: counts, entities per label, doubtful choices, near-duplicates, a map."""
+    from .corpus import atomic_write, read_corpus
+    from .report import corpus_report, load_embeddings
+
+    _check_output(out_path)
+    df = read_corpus(corpus)
+    vectors = load_embeddings(embeddings, corpus, df) if embeddings else None
+    page = corpus_report(df, vectors, title=f"Corpus report: {corpus.name}", top=top, duplicate_threshold=duplicate_threshold)
+    atomic_write(out_path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    out.print(f"{out_path}: report on {len(df)} entities of {corpus}{' with ' + str(embeddings) if embeddings else ''}",
+              highlight=False, soft_wrap=True)
+
+
+@app.command()
 def doctor(
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path to check.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code.")] = False,

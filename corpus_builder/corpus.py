@@ -27,6 +27,7 @@ CORPUS_SCHEMA = pa.schema(
         pa.field("labels", pa.list_(pa.string()), nullable=False),
         pa.field("wsd_method", pa.string(), nullable=False),
         pa.field("wsd_score", pa.float32(), nullable=False),
+        pa.field("wsd_margin", pa.float32(), nullable=True),  # lead over the runner-up; null without one
         pa.field("candidates", pa.list_(pa.string()), nullable=False),
     ]
 )
@@ -49,6 +50,9 @@ def atomic_write(path: str | Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the result gets the mode a plain open() gives
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -92,6 +92,14 @@ class Choice:
     method: str
     scores: tuple[float, ...] = field(default=())  # one per candidate, in candidate order
 
+    @property
+    def margin(self) -> float | None:
+        """How far the choice is ahead of the runner-up, in the method's score units; None without one."""
+        if len(self.scores) < 2:
+            return None
+        first, second = sorted(self.scores, reverse=True)[:2]
+        return first - second
+
 
 def word_forms(text: str) -> list[set[str]]:
     """For each content word of a text (stop words dropped): the word and its noun and verb lemmas."""

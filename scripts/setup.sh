@@ -42,3 +42,10 @@ if ! "$venv/bin/corpus" doctor --quiet >/dev/null 2>&1; then
         exit 1
     }
 fi
+
+# The tests render `corpus report` pages in headless Chromium: Debian's chromium, with [dev], as root.
+if [ "$extra" = dev ] && ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing chromium from Debian (the report test renders a page)..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi

@@ -1,0 +1,167 @@
+"""`corpus report`: the page's numbers against independent computations, its tables against its
+JSON, near-duplicates and the map against numpy, the page rendered by headless Chromium, and the
+bad-input errors."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from corpus_builder import build_corpus, read_corpus, write_corpus
+from corpus_builder.report import corpus_report, load_embeddings, near_duplicates, project_2d
+
+LABELS = ["playing cricket", "riding a bike", "setting table", "abseiling", "washing dishes", "shaking hands", "cooking egg"]
+
+
+class Tables(HTMLParser):
+    """Cells of every <table id=...>, and the JSON of <script id="report-data">."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.data, self._table, self._row, self._cell, self._script = None, None, None, None, False
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self._table = self.tables.setdefault(attrs["id"], [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ""
+        elif tag == "script" and attrs.get("id") == "report-data":
+            self._script = True
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(self._cell)
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._table.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+        elif tag == "script":
+            self._script = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+        if self._script:
+            self.data = json.loads(data)
+
+
+@pytest.fixture(scope="module")
+def corpus_file(wn, nlp, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "corpus.parquet"
+    write_corpus(build_corpus(LABELS, wsd="lesk"), path)
+    return path
+
+
+def bundle_for(path, seed=0):
+    """A corpus.pt for the corpus at `path`: random unit vectors, row 1 nearly a copy of row 0."""
+    df = read_corpus(path)
+    generator = torch.Generator().manual_seed(seed)
+    S = torch.randn(len(df), 16, generator=generator)
+    S[1] = S[0] + 0.01 * torch.randn(16, generator=generator)
+    return {
+        "embeddings": F.normalize(S, dim=-1), "units": df["unit"].tolist(), "model": "alt-tiny-clip", "pretrained": "random",
+        "corpus_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "format_version": 1,
+    }
+
+
+def test_numbers_and_tables_match_the_corpus(corpus_file):
+    df = read_corpus(corpus_file)
+    page = Tables(corpus_report(df, top=5))
+    data = page.data
+    assert data["entities"] == len(df)
+    assert data["counts"]["category"] == dict(Counter(df["category"]))
+    assert data["counts"]["source"] == dict(Counter(s for sources in df["sources"] for s in sources))
+    assert data["counts"]["wsd_method"] == dict(Counter(df["wsd_method"]))
+    for name, tally in data["counts"].items():
+        assert {k: int(v) for k, v in page.tables[f"count-{name}"][1:]} == tally  # the visible table says the same
+    assert sorted(data["labels"]) == sorted(LABELS)
+    for label, ids in data["labels"].items():
+        assert ids == [int(i) for i, labels in zip(df["entity_id"], df["labels"]) if label in labels]
+    rows = page.tables["labels"][1:]
+    assert [r[0] for r in rows] == sorted(LABELS)
+    cricket = dict(rows)["playing cricket"]
+    assert "cricket (motion)" in cricket
+    margins = df["wsd_margin"].dropna().sort_values()
+    assert [d["margin"] for d in data["doubtful"]] == pytest.approx(margins.head(5).tolist())
+    assert len(page.tables["doubtful"]) == 1 + 5
+    assert "near_duplicates" not in data and "--embeddings corpus.pt" in corpus_report(df)
+
+
+def test_near_duplicates_and_map_match_numpy(corpus_file):
+    df = read_corpus(corpus_file)
+    bundle = bundle_for(corpus_file)
+    S = bundle["embeddings"].numpy()
+    pairs = near_duplicates(S, 0.5, 10)
+    cos = S @ S.T
+    expected = sorted(((i, j, cos[i, j]) for i in range(len(S)) for j in range(i + 1, len(S)) if cos[i, j] >= 0.5), key=lambda p: -p[2])
+    assert [(i, j) for i, j, _ in pairs] == [(i, j) for i, j, _ in expected[:10]]
+    assert pairs[0][:2] == (0, 1) and pairs[0][2] == pytest.approx(cos[0, 1], abs=1e-6)
+    xy, method = project_2d(S)
+    assert method == "PCA"
+    centred = S - S.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(centred.T))
+    top = vectors[:, ::-1][:, :2]
+    assert np.abs(xy) == pytest.approx(np.abs(centred @ top), abs=1e-4)  # principal axes up to sign
+
+    torch.save(bundle, corpus_file.with_suffix(".pt"))
+    embeddings = load_embeddings(corpus_file.with_suffix(".pt"), corpus_file, df)
+    page = Tables(corpus_report(df, embeddings, duplicate_threshold=0.5))
+    assert page.data["near_duplicates"][0][:2] == [0, 1]
+    first = page.tables["duplicates"][1]
+    assert first[:2] == [f"{df.unit[0]} ({df.category[0]})", f"{df.unit[1]} ({df.category[1]})"]
+    assert np.asarray(page.data["map"]["xy"]) == pytest.approx(xy, abs=1e-5)
+
+
+def test_cli_writes_a_page_chromium_renders(run_cli, corpus_file, tmp_path):
+    torch.save(bundle_for(corpus_file), tmp_path / "corpus.pt")
+    out = tmp_path / "report.html"
+    code, stdout, stderr = run_cli("report", corpus_file, "--embeddings", tmp_path / "corpus.pt", "--out", out)
+    assert code == 0, stderr
+    assert f"{out}: report on" in stdout
+    assert os.stat(out).st_mode & 0o044 == 0o044  # readable like any file the user writes, not mkstemp's 0600
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 2 and "http" not in page.replace("http-equiv", "")  # self-contained
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh dev installs it as root)")
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1600",
+                    f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120, check=True)
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert pixels.shape == (1600, 1200)
+    assert (pixels < 128).mean() > 0.005 and len(np.unique(pixels)) > 20  # text and figures, not a blank page
+
+
+def test_bad_inputs_are_one_line_errors(run_cli, corpus_file, tmp_path):
+    other = tmp_path / "other.parquet"
+    write_corpus(read_corpus(corpus_file).head(3), other)
+    torch.save(bundle_for(corpus_file), tmp_path / "corpus.pt")
+    cases = [
+        (["report", other, "--embeddings", tmp_path / "corpus.pt"], f"{tmp_path / 'corpus.pt'} embeds another corpus than {other}"),
+        (["report", corpus_file, "--embeddings", tmp_path / "none.pt"], "none.pt: not found; make it with 'corpus embed"),
+        (["report", tmp_path / "missing.parquet"], "missing.parquet: corpus not found"),
+        (["report", corpus_file, "--out", tmp_path / "no" / "r.html"], "does not exist; create it or choose another --out"),
+    ]
+    (tmp_path / "junk.pt").write_text("not a tensor file")
+    cases.append((["report", corpus_file, "--embeddings", tmp_path / "junk.pt"], "junk.pt: not a corpus.pt"))
+    for args, message in cases:
+        code, _, stderr = run_cli(*args)
+        assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, (args, stderr)
+    assert not (tmp_path / "report.html").exists()
