@@ -127,9 +127,9 @@ class ALT(nn.Module):
     def from_corpus(cls, corpus: str | Path, model: str | None = None, pretrained: str | None = None,
                     device: str = "cpu", **options: Any) -> ALT:
         """ALT over the CLIP model that embedded `corpus` (a corpus.pt path), or the model/pretrained given."""
-        from corpus_builder.embed import load_clip, resolve_model
+        from corpus_builder.embed import load_clip, read_bundle, resolve_model
 
-        bundle = torch.load(corpus, weights_only=True, map_location="cpu")
+        bundle = read_bundle(corpus)
         model, pretrained = model or bundle.get("model"), pretrained or bundle.get("pretrained")
         if not model or not pretrained:
             raise ModelError(f"{corpus}: no 'model'/'pretrained' recorded; pass model= and pretrained=")

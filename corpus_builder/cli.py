@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from .entry import run
 from .errors import CorpusError
 
 app = typer.Typer(
@@ -24,7 +24,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 err = Console(stderr=True)
-UsageError = typer.BadParameter.__base__  # click's UsageError, wherever this typer version keeps click
 out = Console()
 
 
@@ -236,20 +235,4 @@ def main() -> None:
     ours.setLevel(logging.INFO)
     if not ours.handlers:
         ours.addHandler(RichHandler(console=err, show_time=False, show_path=False))
-    command = typer.main.get_command(app)
-    try:
-        code = command.main(standalone_mode=False)
-    except CorpusError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except UsageError as exc:
-        if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # bare `corpus`: show help
-            out.print(exc.ctx.get_help(), highlight=False)
-            sys.exit(0)
-        hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
-        err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted; nothing was written")
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    run(app, (CorpusError,), err, out)

@@ -244,3 +244,17 @@ def _same_weights(old: dict[str, Any], pretrained: str) -> bool:
     if not path.is_file():
         return True
     return old.get("provenance", {}).get("pretrained_sha256") == _file_sha256(path)
+
+
+def read_bundle(path: str | Path) -> dict[str, Any]:
+    """Load a corpus.pt (DESIGN §5) safely (`weights_only`); errors name the file and how to make one."""
+    path = Path(path)
+    try:
+        bundle = torch.load(path, weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: corpus.pt not found; make it with 'corpus embed CORPUS.parquet --out {path}'") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a torch.save
+        raise CorpusError(f"{path}: not a corpus.pt ({type(exc).__name__}); make it with 'corpus embed'") from None
+    if not isinstance(bundle, dict) or "embeddings" not in bundle:
+        raise CorpusError(f"{path}: not a corpus.pt (no 'embeddings'); make it with 'corpus embed'")
+    return bundle

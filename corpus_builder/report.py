@@ -39,16 +39,9 @@ class Embeddings:
 
 def load_embeddings(bundle_path: str | Path, corpus_path: str | Path, df: pd.DataFrame) -> Embeddings:
     """The corpus.pt of this very corpus.parquet (checked by its SHA-256 and its units)."""
-    import torch
+    from .embed import read_bundle
 
-    try:
-        bundle = torch.load(bundle_path, weights_only=True, map_location="cpu")
-    except FileNotFoundError:
-        raise CorpusError(f"{bundle_path}: not found; make it with 'corpus embed {corpus_path} --out {bundle_path}'") from None
-    except Exception as exc:  # torch raises many types for a file that is not a torch.save
-        raise CorpusError(f"{bundle_path}: not a corpus.pt ({type(exc).__name__}); make it with 'corpus embed'") from None
-    if not isinstance(bundle, dict) or "embeddings" not in bundle:
-        raise CorpusError(f"{bundle_path}: not a corpus.pt (no 'embeddings'); make it with 'corpus embed'")
+    bundle = read_bundle(bundle_path)
     digest = hashlib.sha256(Path(corpus_path).read_bytes()).hexdigest()
     if bundle.get("corpus_sha256") != digest or list(bundle.get("units", [])) != df["unit"].tolist():
         raise CorpusError(f"{bundle_path} embeds another corpus than {corpus_path}; re-run 'corpus embed {corpus_path}'")

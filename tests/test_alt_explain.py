@@ -75,3 +75,89 @@ def test_json_and_pngs_agree(aligned, tmp_path):
 def test_palette_colours_are_distinct():
     colours = palette(200)
     assert len({tuple(c) for c in colours.tolist()}) == 200
+
+
+def write_video(path, frames=24, size=64, fps=12):
+    """A real MPEG-4 file: a red square moving right over a grey background."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for t in range(frames):
+            image = np.full((size, size, 3), 120, dtype=np.uint8)
+            x = 4 + t * (size - 24) // frames
+            image[20:40, x : x + 20] = (220, 30, 30)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture
+def explain_inputs(tmp_path):
+    clip = make_clip()
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save(clip.state_dict(), checkpoint)
+    corpus = make_corpus(k=12, dim=32) | {"model": "alt-tiny-vit", "pretrained": str(checkpoint)}
+    torch.save(corpus, tmp_path / "corpus.pt")
+    write_video(tmp_path / "clip.mp4")
+    (tmp_path / "labels.txt").write_text("moving square\nstill life\nwaving hand\n")
+    return tmp_path, corpus
+
+
+def run_explain(monkeypatch, capsys, *args):
+    import sys
+
+    from alt_model.explain_cli import main
+
+    monkeypatch.setattr(sys, "argv", ["alt-explain", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
+
+
+def test_segment_centres_and_decoding(tmp_path):
+    from alt_model.video import read_frames, segment_centres
+
+    assert segment_centres(24, 8) == [1, 4, 7, 10, 13, 16, 19, 22]
+    assert segment_centres(3, 8) == [0, 0, 0, 1, 1, 2, 2, 2]  # short videos repeat frames: floor((i + .5) · 3 / 8)
+    write_video(tmp_path / "v.mp4")
+    frames = read_frames(tmp_path / "v.mp4", 4)
+    assert frames.shape == (4, 64, 64, 3) and frames.dtype == np.uint8
+    red = (frames[..., 0] > 180) & (frames[..., 1] < 90)
+    columns = [np.nonzero(red[t].any(axis=0))[0].mean() for t in range(4)]
+    assert columns == sorted(columns) and columns[-1] - columns[0] > 15  # the square moves right, as written
+
+
+def test_alt_explain_end_to_end(monkeypatch, capsys, explain_inputs):
+    folder, corpus = explain_inputs
+    code, stdout, stderr = run_explain(monkeypatch, capsys, folder / "clip.mp4", "--corpus", folder / "corpus.pt",
+                                       "--labels", folder / "labels.txt", "--frames", 4, "--out", folder / "out")
+    assert code == 0, stderr
+    data = json.loads((folder / "out" / "explanation.json").read_text())
+    assert len(data["frames"]) == 4 and data["entities"] == corpus["units"]
+    assert {p["label"] for p in data["predictions"]} == {"moving square", "still life", "waving hand"}
+    assert sum(p["probability"] for p in data["predictions"]) == pytest.approx(1.0, abs=1e-3)
+    for t in range(4):
+        assert (folder / "out" / f"frame_{t:02d}.png").is_file() and (folder / "out" / f"frame_{t:02d}_regions.png").is_file()
+    assert data["top_entities"][0]["entity"] in stdout and "moving square" in stdout
+
+
+def test_alt_explain_bad_inputs_are_one_line(monkeypatch, capsys, explain_inputs):
+    folder, corpus = explain_inputs
+    (folder / "broken.mp4").write_bytes(b"\x00" * 300)
+    wide = corpus | {"embeddings": F.normalize(torch.randn(12, 48), dim=-1)}
+    torch.save(wide, folder / "wide.pt")
+    cases = [
+        ([folder / "missing.mp4", "--corpus", folder / "corpus.pt"], "missing.mp4: video not found"),
+        ([folder / "broken.mp4", "--corpus", folder / "corpus.pt"], "broken.mp4: cannot decode a video stream"),
+        ([folder / "clip.mp4", "--corpus", folder / "nope.pt"], "nope.pt: corpus.pt not found"),
+        ([folder / "clip.mp4", "--corpus", folder / "wide.pt"], "corpus embeddings are 48-d but the CLIP model's joint space is 32-d"),
+        ([folder / "clip.mp4"], "Missing option '--corpus'"),
+    ]
+    for args, message in cases:
+        code, _, stderr = run_explain(monkeypatch, capsys, *args)
+        assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, (args, stderr)

@@ -155,7 +155,7 @@ def test_bad_inputs_are_one_line_errors(run_cli, corpus_file, tmp_path):
     torch.save(bundle_for(corpus_file), tmp_path / "corpus.pt")
     cases = [
         (["report", other, "--embeddings", tmp_path / "corpus.pt"], f"{tmp_path / 'corpus.pt'} embeds another corpus than {other}"),
-        (["report", corpus_file, "--embeddings", tmp_path / "none.pt"], "none.pt: not found; make it with 'corpus embed"),
+        (["report", corpus_file, "--embeddings", tmp_path / "none.pt"], "none.pt: corpus.pt not found; make it with 'corpus embed"),
         (["report", tmp_path / "missing.parquet"], "missing.parquet: corpus not found"),
         (["report", corpus_file, "--out", tmp_path / "no" / "r.html"], "does not exist; create it or choose another --out"),
     ]
