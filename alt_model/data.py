@@ -1,0 +1,337 @@
+"""Videos for training and evaluation (DESIGN §3, §9): list files, PyAV decoding, TSN sampling, transforms.
+
+- **List files** under a video root: a CSV with a header that has `path` and `label` columns (the
+  label is a name from the label set), or X-CLIP's `path label_id` lines (the id indexes the label
+  file). Label names are normalised like label files (`ApplyEyeMakeup` -> `apply eye makeup`).
+- **Sampling** is TSN's sparse sampling: the video is cut into T equal segments and one frame is
+  taken from each, at a random offset in training and at the centre at test. For C temporal clips
+  at test, clip c takes the frame at fraction (c + 0.5) / C of every segment (C = 1: the centres).
+- **Decoding** with PyAV reads the frame count from the stream (or counts packets when the container
+  does not say), decodes only up to the last frame needed, and decodes again with the true count if
+  the stream ends early. A video that cannot be read is logged and skipped: the dataset returns
+  None and the batch counts it (`Batch.failed`), so a run never stops on one bad file.
+- **Train transform** (X-CLIP's, after TSN): MultiScaleCrop with scales (1, .875, .75, .66) of
+  the shorter side of the frame resized to 256/224 of the input size, width and height scales at
+  most one step apart, the crop at one of 13 fixed positions (corners, centre, edge midpoints and
+  the quarter points); the crop resized to S x S; horizontal flip with probability 1/2; CLIP's
+  normalisation. The box is mapped back to the decoded frame so each frame is resized only once.
+  One crop and one flip per clip, so motion stays coherent across its frames.
+- **Test transform**: the shorter side resized to 256/224 of S, then the centre crop, or three
+  crops along the longer side (start, centre, end) for 3-crop views.
+- **Randomness** of sampling and augmentation comes from a generator seeded by (seed, epoch, video
+  index), not from the process's global state: a video gets the same frames and crop whatever the
+  number of workers or processes, and a resumed run sees the same augmentations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from corpus_builder.labels import normalize_label
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+SCALES = (1.0, 0.875, 0.75, 0.66)  # MultiScaleCrop (X-CLIP, TSN)
+RESIZE_RATIO = 256 / 224  # shorter side before cropping, relative to the input size (X-CLIP)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+# MultiScaleCrop's 13 fixed crop positions, in quarters of the free space (x, y): corners, centre, edge midpoints, quarter points
+CROP_POSITIONS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 0), (2, 4), (1, 1), (3, 1), (1, 3), (3, 3))
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    """One listed video: its file and its label's index in the label set."""
+
+    path: Path
+    label: int
+
+
+class Batch(NamedTuple):
+    """A collated batch: video [B, T, 3, S, S] (train) or [B, V, T, 3, S, S] (test views)."""
+
+    video: Tensor
+    labels: Tensor  # [B] label indices
+    indices: Tensor  # [B] dataset indices
+    failed: int  # videos of this batch that could not be read (skipped)
+
+
+# ---------------------------------------------------------------------------------------------- list files
+
+
+def _list_rows(path: Path, text: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """('csv' | 'xclip', [(line number, relative path, label field)])."""
+    lines = [(i, ln) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return "csv", []
+    first = lines[0][1]
+    header = [c.strip().lower() for c in next(csv.reader([first]))]
+    if "path" in header and "label" in header:
+        p, lab = header.index("path"), header.index("label")
+        rows = []
+        for (i, _), record in zip(lines[1:], csv.reader(io.StringIO("\n".join(ln for _, ln in lines[1:])))):
+            if max(p, lab) >= len(record) or not record[p].strip():
+                raise ModelError(f"{path}:{i}: expected 'path,label' values under the header; fix or delete the row")
+            rows.append((i, record[p].strip(), record[lab].strip()))
+        return "csv", rows
+    rows = []
+    for i, line in lines:
+        parts = line.strip().rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise ModelError(f"{path}:{i}: expected 'path label_id' (X-CLIP) or a CSV with a 'path,label' header, got {line.strip()[:60]!r}")
+        rows.append((i, parts[0], parts[1]))
+    return "xclip", rows
+
+
+def read_video_list(path: str | Path, video_root: str | Path, labels: Sequence[str], *,
+                    drop_unknown: bool = False, skip_missing: bool = False) -> list[VideoItem]:
+    """The videos of a list file with their label indices in `labels`.
+
+    A label outside the label set is an error, or with `drop_unknown` (zero-shot subsets) the video
+    is left out. Missing files are an error naming the first few, or with `skip_missing` a warning.
+    """
+    path, root = Path(path), Path(video_root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        raise ModelError(f"{path}: video list not found; pass a CSV with a 'path,label' header or 'path label_id' lines") from None
+    kind, rows = _list_rows(path, text)
+    if not rows:
+        raise ModelError(f"{path}: no videos listed; add 'path,label' rows (CSV with header) or 'path label_id' lines")
+    index = {name: i for i, name in enumerate(labels)}
+    items, unknown = [], 0
+    for line, rel, field in rows:
+        if kind == "csv":
+            label = index.get(normalize_label(field))
+        else:
+            label = int(field) if 0 <= int(field) < len(labels) else None
+        if label is None:
+            if drop_unknown:
+                unknown += 1
+                continue
+            what = f"label {field!r} is not in the label set" if kind == "csv" else f"label id {field} is outside 0..{len(labels) - 1}"
+            raise ModelError(f"{path}:{line}: {what} ({len(labels)} labels); use the label file the list was made for")
+        items.append(VideoItem(root / rel, label))
+    if unknown:
+        log.info("%s: %d videos with labels outside the label set left out", path, unknown)
+    if not items:
+        raise ModelError(f"{path}: none of its {len(rows)} videos has a label in the label set ({len(labels)} labels)")
+    missing = [item for item in items if not item.path.is_file()]
+    if missing:
+        message = (f"{len(missing)} of {len(items)} videos in {path} are missing under {root} "
+                   f"(first: {', '.join(str(m.path) for m in missing[:3])})")
+        if not skip_missing or len(missing) == len(items):
+            raise ModelError(f"{message}; fix the video root, or set data.skip_missing=true to go on without them")
+        log.warning("%s; going on without them", message)
+        items = [item for item in items if item.path.is_file()]
+    return items
+
+
+def sample_shots(items: Sequence[VideoItem], shots: int, seed: int) -> list[VideoItem]:
+    """K-shot training set: K videos per class drawn with `seed` (the same K for the same seed), in list order."""
+    by_class: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        by_class.setdefault(item.label, []).append(i)
+    rng = random.Random(seed)
+    short = sorted(label for label, idx in by_class.items() if len(idx) < shots)
+    if short:
+        raise ModelError(f"{len(short)} classes have fewer than {shots} training videos (label ids {short[:5]}); use fewer shots")
+    chosen = sorted(i for label in sorted(by_class) for i in rng.sample(by_class[label], shots))
+    return [items[i] for i in chosen]
+
+
+# ---------------------------------------------------------------------------------------------- sampling and decoding
+
+
+def tsn_indices(num_frames: int, samples: int, rng: np.random.Generator | None = None, clips: int = 1) -> np.ndarray:
+    """[clips, samples] frame indices, one per segment: random offsets with `rng` (training), else clip c at (c + 0.5) / clips."""
+    segment = num_frames / samples
+    starts = np.arange(samples) * segment
+    if rng is not None:
+        offsets = rng.random((clips, samples)) * segment
+    else:
+        offsets = np.broadcast_to(((np.arange(clips) + 0.5) / clips)[:, None] * segment, (clips, samples))
+    return np.minimum(num_frames - 1, (starts + offsets).astype(np.int64))
+
+
+def _frame_count(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.frames:
+            return stream.frames
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def _decode_at(path: Path, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
+    """The frames at `wanted` indices as RGB arrays, and how many frames were decoded."""
+    import av
+
+    last, frames, count = max(wanted), {}, 0
+    with av.open(str(path)) as container:
+        container.streams.video[0].thread_type = "AUTO"
+        for count, frame in enumerate(container.decode(video=0), start=1):
+            if count - 1 in wanted:
+                frames[count - 1] = frame.to_ndarray(format="rgb24")
+            if count - 1 == last:
+                break
+    return frames, count
+
+
+def read_clips(path: str | Path, choose: Callable[[int], np.ndarray]) -> np.ndarray:
+    """uint8 RGB frames [*choose(n).shape, H, W, 3] of a video of n frames, at the indices `choose(n)` returns."""
+    import av
+
+    path = Path(path)
+    try:
+        n = _frame_count(path)
+        if n <= 0:
+            raise ModelError(f"{path}: the video has no frames")
+        for _ in range(2):
+            indices = choose(n)
+            frames, decoded = _decode_at(path, set(indices.ravel().tolist()))
+            if len(frames) == len(set(indices.ravel().tolist())):
+                return np.stack([frames[i] for i in indices.ravel()]).reshape(*indices.shape, *frames[indices.flat[0]].shape)
+            if decoded == 0:
+                raise ModelError(f"{path}: no frame could be decoded")
+            n = decoded  # the stream ended before its stated length: sample again from what is there
+        raise ModelError(f"{path}: the frame count keeps changing between reads")
+    except (av.error.FFmpegError, IndexError, ValueError, OSError) as exc:
+        raise ModelError(f"{path}: cannot decode a video stream ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+# ---------------------------------------------------------------------------------------------- transforms
+
+
+def _resize(x: Tensor, height: int, width: int) -> Tensor:
+    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+
+
+def _normalise(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    return (x / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
+
+def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,
+                   scales: Sequence[float] = SCALES) -> tuple[int, int, int, int]:
+    """(top, left, crop height, crop width) of a MultiScaleCrop box in a frame of height x width."""
+    ratio = RESIZE_RATIO * size / min(height, width)  # the frame as X-CLIP sees it: shorter side 256/224 · size
+    base = min(height, width) * ratio
+    sides = [max(1, int(base * s)) for s in scales]
+    pairs = [(h, w) for i, h in enumerate(sides) for j, w in enumerate(sides) if abs(i - j) <= 1]
+    crop_h, crop_w = pairs[rng.integers(len(pairs))]
+    qx, qy = CROP_POSITIONS[rng.integers(len(CROP_POSITIONS))]
+    left, top = (width * ratio - crop_w) * qx / 4, (height * ratio - crop_h) * qy / 4
+    return (round(top / ratio), round(left / ratio), max(1, round(crop_h / ratio)), max(1, round(crop_w / ratio)))
+
+
+def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, scales: Sequence[float] = SCALES,
+                    flip: float = 0.5, mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> Tensor:
+    """uint8 frames [T, H, W, 3] -> normalised [T, 3, size, size]: MultiScaleCrop, resize, flip (one box per clip)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    top, left, h, w = multiscale_box(x.shape[-2], x.shape[-1], size, rng, scales)
+    x = _resize(x[..., top : top + h, left : left + w], size, size)
+    if rng.random() < flip:
+        x = x.flip(-1)
+    return _normalise(x, mean, std)
+
+
+def eval_transform(frames: np.ndarray, size: int, crops: int = 1,
+                   mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> Tensor:
+    """uint8 frames [T, H, W, 3] -> normalised [crops, T, 3, size, size]: shorter side to 256/224·size, centre or 3 crops."""
+    if crops not in (1, 3):
+        raise ModelError(f"test views take 1 or 3 spatial crops, got {crops}")
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    short = round(RESIZE_RATIO * size)
+    scale = short / min(x.shape[-2:])
+    x = _resize(x, max(size, round(x.shape[-2] * scale)), max(size, round(x.shape[-1] * scale)))
+    h, w = x.shape[-2:]
+    centre = ((h - size) // 2, (w - size) // 2)
+    if crops == 1:
+        boxes = [centre]
+    elif w >= h:  # three crops along the longer side
+        boxes = [(centre[0], 0), centre, (centre[0], w - size)]
+    else:
+        boxes = [(0, centre[1]), centre, (h - size, centre[1])]
+    return torch.stack([_normalise(x[..., t : t + size, l : l + size], mean, std) for t, l in boxes])
+
+
+# ---------------------------------------------------------------------------------------------- dataset
+
+
+class VideoDataset(Dataset):
+    """Listed videos as model inputs: train clips [T, 3, S, S], or test views [clips·crops, T, 3, S, S].
+
+    `set_epoch` changes the sampling and augmentation of the next epoch (see the module docstring).
+    A video that cannot be read is logged and returned as None (`collate` skips it).
+    """
+
+    def __init__(self, items: Sequence[VideoItem], frames: int, size: int, *, train: bool, seed: int = 0,
+                 clips: int = 1, crops: int = 1, scales: Sequence[float] = SCALES, flip: float = 0.5,
+                 mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> None:
+        self.items, self.frames, self.size, self.train, self.seed = list(items), frames, size, train, seed
+        self.clips, self.crops, self.scales, self.flip, self.mean, self.std = clips, crops, tuple(scales), flip, mean, std
+        self.epoch = 0
+        eval_transform(np.zeros((1, size, size, 3), np.uint8), size, crops)  # reject a bad crop count now, not in a worker
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int, int] | None:
+        item = self.items[index]
+        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
+        try:
+            frames = read_clips(item.path, lambda n: tsn_indices(n, self.frames, rng, 1 if self.train else self.clips))
+        except ModelError as exc:
+            log.warning("skipped: %s", exc)
+            return None
+        if self.train:
+            video = train_transform(frames[0], self.size, rng, self.scales, self.flip, self.mean, self.std)
+        else:  # views ordered clip-major: [clips, crops] flattened
+            video = torch.cat([eval_transform(clip, self.size, self.crops, self.mean, self.std) for clip in frames])
+        return video, item.label, index
+
+
+def collate(samples: Sequence[tuple[Tensor, int, int] | None]) -> Batch:
+    """Stack the readable samples; count the unreadable ones."""
+    good = [s for s in samples if s is not None]
+    failed = len(samples) - len(good)
+    if not good:
+        return Batch(torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long), failed)
+    videos, labels, indices = zip(*good)
+    return Batch(torch.stack(videos), torch.tensor(labels), torch.tensor(indices), failed)
+
+
+def tower_size(visual: torch.nn.Module) -> int:
+    """The input size S of an open_clip vision tower."""
+    size = visual.image_size
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+
+def tower_norm(visual: torch.nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (mean, std) the tower was trained with (open_clip's preprocess config), CLIP's by default."""
+    cfg = getattr(visual, "preprocess_cfg", {}) or {}
+    return tuple(cfg.get("mean", CLIP_MEAN)), tuple(cfg.get("std", CLIP_STD))
+
+
+def shard(count: int, rank: int, world: int) -> list[int]:
+    """This rank's share of `count` evaluation samples, without the padding DistributedSampler adds."""
+    return list(range(rank, count, world)) if world > 1 else list(range(count))
