@@ -25,6 +25,7 @@ class Task:
     corpus: Path
 
 
+REPO = Path(__file__).resolve().parents[1]
 _TASK: list[Task] = []
 
 
@@ -48,3 +49,31 @@ def tiny_overrides(task: Task, out: Path, **extra: object) -> dict[str, str]:
               "out": out, "data.workers": 0}
     values.update({k.replace("__", "."): v for k, v in extra.items()})
     return {k: str(v) for k, v in values.items()}
+
+
+_RUNS: dict[str, Path] = {}
+
+
+def trained_run(epochs: int = 8) -> Path:
+    """The folder of a short alt-train run on the synthetic task (configs/tiny_cpu.yaml), trained once per session."""
+    if "tiny" not in _RUNS:
+        import torch
+
+        from alt_model.config import load_config
+        from alt_model.train import train
+
+        task = synthetic_task()
+        out = Path(tempfile.mkdtemp(prefix="alt-run-")) / "tiny"
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            train(load_config(REPO / "configs" / "tiny_cpu.yaml", tiny_overrides(task, out, train__epochs=epochs, eval__every=0)), task.corpus)
+        finally:
+            torch.set_num_threads(threads)
+        _RUNS["tiny"] = out
+    return _RUNS["tiny"]
+
+
+@pytest.fixture(scope="session")
+def trained() -> Path:
+    return trained_run()

@@ -1,0 +1,139 @@
+"""`alt-train` and `alt-eval`: thin Typer layers over `alt_model.train` and `alt_model.evaluate`.
+
+alt-train --corpus corpus.pt --config configs/tiny_cpu.yaml [section.key=value ...] [--resume]
+alt-eval --checkpoint runs/x/best.pt [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...]
+
+Under `torchrun --nproc-per-node N` every process runs the same command; only rank 0 logs and writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from corpus_builder.entry import run
+from corpus_builder.errors import CorpusError
+
+from .errors import ModelError
+
+train_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+eval_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+out, err = Console(), Console(stderr=True)
+MAIN = os.environ.get("RANK", "0") == "0"
+
+
+@train_app.command()
+def train(
+    corpus: Annotated[Path, typer.Option(help="corpus.pt from 'corpus embed': the entities S (and the CLIP model).")],
+    config: Annotated[Optional[Path], typer.Option(help="YAML config, e.g. configs/k400_vitb16_8f.yaml.")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="section.key=value, e.g. train.lr_vit=1e-5 out=runs/a")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in the config's out folder from its last.pt.")] = False,
+) -> None:
+    """Train ALT on a video list; writes config.yaml, log.jsonl, last.pt and best.pt to the config's out folder."""
+    from .checkpoint import load_checkpoint
+    from .config import load_config, parse_overrides
+    from .train import train as run_training
+
+    pairs = parse_overrides(overrides or [])
+    if config is None and not resume:
+        raise ModelError("pass --config CONFIG.yaml (see configs/), or --resume with out=RUN_FOLDER")
+    cfg = load_config(config, pairs)
+    checkpoint = None
+    if resume:
+        checkpoint = Path(cfg.out) / "last.pt"
+        cfg = load_config(None, pairs, base=load_checkpoint(checkpoint)["config"])  # the run's own config, then the overrides
+    result = run_training(cfg, corpus, checkpoint)
+    if MAIN:
+        summary = f"{result.epochs_done} epochs, {result.steps} steps, train loss {result.train_loss:.4f}"
+        if result.metrics is not None:
+            summary += f", val top-1 {result.metrics.top1:.3f} top-5 {result.metrics.top5:.3f}"
+        out.print(f"{'stopped' if result.stopped else 'done'}: {summary}; {result.out}/", highlight=False)
+
+
+def _table(names: list[str], results: list, summary: dict | None) -> Table:
+    table = Table(title="alt-eval")
+    for column in ("split", "videos", "skipped", "top-1", "top-5", "mean class"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for name, m in zip(names, results):
+        table.add_row(name, str(m.count), str(m.failed), f"{100 * m.top1:.1f}", f"{100 * m.top5:.1f}", f"{100 * m.mean_class:.1f}")
+    if summary is not None:
+        table.add_row("mean ± std", "", "", f"{100 * summary['top1']:.1f} ± {100 * summary['top1_std']:.1f}",
+                      f"{100 * summary['top5']:.1f} ± {100 * summary['top5_std']:.1f}", "", end_section=True)
+    return table
+
+
+@eval_app.command()
+def evaluate(
+    checkpoint: Annotated[Path, typer.Option(help="A last.pt or best.pt written by alt-train.")],
+    val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
+    labels: Annotated[Optional[list[Path]], typer.Option(help="Label set; repeat for splits (default: the training labels).")] = None,
+    video_root: Annotated[Optional[Path], typer.Option(help="Folder the list's paths are relative to (default: the run's).")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt (default: the one the run trained with).")] = None,
+    views: Annotated[str, typer.Option(help="Temporal clips x spatial crops (crops: 1 or 3).")] = "1x1",
+    batch_size: Annotated[int, typer.Option(min=1, help="Videos per forward pass.")] = 8,
+    workers: Annotated[int, typer.Option(min=0, help="DataLoader worker processes.")] = 4,
+    shots: Annotated[Optional[int], typer.Option(min=1, help="K-shot: fine-tune on K videos per class first (needs --train-list).")] = None,
+    train_list: Annotated[Optional[list[Path]], typer.Option(help="K-shot training list; repeat for splits.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="K-shot recipe, e.g. configs/few_shot.yaml.")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="K-shot config overrides, section.key=value.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where metrics.json and confusion.csv go (default: beside the checkpoint).")] = None,
+) -> None:
+    """Top-1/top-5, per-class accuracy and the confusion matrix of a checkpoint; mean ± std over several splits."""
+    from .checkpoint import load_checkpoint
+    from .config import parse_overrides
+    from .evaluate import evaluate_checkpoint, few_shot, make_splits, parse_views, summarise
+
+    clips_crops = parse_views(views)
+    state = load_checkpoint(checkpoint)
+    saved = state["config"]
+    lists = val_list or ([saved["data"]["val_list"]] if saved["data"].get("val_list") else [])
+    splits = make_splits(lists, labels or [], state.get("labels", []))
+    folder = out_dir or checkpoint.parent / "eval"
+    if shots is not None:
+        if not train_list or config is None:
+            raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. configs/few_shot.yaml)")
+        results = few_shot(checkpoint, config, parse_overrides(overrides or []), train_list, splits, shots, folder,
+                           corpus=corpus, video_root=video_root, views=clips_crops)
+    else:
+        if overrides:
+            raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")
+        results = evaluate_checkpoint(checkpoint, splits, corpus=corpus, video_root=video_root, views=clips_crops,
+                                      batch_size=batch_size, workers=workers)
+    if not MAIN:
+        return
+    summary = summarise(results) if len(results) > 1 else None
+    for split, metrics in zip(splits, results):
+        metrics.write(folder / split.name if len(splits) > 1 else folder)
+    if summary is not None:
+        import json
+
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    out.print(_table([s.name for s in splits], results, summary))
+    out.print(f"{folder}/: metrics.json, confusion.csv", highlight=False)
+
+
+def _setup_logging() -> None:
+    logging.getLogger().addHandler(logging.NullHandler())  # libraries' root-logger noise (open_clip): errors are ours
+    ours = logging.getLogger("alt_model")
+    ours.setLevel(logging.INFO if MAIN else logging.WARNING)
+    if not ours.handlers:
+        ours.addHandler(RichHandler(console=err, show_time=False, show_path=False))
+
+
+def train_main() -> None:
+    """Entry point of alt-train: user errors become one line on stderr and exit code 2, never a traceback."""
+    _setup_logging()
+    run(train_app, (ModelError, CorpusError), err, out)
+
+
+def eval_main() -> None:
+    """Entry point of alt-eval: user errors become one line on stderr and exit code 2, never a traceback."""
+    _setup_logging()
+    run(eval_app, (ModelError, CorpusError), err, out)

@@ -1,0 +1,239 @@
+"""Run configuration: small YAML files in `configs/`, every value overridable as `section.key=value`.
+
+The schema is declared once, as dataclasses with defaults from DESIGN §9 (the paper's K-400 recipe,
+supplementary A, X-CLIP's augmentation). A YAML file and the command-line overrides are checked
+against it: an unknown key is an error that suggests the nearest known one, and values are
+converted to the declared type (so `1e-3`, which YAML reads as a string, is a float). The
+resolved configuration is saved with the run (`config.yaml`) and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ModelError
+
+
+@dataclass
+class ModelConfig:
+    """The ALT model (`ALT` options); name/pretrained default to the ones that embedded the corpus."""
+
+    name: str | None = None
+    pretrained: str | None = None
+    frames: int = 8
+    r: int = 8  # ToMe merges per block (Sec. 3.3)
+    adapter_depth: int | None = None  # M: 4 for ViT-B, 6 for ViT-L when null
+    temperature: float = 1.0
+    align: bool = True
+    queries: str = "corpus"
+    regions: bool = True
+    temporal_conv: bool = True
+    self_attention: bool = True
+    categories: list[str] | None = None
+    grad_checkpointing: bool = False  # recompute the ViT blocks in the backward pass: less memory, ~30% slower
+
+
+@dataclass
+class DataConfig:
+    """Videos: label file, list files (DESIGN §3) under a root, K-shot sampling."""
+
+    labels: str = ""
+    train_list: str = ""
+    val_list: str | None = None
+    video_root: str = "."
+    workers: int = 4
+    skip_missing: bool = False  # go on without listed videos whose files are missing (warned), instead of stopping
+    shots: int | None = None  # K-shot: K training videos per class, drawn with `seed`
+
+
+@dataclass
+class AugConfig:
+    """Train-time augmentation (supplementary A, X-CLIP)."""
+
+    scales: list[float] = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])
+    flip: float = 0.5
+    mixup: float = 0.8  # Beta(α, α) of Mixup; 0 turns it off
+    cutmix: float = 1.0  # Beta(α, α) of CutMix; 0 turns it off
+    switch_prob: float = 0.5  # CutMix instead of Mixup, when both are on
+    label_smoothing: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation (Sec. 3.3, supplementary A) and bookkeeping."""
+
+    epochs: int = 30
+    warmup_epochs: float = 5.0
+    batch_size: int = 8  # videos per process per forward pass
+    global_batch: int = 256  # videos per optimizer step: batch_size × processes × accumulation
+    lr_vit: float = 8e-6
+    lr_adapter: float = 8e-5  # everything that is not the ViT: reducers, adapter, logit scale
+    min_lr_ratio: float = 0.01  # the cosine ends at this fraction of the peak (X-CLIP: lr / 100)
+    weight_decay: float = 0.001
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    grad_clip: float | None = 1.0
+    precision: str = "auto"  # auto: bf16 autocast on GPUs that have it, else fp16 + GradScaler; fp32 on CPU
+    init: str | None = None  # start from this checkpoint's model weights (few-shot)
+    save_every: int = 0  # also checkpoint every N optimizer steps within an epoch (0: at epoch ends)
+    stop_after_steps: int | None = None  # checkpoint and stop after N optimizer steps in this run (time-sliced jobs)
+    log_every: int = 10  # optimizer steps between log lines
+
+
+@dataclass
+class EvalConfig:
+    """Validation during training and `alt-eval` defaults."""
+
+    clips: int = 1
+    crops: int = 1
+    batch_size: int = 8
+    every: int = 1  # validate every N epochs (0: only at the end)
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    aug: AugConfig = field(default_factory=AugConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    out: str = "runs/alt"
+    seed: int = 1024
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_NULL = ("null", "none", "~", "")
+
+
+def _keys(node: Any, prefix: str = "") -> list[str]:
+    return [k for f in fields(node) for k in (_keys(getattr(node, f.name), f"{prefix}{f.name}.") if is_dataclass(getattr(node, f.name)) else [f"{prefix}{f.name}"])]
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """`value` as the declared type `hint`, or ModelError naming the key."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.strip().lower() in _NULL):
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    bad = ModelError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+    if origin is list:
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        return [_coerce(v, args[0], key) for v in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            return value.strip().lower() in ("true", "yes", "on", "1")
+        raise bad
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise bad
+        try:
+            number = hint(value) if not isinstance(value, str) else hint(float(value) if hint is float else int(value))
+        except (TypeError, ValueError):
+            raise bad from None
+        if hint is int and isinstance(value, float) and value != int(value):
+            raise bad
+        return number
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise bad
+        return str(value)
+    raise bad
+
+
+def _set(cfg: Config, key: str, value: Any, source: str) -> None:
+    parts, node = key.split("."), cfg
+    for part in parts[:-1]:
+        sub = getattr(node, part, None) if part in {f.name for f in fields(node)} else None
+        if not is_dataclass(sub):
+            node = None
+            break
+        node = sub
+    names = {f.name for f in fields(node)} if node is not None else set()
+    if node is None or parts[-1] not in names or is_dataclass(getattr(node, parts[-1])):
+        near = difflib.get_close_matches(key, _keys(cfg), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else f"; known keys: {', '.join(_keys(cfg)[:6])}, ..."
+        raise ModelError(f"{source}: unknown config key '{key}'{hint}")
+    setattr(node, parts[-1], _coerce(value, typing.get_type_hints(type(node))[parts[-1]], key))
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            flat.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """`['train.lr_vit=1e-5', ...]` -> {'train.lr_vit': '1e-5'}."""
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ModelError(f"override {item!r} is not 'section.key=value' (e.g. train.lr_vit=1e-5)")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def check(cfg: Config) -> Config:
+    """Reject values no run can use, naming the key."""
+    positive = {"model.frames": cfg.model.frames, "train.epochs": cfg.train.epochs, "train.batch_size": cfg.train.batch_size,
+                "train.global_batch": cfg.train.global_batch, "eval.batch_size": cfg.eval.batch_size, "eval.clips": cfg.eval.clips,
+                "train.log_every": cfg.train.log_every}
+    for key, value in positive.items():
+        if value < 1:
+            raise ModelError(f"{key} must be at least 1, got {value}")
+    if cfg.eval.crops not in (1, 3):
+        raise ModelError(f"eval.crops must be 1 or 3 (centre, or three along the longer side), got {cfg.eval.crops}")
+    if cfg.train.precision not in PRECISIONS:
+        raise ModelError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {cfg.train.precision!r}")
+    if len(cfg.train.betas) != 2:
+        raise ModelError(f"train.betas must be two numbers, got {cfg.train.betas}")
+    if cfg.data.shots is not None and cfg.data.shots < 1:
+        raise ModelError(f"data.shots must be at least 1, got {cfg.data.shots}")
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> Config:
+    """Defaults, then `base` (a saved config), then the YAML file at `path`, then `overrides`; checked."""
+    cfg = Config()
+    for key, value in _flatten(base or {}).items():
+        _set(cfg, key, value, "saved config")
+    if path is not None:
+        path = Path(path)
+        try:
+            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (FileNotFoundError, IsADirectoryError):
+            raise ModelError(f"{path}: config not found; pass a YAML file such as configs/tiny_cpu.yaml") from None
+        except yaml.YAMLError as exc:
+            raise ModelError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(tree, dict):
+            raise ModelError(f"{path}: a config is a mapping of sections (model, data, aug, train, eval)")
+        for key, value in _flatten(tree).items():
+            _set(cfg, key, value, str(path))
+    for key, value in (overrides or {}).items():
+        _set(cfg, key, value, "command line")
+    return check(cfg)
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    return asdict(cfg)
+
+
+def dump(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -1,0 +1,226 @@
+"""Evaluation (paper Sec. 4, DESIGN §9): top-1/top-5, per-class accuracy and the confusion matrix.
+
+- **Views**: C temporal clips × K spatial crops per video (`--views CxK`, K = 1 or 3); the softmax
+  probabilities of the views are averaged, as X-CLIP does.
+- **Processes**: under torchrun each process takes every world-th video (no padding, so nothing is
+  counted twice); the confusion matrix and the top-5 count are summed over processes, so the
+  metrics equal a single process's.
+- **Splits**: zero-shot protocols evaluate on several (video list, label set) splits (HMDB-51 and
+  UCF-101: three test lists; Kinetics-600: three sets of 160 new classes over one video list) and
+  report mean ± standard deviation over the splits (`summarise`). Videos whose label is not in a
+  split's label set are left out of that split.
+- **K-shot** (`few_shot`): K videos per class are drawn with a seed (`data.shots`) and the model is
+  fine-tuned from a checkpoint with the few-shot config (adapter lr ×10, batch 64, supplementary A)
+  before it is evaluated.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from . import distributed
+from .data import VideoDataset, collate, shard
+from .distributed import Dist
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Metrics:
+    """Counts over a labelled evaluation set, from which every reported number follows."""
+
+    labels: list[str]
+    confusion: Tensor  # [C, C] int64: rows are true labels, columns predictions
+    top5_correct: int
+    failed: int  # videos that could not be read (skipped)
+
+    @property
+    def count(self) -> int:
+        return int(self.confusion.sum())
+
+    @property
+    def top1(self) -> float:
+        return float(self.confusion.diag().sum()) / max(1, self.count)
+
+    @property
+    def top5(self) -> float:
+        return self.top5_correct / max(1, self.count)
+
+    @property
+    def per_class(self) -> list[float | None]:
+        """Accuracy of each class; None for a class with no video."""
+        totals = self.confusion.sum(dim=1)
+        return [float(c) / int(t) if t else None for c, t in zip(self.confusion.diag(), totals)]
+
+    @property
+    def mean_class(self) -> float:
+        seen = [a for a in self.per_class if a is not None]
+        return sum(seen) / max(1, len(seen))
+
+    def summary(self) -> dict[str, Any]:
+        return {"top1": self.top1, "top5": self.top5, "mean_class": self.mean_class, "videos": self.count, "skipped": self.failed}
+
+    def write(self, folder: str | Path) -> None:
+        """metrics.json (summary and per-class accuracy) and confusion.csv (true label rows, predicted columns)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        per_class = dict(zip(self.labels, self.per_class))
+        (folder / "metrics.json").write_text(json.dumps({**self.summary(), "per_class": per_class}, indent=2) + "\n", encoding="utf-8")
+        with open(folder / "confusion.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["true \\ predicted", *self.labels])
+            for label, row in zip(self.labels, self.confusion.tolist()):
+                writer.writerow([label, *row])
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """Mixed precision on GPUs with `dtype`; plain fp32 otherwise."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None and device.type == "cuda" else nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: VideoDataset, classes: Tensor, labels: Sequence[str], *, batch_size: int = 8,
+             workers: int = 0, d: Dist | None = None, dtype: torch.dtype | None = None) -> Metrics:
+    """Metrics of `model` on the test views of `dataset` against the class embeddings [C, d] of `labels`."""
+    d = d or Dist()
+    model = getattr(model, "module", model)
+    model.eval()
+    loader = DataLoader(dataset, batch_size, sampler=shard(len(dataset), d.rank, d.world), num_workers=workers,
+                        collate_fn=collate, pin_memory=d.device.type == "cuda")
+    num = len(labels)
+    confusion = torch.zeros(num, num, dtype=torch.int64)
+    counts = torch.zeros(2, dtype=torch.int64)  # top-5 correct, failed
+    for batch in loader:
+        counts[1] += batch.failed
+        if not len(batch.labels):
+            continue
+        video = batch.video.to(d.device, non_blocking=True)  # [B, V, T, 3, S, S]
+        views = video.shape[1]
+        with autocast(d.device, dtype):
+            logits = model(video.flatten(0, 1), classes).logits.float()
+        probs = logits.softmax(dim=-1).view(len(batch.labels), views, -1).mean(dim=1).cpu()
+        confusion.index_put_((batch.labels, probs.argmax(dim=-1)), torch.ones(len(batch.labels), dtype=torch.int64), accumulate=True)
+        counts[0] += int((probs.topk(min(5, num), dim=-1).indices == batch.labels[:, None]).any(dim=-1).sum())
+    confusion, counts = distributed.sum_all(confusion, d), distributed.sum_all(counts, d)
+    return Metrics(list(labels), confusion, int(counts[0]), int(counts[1]))
+
+
+def summarise(results: Sequence[Metrics]) -> dict[str, Any]:
+    """Mean and (sample) standard deviation of top-1/top-5 over splits, as the zero-shot tables report them."""
+    out: dict[str, Any] = {"splits": len(results)}
+    for key in ("top1", "top5"):
+        values = [getattr(m, key) for m in results]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        out[key], out[f"{key}_std"] = mean, std
+    return out
+
+
+def parse_views(text: str) -> tuple[int, int]:
+    """'4x3' -> (4 clips, 3 crops)."""
+    clips, sep, crops = text.lower().partition("x")
+    if not sep or not clips.isdigit() or not crops.isdigit() or int(clips) < 1 or int(crops) not in (1, 3):
+        raise ModelError(f"--views {text!r}: expected CLIPSxCROPS with 1 or 3 crops, e.g. 1x1 or 4x3")
+    return int(clips), int(crops)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One evaluation split: a video list and the label set its videos are classified over."""
+
+    val_list: Path
+    labels: list[str]
+    name: str
+
+
+def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Path], default_labels: Sequence[str]) -> list[Split]:
+    """Pair video lists with label files (either may be one, shared by all); no label file: the training labels."""
+    from corpus_builder.labels import read_labels
+
+    if len(val_lists) > 1 and len(label_files) > 1 and len(val_lists) != len(label_files):
+        raise ModelError(f"{len(val_lists)} video lists and {len(label_files)} label files: pass one of each per split, or one shared")
+    count = max(len(val_lists), len(label_files), 1)
+    if not val_lists:
+        raise ModelError("no video list to evaluate on; pass --val-list (the checkpoint's config has none)")
+    splits = []
+    for i in range(count):
+        val_list = Path(val_lists[i if len(val_lists) > 1 else 0])
+        label_file = label_files[i if len(label_files) > 1 else 0] if label_files else None
+        labels = read_labels([label_file])[0] if label_file else list(default_labels)
+        name = Path(label_file).stem if len(label_files) > 1 else val_list.stem
+        splits.append(Split(val_list, labels, name))
+    return splits
+
+
+def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corpus: str | Path | None = None,
+                        video_root: str | Path | None = None, views: tuple[int, int] = (1, 1), batch_size: int = 8,
+                        workers: int = 0) -> list[Metrics]:
+    """Metrics of a checkpoint on each split; labels outside a split's label set leave their videos out."""
+    from .checkpoint import build_model, load_checkpoint, load_weights
+    from .config import load_config
+    from .data import read_video_list, tower_norm, tower_size
+
+    d = distributed.setup()
+    try:
+        state = load_checkpoint(checkpoint)
+        cfg = load_config(base=state["config"])
+        model = build_model(cfg, corpus or state["corpus"], d.device)
+        load_weights(model, state["model"], checkpoint)
+        size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
+        trained_on = set(state.get("labels", []))
+        results = []
+        for split in splits:
+            seen = len(set(split.labels) & trained_on)
+            if d.main and split.labels != state.get("labels"):
+                log.info("%s: %d labels, %d of them seen in training", split.name, len(split.labels), seen)
+            own = split.labels == state.get("labels")
+            items = read_video_list(split.val_list, video_root or cfg.data.video_root, split.labels, drop_unknown=not own)
+            dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std)
+            with torch.no_grad():
+                classes = model.text_head.class_embeddings(split.labels)
+            dtype = torch.bfloat16 if d.device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+            results.append(evaluate(model, dataset, classes, split.labels, batch_size=batch_size, workers=workers, d=d, dtype=dtype))
+        return results
+    finally:
+        distributed.teardown(d)
+
+
+def few_shot(checkpoint: str | Path, config: str | Path, overrides: dict[str, Any], train_lists: Sequence[str | Path],
+             splits: Sequence[Split], shots: int, out: str | Path, *, corpus: str | Path | None = None,
+             video_root: str | Path | None = None, views: tuple[int, int] = (1, 1)) -> list[Metrics]:
+    """K-shot: per split, fine-tune the checkpoint on `shots` videos per class of its training list, then evaluate."""
+    from .checkpoint import load_checkpoint
+    from .config import load_config
+    from .train import train
+
+    state = load_checkpoint(checkpoint)
+    if len(train_lists) not in (1, len(splits)):
+        raise ModelError(f"{len(train_lists)} training lists for {len(splits)} splits: pass one per split, or one shared")
+    results = []
+    for i, split in enumerate(splits):
+        cfg = load_config(config, overrides, base=state["config"])  # the checkpoint's run, then the few-shot recipe
+        label_file = Path(out) / f"{split.name}_labels.txt"
+        label_file.parent.mkdir(parents=True, exist_ok=True)
+        label_file.write_text("".join(f"{label}\n" for label in split.labels), encoding="utf-8")
+        cfg.data.labels, cfg.data.val_list = str(label_file), str(split.val_list)
+        cfg.data.train_list = str(train_lists[i if len(train_lists) > 1 else 0])
+        cfg.data.video_root = str(video_root or cfg.data.video_root)
+        cfg.data.shots, cfg.train.init = shots, str(checkpoint)
+        cfg.eval.clips, cfg.eval.crops, cfg.eval.every = views[0], views[1], 0
+        cfg.out = str(Path(out) / f"{shots}shot_{split.name}")
+        result = train(cfg, corpus or state["corpus"])
+        results.append(result.metrics)
+    return results

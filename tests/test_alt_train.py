@@ -1,0 +1,148 @@
+"""alt_model/config.py, train.py and `alt-train` on the synthetic videos: configs, optimizer groups, schedule,
+loss going down, checkpoints, exact resume, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+from test_alt_fixtures import TINY_VIT, clip, corpus, make_clip, one_thread, tokenizer  # noqa: F401 - fixtures
+from videos import REPO, task, tiny_overrides, trained  # noqa: F401 - fixtures
+
+from alt_model import ALT, ModelError
+from alt_model.checkpoint import load_checkpoint
+from alt_model.cli import train_main
+from alt_model.config import load_config, parse_overrides
+from alt_model.train import lr_factor, param_groups, train
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_shipped_config_loads(path):
+    cfg = load_config(path)
+    assert cfg.train.betas == [0.9, 0.98] and cfg.train.global_batch % cfg.train.batch_size == 0
+
+
+def test_shipped_configs_cover_the_recipes():
+    assert {p.stem for p in CONFIGS} >= {"k400_vitb16_8f", "k400_vitb16_16f", "few_shot", "zero_shot", "tiny_cpu"}
+    k400, few = load_config(REPO / "configs/k400_vitb16_8f.yaml"), load_config(REPO / "configs/few_shot.yaml")
+    assert (k400.train.lr_vit, k400.train.lr_adapter, k400.train.weight_decay, k400.train.global_batch) == (8e-6, 8e-5, 0.001, 256)
+    assert few.train.lr_adapter == 10 * k400.train.lr_adapter and few.train.global_batch == 64
+
+
+def test_overrides_are_typed_and_typos_are_named():
+    cfg = load_config(REPO / "configs/tiny_cpu.yaml", parse_overrides(["train.lr_vit=1e-3", "model.categories=object,body",
+                                                                        "train.grad_clip=null", "model.align=false"]))
+    assert cfg.train.lr_vit == 1e-3 and cfg.model.categories == ["object", "body"]
+    assert cfg.train.grad_clip is None and cfg.model.align is False
+    with pytest.raises(ModelError, match=r"unknown config key 'train.lr_vt' \(did you mean 'train.lr_vit'\?\)"):
+        load_config(None, {"train.lr_vt": "1"})
+    with pytest.raises(ModelError, match="train.epochs: expected int, got 'many'"):
+        load_config(None, {"train.epochs": "many"})
+    with pytest.raises(ModelError, match="not 'section.key=value'"):
+        parse_overrides(["train.lr_vit"])
+    with pytest.raises(ModelError, match="eval.crops must be 1 or 3"):
+        load_config(None, {"eval.crops": "2"})
+
+
+def test_two_learning_rates_and_no_decay_on_biases_and_norms(clip, corpus, tokenizer):
+    model = ALT(clip, corpus, r=8, tokenizer=tokenizer, templates=["a video of {}"])
+    groups = {g["name"]: g for g in param_groups(model, load_config(None))}
+    assert set(groups) == {"vit", "vit_no_decay", "adapter", "adapter_no_decay"}
+    assert groups["vit"]["lr"] == 8e-6 and groups["adapter"]["lr"] == 8e-5 and groups["vit"]["weight_decay"] == 0.001
+    ids = {name: id(p) for name, p in model.named_parameters()}
+    no_decay = {id(p) for p in groups["vit_no_decay"]["params"] + groups["adapter_no_decay"]["params"]}
+    assert ids["encoder.visual.ln_pre.weight"] in no_decay and ids["adapter.head.0.bias"] in no_decay
+    assert ids["text_head.logit_scale"] in no_decay and ids["encoder.visual.positional_embedding"] in no_decay
+    assert ids["adapter.head.0.weight"] not in no_decay
+    assert sum(len(g["params"]) for g in groups.values()) == len(list(model.parameters()))
+
+
+def test_warm_up_is_linear_then_cosine_to_the_floor():
+    factors = [lr_factor(s, 10, 110, 0.01) for s in range(110)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[60] == pytest.approx(0.505) and lr_factor(110, 10, 110, 0.01) == pytest.approx(0.01)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
+
+
+def test_training_drives_the_loss_down_and_writes_the_run(trained):
+    epochs = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    losses = [r["train_loss"] for r in epochs if r["kind"] == "epoch"]
+    assert len(losses) == 8 and losses[-1] < 0.7 * losses[0]
+    steps = [r for r in epochs if r["kind"] == "step"]
+    assert steps and {"loss", "lr_vit", "lr_adapter", "videos_per_s"} <= set(steps[0])
+    assert {p.name for p in trained.iterdir()} >= {"config.yaml", "log.jsonl", "last.pt", "best.pt"}
+    ckpt = load_checkpoint(trained / "last.pt")
+    assert ckpt["epoch"] == 8 and ckpt["step"] == 24 and ckpt["config"]["train"]["epochs"] == 8
+    assert {"python", "numpy", "torch"} <= set(ckpt["rng"][0]) and "entities" not in ckpt["model"]
+    assert load_config(trained / "config.yaml").train.epochs == 8
+
+
+def _run(task, out, **extra):
+    return train(load_config(REPO / "configs/tiny_cpu.yaml", tiny_overrides(task, out, **extra)), task.corpus)
+
+
+@pytest.mark.parametrize("stop", [3, 4], ids=["at-epoch-end", "mid-epoch"])
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(task, tmp_path, stop):
+    common = dict(train__epochs=2, eval__every=0, aug__mixup=0.8, aug__cutmix=1.0, train__save_every=1)
+    whole = _run(task, tmp_path / "whole", **common)
+    part = _run(task, tmp_path / "part", train__stop_after_steps=stop, **common)
+    assert part.stopped and part.steps == stop
+    cfg = load_config(None, base=load_checkpoint(tmp_path / "part/last.pt")["config"])
+    cfg.train.stop_after_steps = None
+    resumed = train(cfg, task.corpus, tmp_path / "part/last.pt")
+    assert resumed.steps == whole.steps == 6
+    a, b = load_checkpoint(tmp_path / "whole/last.pt"), load_checkpoint(tmp_path / "part/last.pt")
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert resumed.metrics.top1 == whole.metrics.top1
+
+
+@pytest.fixture
+def run_train(monkeypatch, capsys):
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["alt-train", *map(str, args)])
+        with pytest.raises(SystemExit) as exc:
+            train_main()
+        captured = capsys.readouterr()
+        return exc.value.code, captured.out, captured.err
+
+    return run
+
+
+def _cli_overrides(task, out, **extra) -> list[str]:
+    return [f"{k}={v}" for k, v in tiny_overrides(task, out, **extra).items()]
+
+
+def test_cli_trains_and_refuses_to_overwrite_a_run(task, tmp_path, run_train):
+    args = ["--corpus", task.corpus, "--config", REPO / "configs/tiny_cpu.yaml", *_cli_overrides(task, tmp_path / "run", train__epochs=1)]
+    code, out, err = run_train(*args)
+    assert code == 0, err
+    assert "done: 1 epochs, 3 steps" in out and "val top-1" in out
+    code, out, err = run_train(*args)
+    assert code == 2 and "already holds a run" in err and "--resume" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_train(*args[:-1], "train.epochs=2", "--resume")
+    assert code == 0 and "done: 2 epochs, 6 steps" in out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["train.lr_vt=1e-3"], "unknown config key 'train.lr_vt' (did you mean 'train.lr_vit'?)"),
+    (["train.global_batch=6"], "train.global_batch 6 is not a multiple of train.batch_size"),
+    (["data.labels=/nonexistent/labels.txt"], "labels.txt"),
+    (["data.train_list=/nonexistent/train.csv"], "video list not found"),
+])
+def test_cli_errors_are_one_line(task, tmp_path, run_train, extra, message):
+    code, out, err = run_train("--corpus", task.corpus, "--config", REPO / "configs/tiny_cpu.yaml",
+                               *_cli_overrides(task, tmp_path / "run"), *extra)
+    assert code == 2 and message in err.replace("\n", " ") and err.startswith("error:")
+    assert "Traceback" not in err
+
+
+def test_cli_rejects_a_missing_config_and_corpus(task, tmp_path, run_train):
+    code, _, err = run_train("--corpus", task.corpus, "--config", tmp_path / "nope.yaml")
+    assert code == 2 and "config not found" in err
+    code, _, err = run_train("--corpus", tmp_path / "nope.pt", "--config", REPO / "configs/tiny_cpu.yaml", *_cli_overrides(task, tmp_path / "r"))
+    assert code == 2 and "corpus.pt not found" in err
