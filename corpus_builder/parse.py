@@ -26,7 +26,8 @@ Entities (`parse_entities`), line by line:
   ("fingers pressing the strings", long items) is reduced to its noun chunks ("finger", "string"),
   as is prose (a line not in a list with a comma part longer than 4 words), and such chunks also lose
   leading adjectives unless the phrase is a WordNet lemma ("a steep cliff face" -> "cliff face").
-  Under a motion heading an item of at most 4 words is kept as it is ("pushing off the wall").
+  Under a motion heading an item of at most 4 words is kept as it is ("pushing off the wall"). A
+  one-word item spaCy finds no noun in is kept when WordNet knows it as a noun ("fencer").
 * Units: the head (last word) is singularised with WordNet (`extract.singular`). Dropped: pronouns,
   units longer than 4 words, single ``-ing``/``-ed`` words WordNet does not know as nouns (outside
   a motion heading), and abstract filler (`FILLER`: the whole unit, or its head unless the phrase is a
@@ -43,7 +44,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from .extract import compound, singular
+from .extract import compound, is_noun, singular
 from .resources import load_spacy, wordnet
 
 MAX_WORDS = 4
@@ -358,6 +359,8 @@ def _item_units(doc: Any, start: int, hint: str | None) -> list[str]:
         return [_unit_text(tokens)]
     if hint == "motion" and len(tokens) <= MAX_WORDS:  # "rappelling down the cliff"
         return [_unit_text(tokens)]
+    if not chunks and len(tokens) == 1 and is_noun(tokens[0].lower_):  # spaCy's adjective "fencer"
+        return [singular(tokens[0].lower_, tokens[0].lemma_.lower())]
     return _chunks(doc, start)
 
 
