@@ -1,0 +1,51 @@
+"""Two CPU processes under torchrun (gloo): training gives the single-process losses and metrics, and the
+sharded evaluation, summed over processes, equals one process evaluating the same weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from test_alt_fixtures import one_thread  # noqa: F401 - fixture
+from videos import REPO, task, tiny_overrides  # noqa: F401 - fixtures
+
+from alt_model.config import load_config
+from alt_model.evaluate import evaluate_checkpoint, make_splits
+from alt_model.train import train
+
+ENTRY = "import sys; from alt_model.cli import {0}; sys.argv[0] = 'alt'; {0}()\n"
+
+
+def _torchrun(tmp_path, entry: str, *args: object) -> subprocess.CompletedProcess:
+    script = tmp_path / f"{entry}.py"
+    script.write_text(ENTRY.format(entry))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script), *map(str, args)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _epochs(run) -> list[dict]:
+    return [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if r["kind"] == "epoch"]
+
+
+def test_two_process_training_matches_one_process(task, tmp_path):
+    # no Gumbel noise (align=false): the only difference left is the order of float sums
+    extra = dict(train__epochs=2, eval__every=1, model__align="false", train__batch_size=2)
+    single = train(load_config(REPO / "configs/tiny_cpu.yaml", tiny_overrides(task, tmp_path / "one", **{**extra, "train__batch_size": 4})),
+                   task.corpus)
+    overrides = [f"{k}={v}" for k, v in tiny_overrides(task, tmp_path / "two", **extra).items()]
+    _torchrun(tmp_path, "train_main", "--corpus", task.corpus, "--config", REPO / "configs/tiny_cpu.yaml", *overrides)
+    one, two = _epochs(tmp_path / "one"), _epochs(tmp_path / "two")
+    assert [r["videos"] for r in two] == [24, 24] and [r["step"] for r in two] == [3, 6]  # 2 processes × 2 videos × 2 accumulation
+    assert [r["train_loss"] for r in two] == pytest.approx([r["train_loss"] for r in one], rel=1e-3)
+    assert two[-1]["val"]["videos"] == 12 and two[-1]["val"] == pytest.approx(one[-1]["val"], abs=1e-6)
+    assert single.metrics.top1 == pytest.approx(two[-1]["val"]["top1"])
+    assert sorted(p.name for p in (tmp_path / "two").iterdir() if p.suffix == ".pt") == ["best.pt", "last.pt"]
+    # the two processes' sharded, summed evaluation equals one process evaluating the same weights
+    again = evaluate_checkpoint(tmp_path / "two/last.pt", make_splits([task.val], [task.labels], []))[0]
+    assert two[-1]["val"] == again.summary()
