@@ -78,7 +78,7 @@ def evaluate(
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt (default: the one the run trained with).")] = None,
     views: Annotated[str, typer.Option(help="Temporal clips x spatial crops (crops: 1 or 3).")] = "1x1",
     batch_size: Annotated[int, typer.Option(min=1, help="Videos per forward pass.")] = 8,
-    workers: Annotated[int, typer.Option(min=0, help="DataLoader worker processes.")] = 4,
+    workers: Annotated[int, typer.Option(min=0, help="DataLoader worker processes.")] = min(4, os.cpu_count() or 1),
     shots: Annotated[Optional[int], typer.Option(min=1, help="K-shot: fine-tune on K videos per class first (needs --train-list).")] = None,
     train_list: Annotated[Optional[list[Path]], typer.Option(help="K-shot training list; repeat for splits.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="K-shot recipe, e.g. configs/few_shot.yaml.")] = None,
