@@ -42,7 +42,6 @@ class LocalServer:
     base_url: str  # http://127.0.0.1:PORT/v1, for LLMConfig.base_url
     model: str  # the name the server answers to
     root: str  # http://127.0.0.1:PORT, for /metrics and /slots
-    process: subprocess.Popen
 
 
 def default_gguf() -> Path | None:
@@ -128,7 +127,7 @@ def local_server(gguf: Path, model: str | None = None, *, parallel: int = 1, thr
         try:
             root = f"http://127.0.0.1:{port}"
             _wait_ready(process, f"{root}/v1/models", log, timeout)
-            yield LocalServer(f"{root}/v1", model, root, process)
+            yield LocalServer(f"{root}/v1", model, root)
         finally:
             _stop(process)
 

@@ -384,13 +384,17 @@ def _units(pieces: list[_Piece], nlp: Any) -> Iterable[ParsedUnit]:
         yield from (ParsedUnit(t, piece.hint) for t in texts if _keep(t, piece.hint))
 
 
-def parse_entities(answer: str) -> list[ParsedUnit]:
-    """Entity units from an answer to the entities prompt, in order, without duplicates (by text)."""
+def parse_entities(answer: str, repeats: bool = False) -> list[ParsedUnit]:
+    """Entity units from an answer to the entities prompt, in order, without duplicates (by text)
+    unless `repeats` (the cleaner needs them to see a looping answer)."""
     pieces = _pieces(answer or "")
     if not pieces:
         return []
+    units = list(_units(pieces, load_spacy()))
+    if repeats:
+        return units
     seen: dict[str, ParsedUnit] = {}
-    for unit in _units(pieces, load_spacy()):
+    for unit in units:
         seen.setdefault(unit.text, unit)
     return list(seen.values())
 

@@ -130,11 +130,20 @@ def test_visual_units_and_visible_motions_are_kept(wn, text):
     assert not_visual(text) is None
 
 
+def test_a_looping_numbered_answer_is_cut_where_it_loops(nlp):
+    block = "1. Object: The object is the object of the video.\n2. Body parts: The body parts.\n3. Scene: The scene.\n"
+    answer = "- Rope\n- Harness\n" + block * 3 + "13. Object: The object is the object of the ab"
+    cleaned = clean_units(parse_entities(answer, repeats=True))
+    assert [u.text for u in cleaned.kept] == ["rope", "harness"]
+    assert ("ab", "loop") in {(d.text, d.reason) for d in cleaned.dropped}
+
+
 def test_a_real_looping_smollm_answer_keeps_only_its_things(nlp):
     answer = ("The visual characteristics of a guitar playing a playing guitar video action include the guitar's body, "
               "guitar's strings, " + "guitar's sound, " * 12 + "guitar's")
-    cleaned = clean_units(parse_entities(answer))
-    assert sorted(u.text for u in cleaned.kept) == ["body", "guitar", "string"]
+    cleaned = clean_units(parse_entities(answer, repeats=True))
+    assert [u.text for u in cleaned.kept] == ["body", "string"]  # its trailing "guitar's" comes after the loop
+    assert ("sound", "loop") in {(d.text, d.reason) for d in cleaned.dropped}
     assert all(d.reason in ("loop", "sound or smell") or d.reason.startswith("duplicate") for d in cleaned.dropped)
 
 
