@@ -70,6 +70,12 @@ def align_frames(encoder: RegionAwareEncoder, entities: Tensor, pixels: Tensor) 
     return frames
 
 
+def display_frames(pixels: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """The normalised frames [T, 3, S, S] the model saw, back to uint8 RGB [T, S, S, 3] for pictures."""
+    rgb = pixels * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(1, 3, 1, 1)
+    return (rgb * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
 def region_picture(image: np.ndarray, frame: FrameAlignment) -> np.ndarray:
     """The frame [H, W, 3] uint8 with each patch blended 50% with its region's colour, boundaries dark."""
     regions = np.asarray(frame.regions)

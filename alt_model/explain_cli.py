@@ -1,9 +1,11 @@
 """`alt-explain VIDEO --corpus corpus.pt`: which entities the regions of each frame align to (a thin
 Typer layer over `alt_model.explain`).
 
-Without a trained checkpoint the frozen CLIP model that embedded the corpus (or `--model` /
-`--pretrained`) shows the zero-shot alignment; `--labels FILE` adds CLIP's zero-shot top-5
-actions (the mean of the frames' image embeddings against the prompt-ensembled labels).
+With `--checkpoint` the trained ALT model explains the video and gives its top-5 actions (over
+its training labels, or `--labels`). Without one, the frozen CLIP model that embedded the corpus
+(or `--model` / `--pretrained`) shows the zero-shot alignment, and `--labels FILE` adds CLIP's
+zero-shot top-5 actions (the mean of the frames' image embeddings against the prompt-ensembled
+labels). Frames are read and transformed as `alt-eval` reads them (`alt_model.data`).
 """
 
 from __future__ import annotations
@@ -27,45 +29,54 @@ out, err = Console(), Console(stderr=True)
 @app.command()
 def explain(
     video: Annotated[Path, typer.Argument(help="The video file to explain.")],
-    corpus: Annotated[Path, typer.Option(help="corpus.pt from 'corpus embed': the entities regions align to.")],
-    model: Annotated[Optional[str], typer.Option(help="open_clip model (default: the one that embedded the corpus).")] = None,
-    pretrained: Annotated[Optional[str], typer.Option(help="Weights tag or local file (default: the corpus's).")] = None,
-    labels: Annotated[Optional[Path], typer.Option(help="Label file: also print CLIP's zero-shot top-5 actions.")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt from 'corpus embed' (default with --checkpoint: its training corpus).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="An alt-train checkpoint: its model, and its top-5 actions.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Without --checkpoint: open_clip model (default: the one that embedded the corpus).")] = None,
+    pretrained: Annotated[Optional[str], typer.Option(help="Without --checkpoint: weights tag or local file (default: the corpus's).")] = None,
+    labels: Annotated[Optional[Path], typer.Option(help="Label file for the top-5 actions (default with --checkpoint: its labels).")] = None,
     frames: Annotated[int, typer.Option(min=1, max=64, help="Frames sampled at segment centres.")] = 8,
-    r: Annotated[int, typer.Option(min=0, help="Tokens merged per block (ToMe).")] = 8,
+    r: Annotated[Optional[int], typer.Option(min=0, help="Tokens merged per block (ToMe); default 8, or the checkpoint's.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: explain_<video name>).")] = None,
 ) -> None:
     """Write per-frame region maps with their aligned entities, a contact sheet and explanation.json."""
     import torch
     import torch.nn.functional as F
 
-    from corpus_builder.embed import load_clip, read_bundle
     from corpus_builder.labels import read_labels
 
-    from .encoder import RegionAwareEncoder
-    from .explain import align_frames, write_explanation
-    from .model import corpus_entities
-    from .text_head import TextHead
-    from .video import read_frames, to_model_input
+    from .data import eval_transform, read_clips, tower_norm, tower_size, tsn_indices
+    from .explain import align_frames, display_frames, write_explanation
 
-    bundle = read_bundle(corpus)
+    if not video.is_file():
+        raise ModelError(f"{video}: video not found; pass an existing video file")
+    if checkpoint is None and corpus is None:
+        raise ModelError("pass --corpus corpus.pt (the entities to align to), or --checkpoint from alt-train")
     names = read_labels([labels])[0] if labels else None
-    images = read_frames(video, frames)
-    clip, tokenizer, _ = load_clip(model or bundle.get("model", ""), pretrained or bundle.get("pretrained", "openai"))
-    S, units = corpus_entities(bundle, clip.visual.output_dim)
-    crops, pixels = to_model_input(images, clip.visual)
-    encoder = RegionAwareEncoder(clip.visual, r=r)
+    if checkpoint is not None:
+        net, state = _trained(checkpoint, corpus, r)
+        names = names or list(state.get("labels", []))
+        encoder, S, units = net.encoder, net.entities, net.entity_units
+    else:
+        net, encoder, S, units, clip, tokenizer = _frozen(corpus, model, pretrained, 8 if r is None else r)
+    visual = encoder.visual
+    mean, std = tower_norm(visual)
+    pixels = eval_transform(read_clips(video, lambda n: tsn_indices(n, frames))[0], tower_size(visual), 1, mean, std)[0]
     aligned = align_frames(encoder, S, pixels)
     predictions = None
     if names:
         with torch.no_grad():
-            z = F.normalize(F.normalize(encoder(pixels).cls, dim=-1).mean(dim=0), dim=-1)
-            probs = (100 * TextHead(clip, tokenizer).class_embeddings(names) @ z).softmax(dim=-1)
+            if net is not None:
+                probs = net(pixels[None], names).logits[0].softmax(dim=-1)
+            else:  # CLIP zero-shot: the frames' mean image embedding against the prompt-ensembled labels
+                from .text_head import TextHead
+
+                z = F.normalize(F.normalize(encoder(pixels).cls, dim=-1).mean(dim=0), dim=-1)
+                probs = (100 * TextHead(clip, tokenizer).class_embeddings(names) @ z).softmax(dim=-1)
         top = probs.topk(min(5, len(names)))
         predictions = [(names[i], round(float(p), 4)) for p, i in zip(top.values, top.indices)]
     folder = out_dir or Path(f"explain_{video.stem}")
-    data = write_explanation(crops, aligned, units, folder, str(video), predictions)
-    table = Table(title=f"{video.name}: entities the regions align to ({frames} frames, r={r})")
+    data = write_explanation(display_frames(pixels, mean, std), aligned, units, folder, str(video), predictions)
+    table = Table(title=f"{video.name}: entities the regions align to ({frames} frames, r={encoder.r})")
     table.add_column("entity")
     table.add_column("patches", justify="right")
     for row in data["top_entities"]:
@@ -74,6 +85,33 @@ def explain(
     for row in data["predictions"]:
         out.print(f"{row['probability']:.3f}  {row['label']}", highlight=False)
     out.print(f"{folder}/: frame_NN.png, frame_NN_regions.png, contact_sheet.png, explanation.json", highlight=False)
+
+
+def _trained(checkpoint: Path, corpus: Path | None, r: int | None):
+    """(ALT with the checkpoint's weights, in eval mode, over `corpus` or its training corpus; the checkpoint)."""
+    from .checkpoint import build_model, load_checkpoint, load_weights
+    from .config import load_config
+
+    state = load_checkpoint(checkpoint)
+    cfg = load_config(base=state["config"])
+    net = build_model(cfg, corpus or state["corpus"])
+    load_weights(net, state["model"], checkpoint)
+    if r is not None:
+        net.encoder.r = r
+    return net.eval(), state
+
+
+def _frozen(corpus: Path, model: str | None, pretrained: str | None, r: int):
+    """The frozen CLIP model that embedded the corpus (or the one given), its encoder, S, units, tokenizer."""
+    from corpus_builder.embed import load_clip, read_bundle
+
+    from .encoder import RegionAwareEncoder
+    from .model import corpus_entities
+
+    bundle = read_bundle(corpus)
+    clip, tokenizer, _ = load_clip(model or bundle.get("model", ""), pretrained or bundle.get("pretrained", "openai"))
+    S, units = corpus_entities(bundle, clip.visual.output_dim)
+    return None, RegionAwareEncoder(clip.visual, r=r), S, units, clip, tokenizer
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 from rich.progress import track
 
 from .categories import DEFAULT_BODY_PARTS, category_of
+from .clean import clean_units
 from .corpus import COLUMNS
 from .disambiguate import Context, disambiguate, method_record, resolve_method
 from .errors import CorpusError
@@ -150,7 +151,8 @@ def build_corpus(
         asked = {label: prompts.for_label(label) for label in labels}
         replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
         answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
-    units_per_label = {label: join_units(found[label], parse_entities(answers.get(label, ""))) for label in labels}
+    cleaned = {label: clean_units(parse_entities(answers.get(label, ""), repeats=True)) for label in labels}
+    units_per_label = {label: join_units(found[label], cleaned[label].kept) for label in labels}
     if llm is not None:
         phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"})
         phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
@@ -171,6 +173,7 @@ def build_corpus(
         "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
         "wsd": method_record(method, t5_model),
         "llm": llm.manifest() if llm is not None else None,
+        "llm_dropped": [{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
         "prompts": prompts.sha256 if llm is not None else {},
         "resources": {
             "wordnet": f"WordNet {wn.get_version()}",

