@@ -32,14 +32,20 @@ def shared_labels() -> Path:
 
 
 @pytest.fixture
-def run_cli(monkeypatch, capsys):
-    """Run the `corpus` entry point in-process; returns (exit code, stdout, stderr)."""
+def run_main(monkeypatch, capsys):
+    """Run a console-script entry point in-process: run(main, *args) -> (exit code, stdout, stderr)."""
 
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["corpus", *map(str, args)])
+    def run(entry, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", [entry.__module__, *map(str, args)])
         with pytest.raises(SystemExit) as exc:
-            main()
+            entry()
         captured = capsys.readouterr()
         return exc.value.code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def run_cli(run_main):
+    """Run the `corpus` entry point in-process; returns (exit code, stdout, stderr)."""
+    return lambda *args: run_main(main, *args)

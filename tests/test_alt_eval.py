@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
@@ -19,15 +18,8 @@ LABELS = [c.name for c in CLASSES]
 
 
 @pytest.fixture
-def run_eval(monkeypatch, capsys):
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["alt-eval", *map(str, args)])
-        with pytest.raises(SystemExit) as exc:
-            eval_main()
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
+def run_eval(run_main):
+    return lambda *args: run_main(eval_main, *args)
 
 
 def test_metrics_from_the_confusion_matrix():

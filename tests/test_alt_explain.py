@@ -108,16 +108,11 @@ def explain_inputs(tmp_path):
     return tmp_path, corpus
 
 
-def run_explain(monkeypatch, capsys, *args):
-    import sys
-
+@pytest.fixture
+def run_explain(run_main):
     from alt_model.explain_cli import main
 
-    monkeypatch.setattr(sys, "argv", ["alt-explain", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    captured = capsys.readouterr()
-    return exc.value.code, captured.out, captured.err
+    return lambda *args: run_main(main, *args)
 
 
 def test_pictures_show_the_pixels_the_model_saw():
@@ -131,8 +126,8 @@ def test_pictures_show_the_pixels_the_model_saw():
     assert display_frames(crops, CLIP_MEAN, CLIP_STD).shape == (2, 64, 64, 3)
 
 
-def test_alt_explain_with_a_trained_checkpoint(monkeypatch, capsys, task, trained, tmp_path):
-    code, stdout, stderr = run_explain(monkeypatch, capsys, next(task.root.rglob("*.mp4")), "--checkpoint", trained / "last.pt",
+def test_alt_explain_with_a_trained_checkpoint(run_explain, task, trained, tmp_path):
+    code, stdout, stderr = run_explain(next(task.root.rglob("*.mp4")), "--checkpoint", trained / "last.pt",
                                        "--frames", 4, "--out", tmp_path / "out")
     assert code == 0, stderr
     data = json.loads((tmp_path / "out" / "explanation.json").read_text())
@@ -143,9 +138,9 @@ def test_alt_explain_with_a_trained_checkpoint(monkeypatch, capsys, task, traine
     assert len(data["frames"]) == 4 and data["predictions"][0]["label"] in stdout
 
 
-def test_alt_explain_end_to_end(monkeypatch, capsys, explain_inputs):
+def test_alt_explain_end_to_end(run_explain, explain_inputs):
     folder, corpus = explain_inputs
-    code, stdout, stderr = run_explain(monkeypatch, capsys, folder / "clip.mp4", "--corpus", folder / "corpus.pt",
+    code, stdout, stderr = run_explain(folder / "clip.mp4", "--corpus", folder / "corpus.pt",
                                        "--labels", folder / "labels.txt", "--frames", 4, "--out", folder / "out")
     assert code == 0, stderr
     data = json.loads((folder / "out" / "explanation.json").read_text())
@@ -157,7 +152,7 @@ def test_alt_explain_end_to_end(monkeypatch, capsys, explain_inputs):
     assert data["top_entities"][0]["entity"] in stdout and "moving square" in stdout
 
 
-def test_alt_explain_bad_inputs_are_one_line(monkeypatch, capsys, explain_inputs):
+def test_alt_explain_bad_inputs_are_one_line(run_explain, explain_inputs):
     folder, corpus = explain_inputs
     (folder / "broken.mp4").write_bytes(b"\x00" * 300)
     wide = corpus | {"embeddings": F.normalize(torch.randn(12, 48), dim=-1)}
@@ -171,5 +166,5 @@ def test_alt_explain_bad_inputs_are_one_line(monkeypatch, capsys, explain_inputs
         ([folder / "clip.mp4", "--corpus", folder / "wide.pt"], "corpus embeddings are 48-d but the CLIP model's joint space is 32-d"),
     ]
     for args, message in cases:
-        code, _, stderr = run_explain(monkeypatch, capsys, *args)
+        code, _, stderr = run_explain(*args)
         assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, (args, stderr)

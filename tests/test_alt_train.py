@@ -4,7 +4,6 @@ loss going down, checkpoints, exact resume, one-line errors."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
@@ -102,15 +101,8 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(task, tmp_pat
 
 
 @pytest.fixture
-def run_train(monkeypatch, capsys):
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["alt-train", *map(str, args)])
-        with pytest.raises(SystemExit) as exc:
-            train_main()
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
+def run_train(run_main):
+    return lambda *args: run_main(train_main, *args)
 
 
 def _cli_overrides(task, out, **extra) -> list[str]:
