@@ -92,14 +92,17 @@ def build(
 
     _check_output(out_path)
     names, files = read_labels(labels)
-    llm = prompts = None
+    llm = prompts = weights = None
     if llm_backend is Backend.local and not no_llm:
         from .local_llm import local_server, resolve_gguf
 
         if llm_base_url:
             raise CorpusError("--llm-base-url and --llm-backend local exclude each other; pass only one")
+        from .corpus import file_sha256
+
         gguf = resolve_gguf(llm_gguf)
         llm_model = llm_model or gguf.stem
+        weights = {"gguf": str(gguf), "sha256": file_sha256(gguf)}
         if not llm_offline:  # stopped when the command ends, also on an error or Ctrl-C
             llm_base_url = ctx.with_resource(local_server(gguf, llm_model, parallel=llm_concurrency)).base_url
     if not no_llm and (llm_base_url or llm_offline):
@@ -109,7 +112,7 @@ def build(
         config = LLMConfig(
             model=llm_model, base_url=None if llm_offline else llm_base_url, timeout=llm_timeout,
             concurrency=llm_concurrency, retries=llm_retries, offline=llm_offline, system=prompts.system,
-            max_tokens=llm_max_tokens,
+            max_tokens=llm_max_tokens, backend="llama.cpp (xllamacpp)" if weights else "openai-compatible", weights=weights,
         )
         llm = LLM(config, llm_cache or out_path.parent / "llm_cache.sqlite")
     elif not no_llm:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -41,6 +42,15 @@ def to_table(df: pd.DataFrame, manifest: dict[str, Any]) -> pa.Table:
         raise CorpusError(f"corpus is missing column(s) {', '.join(missing)}")
     table = pa.Table.from_pandas(df[list(COLUMNS)], schema=CORPUS_SCHEMA, preserve_index=False)
     return table.replace_schema_metadata({MANIFEST_KEY: json.dumps(manifest, sort_keys=True).encode()})
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks (provenance of inputs and weights)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write(path: str | Path, write: Any) -> None:

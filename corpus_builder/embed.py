@@ -10,7 +10,6 @@ causal mask (HF towers, "last"/"first" pooling) always take it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -24,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from rich.progress import track
 
-from .corpus import atomic_write, read_corpus
+from .corpus import atomic_write, file_sha256, read_corpus
 from .errors import CorpusError
 
 FORMAT_VERSION = 1
@@ -53,14 +52,6 @@ def resolve_model(name: str) -> tuple[str, bool]:
     return name, False
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _hub_reachable(timeout: float = 2.0) -> bool:
     try:
         socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
@@ -80,7 +71,7 @@ def load_clip(model: str, pretrained: str = "openai", device: str = "cpu") -> tu
     if is_file:
         if not path.is_file():
             raise CorpusError(f"{path}: checkpoint not found; pass an existing .pt/.bin/.safetensors file to --pretrained")
-        provenance["pretrained_sha256"] = _file_sha256(path)
+        provenance["pretrained_sha256"] = file_sha256(path)
     elif not open_clip.get_pretrained_cfg(name, pretrained):
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(name)) or "none"
         raise CorpusError(f"no pretrained weights {pretrained!r} for {name} (known tags: {tags}); or pass a local checkpoint file")
@@ -221,7 +212,7 @@ def embed_file(
     if not out.parent.exists():
         raise CorpusError(f"{out}: folder {out.parent} does not exist; create it or choose another --out")
     df = read_corpus(corpus)
-    sha = _file_sha256(corpus)
+    sha = file_sha256(corpus)
     parquet = out.with_suffix(".embeddings.parquet") if out.suffix == ".pt" else Path(f"{out}.embeddings.parquet")
     key = {"model": model, "pretrained": pretrained, "corpus_sha256": sha,
            "text_template": options.get("template", DEFAULT_TEMPLATE), "exact_padding": options.get("exact_padding", False)}
@@ -243,7 +234,7 @@ def _same_weights(old: dict[str, Any], pretrained: str) -> bool:
     path = Path(pretrained).expanduser()
     if not path.is_file():
         return True
-    return old.get("provenance", {}).get("pretrained_sha256") == _file_sha256(path)
+    return old.get("provenance", {}).get("pretrained_sha256") == file_sha256(path)
 
 
 def read_bundle(path: str | Path) -> dict[str, Any]:

@@ -53,6 +53,8 @@ class LLMConfig:
     max_backoff: float = 60.0
     offline: bool = False
     system: str | None = None  # optional system message
+    backend: str = "openai-compatible"  # what serves the model, for the manifest
+    weights: dict[str, str] | None = None  # where a locally served model came from (GGUF path, SHA-256)
 
     def params(self) -> dict[str, Any]:
         """The request parameters that change an answer (part of the cache key)."""
@@ -255,7 +257,8 @@ class LLM:
         """What the corpus manifest records of the LLM (never the key)."""
         cfg = self.config
         return {
-            "backend": "openai-compatible",
+            "backend": cfg.backend,
+            "weights": cfg.weights,
             "host": self.host,
             "model": cfg.model,
             "params": cfg.params(),

