@@ -128,8 +128,8 @@ def embedding_map(df: pd.DataFrame, xy: np.ndarray, method: str) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5.5))
-    for category, rows in df.groupby("category").groups.items():
-        index = np.asarray([df.index.get_loc(r) for r in rows])
+    for category in sorted(df["category"].unique()):
+        index = np.flatnonzero(df["category"].to_numpy() == category)
         ax.scatter(xy[index, 0], xy[index, 1], s=12, alpha=0.8, label=f"{category} ({len(index)})",
                    color=CATEGORY_COLOURS.get(category, "#333333"))
     ax.legend(loc="best", fontsize=8)

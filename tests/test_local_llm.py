@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("xllamacpp", reason="xllamacpp is not installed: pip install -e '.[dev]' (or '.[local-llm]')")
-
-from corpus_builder import read_corpus, write_corpus  # noqa: E402
-from corpus_builder.build import build_corpus  # noqa: E402
-from corpus_builder.llm import LLM, LLMConfig  # noqa: E402
-from corpus_builder.local_llm import default_gguf, local_server  # noqa: E402
+from corpus_builder import read_corpus, write_corpus
+from corpus_builder.build import build_corpus
+from corpus_builder.llm import LLM, LLMConfig
+from corpus_builder.local_llm import default_gguf, local_server
 
 LABELS = ["abseiling", "brushing teeth"]
 SERVER_MODULE = "corpus_builder.local_llm"

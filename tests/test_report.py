@@ -137,8 +137,7 @@ def test_cli_writes_a_page_chromium_renders(run_cli, corpus_file, tmp_path):
     page = out.read_text()
     assert page.count("data:image/png;base64,") == 2 and "http" not in page.replace("http-equiv", "")  # self-contained
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh dev installs it as root)")
+    assert chromium, "Debian's chromium is missing: apt-get install chromium (scripts/setup.sh dev does it as root)"
     shot = tmp_path / "shot.png"
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1600",
                     f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120, check=True)
