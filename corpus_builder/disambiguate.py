@@ -36,8 +36,7 @@ from .expand import Candidate, head_word
 from .resources import wordnet
 
 CONCRETE_LEXNAMES = frozenset(
-    "noun.artifact noun.body noun.object noun.animal noun.plant noun.food noun.location noun.substance "
-    "noun.person".split()
+    "noun.artifact noun.body noun.object noun.animal noun.plant noun.food noun.location noun.substance".split()
 )
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z][a-z'-]*")
@@ -74,7 +73,7 @@ class Context:
 class Evidence:
     """What speaks for one candidate sense of a unit in its context."""
 
-    overlap: int  # context lemmas found in the sense's extended signature
+    overlap: int  # context words (any of their forms) found in the sense's extended signature
     gloss_overlap: int  # lemmas of the context words' own glosses found there (Lesk's original test)
     prior: float  # SemCor frequency of the sense for this lemma
     visual: bool  # a thing a frame shows: a concrete sense, or an act sense for a motion unit
@@ -155,18 +154,21 @@ def sense_prior(unit: str, senses: list[str | None]) -> list[float]:
     return [(c + 1) / total for c in found]
 
 
-def _context_forms(unit: str, context: Context) -> list[set[str]]:
-    """The context's words (each as its set of forms), without those that are the unit itself."""
+def _context_forms(unit: str, context: Context) -> list[frozenset[str]]:
+    """The context's distinct words (each as its set of forms), without those that are the unit itself."""
     own = lemmas_of(unit)
-    return [f for f in word_forms(" ".join([context.label, *context.siblings, context.extra])) if not f & own]
+    words = word_forms(" ".join([context.label, *context.siblings, context.extra]))
+    return list(dict.fromkeys(frozenset(f) for f in words if not f & own))
 
 
-def is_visual(sense: str | None, motion: bool = False) -> bool:
-    """The visual bias: concrete senses (CONCRETE_LEXNAMES), and act senses for a label's motion unit."""
+def is_visual(sense: str | None, motion: bool = False, people: bool = False) -> bool:
+    """The visual bias: concrete senses (CONCRETE_LEXNAMES); act senses for a label's motion unit;
+    person senses only for a word that names people first (`baby`), not for the agent or role
+    senses of a thing's name (`head` the person in charge, `gutter` someone who guts fish)."""
     if sense is None:
         return False
     lexname = wordnet().synset(sense).lexname()
-    return lexname in CONCRETE_LEXNAMES or (motion and lexname == "noun.act")
+    return lexname in CONCRETE_LEXNAMES or (motion and lexname == "noun.act") or (people and lexname == "noun.person")
 
 
 def _bag(candidate: Candidate) -> frozenset[str]:
@@ -177,11 +179,11 @@ def _bag(candidate: Candidate) -> frozenset[str]:
 def lexical_evidence(unit: str, context: Context, candidates: list[Candidate]) -> list[Evidence]:
     """Overlaps, prior and visual bias for every candidate (enhanced Lesk, Banerjee & Pedersen 2002)."""
     forms = _context_forms(unit, context)
-    words = set().union(*forms)
     glossed = set().union(*(word_glosses(w) for f in forms for w in f)) - lemmas_of(unit)
     priors = sense_prior(unit, [c.sense for c in candidates])
+    people = bool(candidates[0].sense) and wordnet().synset(candidates[0].sense).lexname() == "noun.person"  # names people first
     return [
-        Evidence(len(words & _bag(c)), len(glossed & _bag(c)), prior, is_visual(c.sense, context.motion))
+        Evidence(sum(bool(f & _bag(c)) for f in forms), len(glossed & _bag(c)), prior, is_visual(c.sense, context.motion, people))
         for c, prior in zip(candidates, priors)
     ]
 

@@ -42,15 +42,33 @@ def is_noun(word: str) -> bool:
 
 
 def compound(words: list[str]) -> str | None:
-    """The WordNet noun lemma these words spell (`ice cream`; `push ups` -> `pushup`), if any."""
+    """The WordNet noun lemma these words spell (`ice cream`; `push ups` -> `pushup`), if any.
+
+    A closed spelling (`sidekick` for `side kick`) counts only when it is the same kind of thing as
+    its head word, i.e. shares a WordNet lexicographer file with it (or the head is no noun):
+    `sky diving` is `skydiving` (both acts), but a side kick is no sidekick (a person)."""
     wn = wordnet()
     if len(words) < 2:
         return None
     for sep in ("_", "-", ""):
         base = wn.morphy(sep.join(words), "n")
         if base and any(l.name().lower() == base for s in wn.synsets(base, "n") for l in s.lemmas()):
-            return base.replace("_", " ")
+            if sep or _same_kind(base, words[-1]):
+                return base.replace("_", " ")
     return None
+
+
+def _same_kind(closed: str, head: str) -> bool:
+    """Does a closed compound share a lexicographer file with its head word's noun senses (or is the head no noun)?"""
+    wn = wordnet()
+    heads = {s.lexname() for s in wn.synsets(head, "n")}
+    return not heads or bool(heads & {s.lexname() for s in wn.synsets(closed, "n")})
+
+
+def _verb_compound(words: list[str]) -> bool:
+    """Do these words spell a WordNet verb (`blow dry` -> `blow-dry`)?"""
+    wn = wordnet()
+    return any(wn.synsets(sep.join(words), "v") for sep in ("_", "-"))
 
 
 def singular(word: str, lemma: str) -> str:
@@ -77,6 +95,8 @@ def _is_action_verb(tokens: list[Any], i: int) -> bool:
         return True
     if tok.tag_ in ("RP", "IN"):
         return False
+    if len(tokens) > 2 and i < 2 and _verb_compound([tokens[0].text, tokens[1].text]):  # "blow dry hair"
+        return True
     if word.endswith("ing") and wn.morphy(word, "v") not in (None, word):  # gerunds tagged NN: "clapping"
         return not (i > 0 and compound([tokens[i - 1].text, word]))
     if i == 0 and len(tokens) > 1 and tok.tag_ in _NOUN_TAGS + ("JJ",):  # HMDB's bare verbs: "brush hair"

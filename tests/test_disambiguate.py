@@ -17,6 +17,7 @@ from corpus_builder.disambiguate import (
     resolve_method,
     sense_prior,
     signature,
+    word_forms,
 )
 from corpus_builder.errors import CorpusError
 from corpus_builder.expand import Candidate, candidates
@@ -62,6 +63,22 @@ def test_visual_bias_decides_only_what_the_context_leaves_open(wn):
     assert not any(e.visual for e in lexical_evidence("kick", Context("kick"), kick))  # acts count only for motion
 
 
+def test_person_senses_are_visual_only_for_words_that_name_people_first(wn):
+    head = candidates(Unit("head", "word", "pos"))
+    visual = dict(zip((c.sense for c in head), (e.visual for e in lexical_evidence("head", Context("massaging person's head"), head))))
+    assert visual["head.n.01"] and not visual["head.n.14"]  # the body part, not "an individual person"
+    assert disambiguate("head", Context("massaging person's head", ("person",)), head, "lesk-embedding").sense == "head.n.01"
+    baby = candidates(Unit("baby", "word", "pos"))
+    assert wn.synset(baby[0].sense).lexname() == "noun.person"
+    assert lexical_evidence("baby", Context("crawling baby"), baby)[0].visual
+
+
+def test_a_context_word_counts_once_whatever_forms_match(wn):
+    [evidence] = lexical_evidence("napkin", Context("folding napkins"), [Candidate("a folded cloth", "diaper.n.01")])
+    assert {"fold", "folding"} <= signature("diaper.n.01") | lemmas_of("folding")
+    assert evidence.overlap == 1
+
+
 def test_scores_add_up_the_evidence_with_the_documented_weights(wn):
     cands = candidates(Unit("bat", "word", "pos"))
     context = Context("playing cricket", ("cricket",))
@@ -69,7 +86,8 @@ def test_scores_add_up_the_evidence_with_the_documented_weights(wn):
     for w, scores in ((LESK_WEIGHTS, lesk_scores("bat", context, cands)), (EMBEDDING_WEIGHTS, METHODS["lesk-embedding"]("bat", context, cands))):
         expected = [e.overlap + w.prior * e.prior + w.visual * e.visual + w.gloss * e.gloss_overlap + w.cosine * e.cosine for e in evidence]
         assert scores == pytest.approx(expected)
-    signature_hits = [len(lemmas_of("playing cricket") & signature(c.sense)) for c in cands]  # the unit is bat: cricket is context
+    words = word_forms("playing cricket")  # the unit is bat: cricket is context; a word counts once, whichever form matches
+    signature_hits = [sum(bool(forms & signature(c.sense)) for forms in words) for c in cands]
     assert [e.overlap for e in evidence] == signature_hits
     assert disambiguate("bat", context, cands, "lesk-embedding").sense == "cricket_bat.n.01"
 

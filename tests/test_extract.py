@@ -39,6 +39,8 @@ CASES = [
     ("skate boarding", ["skateboarding/word/label"]),
     ("cutting in kitchen", ["kitchen/word/pos"]),
     ("yo yo", ["yo-yo/word/pos"]),
+    ("blow dry hair", ["hair/word/pos"]),  # "blow dry" is WordNet's verb blow-dry, not a noun "dry" (a prohibitionist)
+    ("side kick", ["side/word/pos", "kick/word/pos", "side kick/phrase/pos"]),  # not a sidekick
 ]
 
 
@@ -67,7 +69,8 @@ def test_every_reference_label_yields_a_unit(nlp, shared_labels):
 
 @pytest.mark.parametrize(
     "words, expected",
-    [(["ice", "cream"], "ice cream"), (["golf", "club"], "golf club"), (["push", "ups"], "pushup"), (["eye", "makeup"], None)],
+    [(["ice", "cream"], "ice cream"), (["golf", "club"], "golf club"), (["push", "ups"], "pushup"), (["eye", "makeup"], None),
+     (["sky", "diving"], "skydiving"), (["side", "kick"], None)],
 )
 def test_compound_finds_wordnet_lemmas(wn, words, expected):
     assert compound(words) == expected
