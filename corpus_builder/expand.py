@@ -40,12 +40,12 @@ def candidates(unit: Unit) -> list[Candidate]:
     """Every description considered for a unit, in WordNet's sense order."""
     wn = wordnet()
     key = unit.text.replace(" ", "_")
+    if unit.kind == "phrase" and unit.source != "label":  # a phrase in a label is described by its head noun
+        key = head_word(unit.text).replace(" ", "_")
     if unit.category_hint == "motion":
         nouns = wn.synsets(key, "n")
         acts = [s for s in nouns if s.lexname() == "noun.act"] or nouns
-        verb = wn.morphy(unit.text.split()[0], "v")
+        verb = wn.morphy(key.split("_")[0], "v")
         verbs = wn.synsets(key, "v") or (wn.synsets(verb, "v") if verb else [])
         return _glosses(acts + verbs)
-    if unit.kind == "phrase":
-        key = head_word(unit.text).replace(" ", "_")
     return _glosses(wn.synsets(key, "n"))

@@ -8,7 +8,7 @@ is dropped. A label without any noun yields one ``motion`` unit: the label itsel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
 from nltk import RegexpParser
@@ -161,7 +161,24 @@ def label_units(label: str, tokens: list[Any]) -> list[Unit]:
         units.extend(u for u in _chunk_units(chunk) if u not in units)
     if not units or [u.text for u in units] == [label]:
         return [_own_unit(label)]
+    if action := _nominal_action(tagged):
+        units = [replace(u, category_hint="motion") if action in (u.text, u.text.split()[-1]) else u for u in units]
     return units
+
+
+def _nominal_action(tagged: list[tuple[str, str, str]]) -> str | None:
+    """The noun that names the action in a verb-less label ("golf swing", "javelin throw", "front
+    raises"): a last noun with an act sense that is foremost an act (its first sense) or foremost a
+    verb (SemCor counts), so "military parade" keeps its procession. None when the label has a verb."""
+    wn = wordnet()
+    if len(tagged) < 2 or any(tag == "VERB" for _, tag, _ in tagged) or not tagged[-1][1].startswith("NN"):
+        return None
+    word, tag, lemma = tagged[-1]
+    head = singular(word, lemma) if tag in ("NNS", "NNPS") else word
+    nouns, verb = wn.synsets(head, "n"), wn.morphy(head, "v")
+    if not verb or not any(s.lexname() == "noun.act" for s in nouns):
+        return None
+    return head if nouns[0].lexname() == "noun.act" or _lemma_count(verb, "v") > _lemma_count(head, "n") else None
 
 
 def _own_unit(text: str) -> Unit:

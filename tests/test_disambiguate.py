@@ -39,13 +39,13 @@ def test_gold_tables_cover_three_datasets_and_their_senses_are_candidates(tables
 
 
 def test_our_methods_beat_both_baselines_on_the_gold_tables(tables):
-    # Measured (hits of 90 tuned-on / 62 held-out): lesk-embedding 81 / 51, lesk 78 / 45,
-    # first-sense 66 / 39, nltk-lesk 56 / 28. A regression of more than one pair fails here.
+    # Measured (hits of 90 tuned-on / 62 held-out): lesk-embedding 81 / 52, lesk 78 / 47,
+    # first-sense 67 / 41, nltk-lesk 56 / 26. A regression of more than one pair fails here.
     hits = {m: [evaluate(items, m).hits for items in tables.values()] for m in METHODS}
-    assert hits["lesk-embedding"][0] >= 80 and hits["lesk-embedding"][1] >= 50
-    assert hits["lesk"][0] >= 77 and hits["lesk"][1] >= 44
-    assert hits["first-sense"] == [66, 39]
-    assert hits["nltk-lesk"] == [56, 28]
+    assert hits["lesk-embedding"][0] >= 80 and hits["lesk-embedding"][1] >= 51
+    assert hits["lesk"][0] >= 77 and hits["lesk"][1] >= 46
+    assert hits["first-sense"] == [67, 41]
+    assert hits["nltk-lesk"] == [56, 26]
     total = {m: sum(h) for m, h in hits.items()}
     assert total["lesk-embedding"] > total["lesk"] > total["first-sense"] > total["nltk-lesk"]
 
@@ -61,6 +61,15 @@ def test_visual_bias_decides_only_what_the_context_leaves_open(wn):
     acts = [e.visual for e in lexical_evidence("kick", Context("kick", motion=True), kick)]
     assert acts == [wn.synset(c.sense).lexname() == "noun.act" for c in kick] and any(acts) and not all(acts)
     assert not any(e.visual for e in lexical_evidence("kick", Context("kick"), kick))  # acts count only for motion
+
+
+def test_a_nominal_action_phrase_is_described_by_its_head_acts(wn):
+    phrase = candidates(Unit("golf swing", "phrase", "pos", "motion"))  # extraction marks it (test_extract)
+    senses = [c.sense for c in phrase]
+    assert senses == [s.name() for s in wn.synsets("swing", "n") if s.lexname() == "noun.act"] + [s.name() for s in wn.synsets("swing", "v")]
+    context = Context("golf swing", ("golf", "swing"), motion=True)
+    strokes = {"swing.n.03", "golf_stroke.n.01"}  # "a sweeping blow or stroke", "the act of swinging a golf club"
+    assert {disambiguate("golf swing", context, phrase, m).sense for m in ("lesk", "lesk-embedding")} <= strokes
 
 
 def test_person_senses_are_visual_only_for_words_that_name_people_first(wn):

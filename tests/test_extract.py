@@ -57,6 +57,16 @@ def test_label_own_units_are_motion(nlp):
     assert result["playing guitar"][0].category_hint is None
 
 
+def test_a_verbless_label_ending_in_an_action_noun_names_that_action(nlp):
+    result = dict(extract_units(["golf swing", "front raises", "javelin throw", "playing cricket", "riding mechanical bull"], nlp))
+    hints = {label: {u.text: u.category_hint for u in units} for label, units in result.items()}
+    assert hints["golf swing"] == {"golf": None, "swing": "motion", "golf swing": "motion"}
+    assert hints["front raises"] == {"front": None, "raise": "motion", "front raise": "motion"}
+    assert hints["javelin throw"]["throw"] == "motion" and hints["javelin throw"]["javelin"] is None
+    assert hints["playing cricket"] == {"cricket": None}  # the label has its verb
+    assert hints["riding mechanical bull"] == {"bull": None, "mechanical bull": None}  # a bull is no act
+
+
 def test_every_reference_label_yields_a_unit(nlp, shared_labels):
     from corpus_builder.labels import read_labels
 
