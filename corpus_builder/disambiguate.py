@@ -182,9 +182,10 @@ def lexical_evidence(unit: str, context: Context, candidates: list[Candidate]) -
     glossed = set().union(*(word_glosses(w) for f in forms for w in f)) - lemmas_of(unit)
     priors = sense_prior(unit, [c.sense for c in candidates])
     people = bool(candidates[0].sense) and wordnet().synset(candidates[0].sense).lexname() == "noun.person"  # names people first
+    bags = [_bag(c) for c in candidates]
     return [
-        Evidence(sum(bool(f & _bag(c)) for f in forms), len(glossed & _bag(c)), prior, is_visual(c.sense, context.motion, people))
-        for c, prior in zip(candidates, priors)
+        Evidence(sum(bool(f & bag) for f in forms), len(glossed & bag), prior, is_visual(c.sense, context.motion, people))
+        for c, bag, prior in zip(candidates, bags, priors)
     ]
 
 
