@@ -21,11 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from alt_common.resources import label_templates_file
 from corpus_builder.embed import encode_texts
 
 from .errors import ModelError
 
-TEMPLATES_FILE = Path(__file__).resolve().parent.parent / "prompts" / "label_templates.txt"
+TEMPLATES_FILE = label_templates_file()
 MAX_LOGIT_SCALE = 100.0
 
 

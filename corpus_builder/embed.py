@@ -23,12 +23,14 @@ import torch
 import torch.nn.functional as F
 from rich.progress import track
 
+from alt_common.resources import model_configs_dir
+
 from .corpus import atomic_write, file_sha256, read_corpus
 from .errors import CorpusError
 
 FORMAT_VERSION = 1
 DEFAULT_TEMPLATE = "{unit}: {description}"
-MODEL_CONFIGS = Path(__file__).resolve().parent.parent / "data" / "models"
+MODEL_CONFIGS = model_configs_dir()
 # OpenAI's model names -> open_clip's; OpenAI weights use QuickGELU.
 OPENAI_NAMES = {
     "RN50": "RN50", "RN101": "RN101", "RN50x4": "RN50x4", "RN50x16": "RN50x16", "RN50x64": "RN50x64",

@@ -6,9 +6,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from alt_common.resources import prompts_dir
+
 from .errors import CorpusError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = prompts_dir()
 ENTITY_FILE = "entities.txt"
 PHRASE_FILES = ("phrase_looks_like.txt", "phrase_explanations.txt", "phrase_one_sentence.txt")
 SYSTEM_FILE = "system.txt"

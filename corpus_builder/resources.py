@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,17 +111,38 @@ def ensure_wordnet() -> Path:
     return target
 
 
+def _ordered_reader() -> type:
+    """NLTK's WordNet reader with every synset's relations in one order.
+
+    NLTK keeps a synset's pointers in sets of (pos, offset), so `hypernyms()`, `hyponyms()` and
+    every other relation list come in an order that depends on the hash seed: anything that takes
+    the first hypernym, or walks relations in order, would change between two runs. Sorting the
+    pointers by (pos, offset) as each synset is read makes every relation list the same in every
+    process."""
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    class OrderedWordNet(WordNetCorpusReader):
+        def _synset_from_pos_and_line(self, pos: str, data_file_line: str) -> Any:
+            synset = super()._synset_from_pos_and_line(pos, data_file_line)
+            synset._pointers = {symbol: sorted(targets) for symbol, targets in synset._pointers.items()}
+            return synset
+
+    return OrderedWordNet
+
+
 @functools.cache
 def wordnet() -> Any:
-    """NLTK's WordNet reader, loaded (raises CorpusError when WordNet cannot be found)."""
-    ensure_wordnet()
-    from nltk.corpus import wordnet as wn
+    """NLTK's WordNet reader, loaded, with hash-independent relation order (raises CorpusError when
+    WordNet cannot be found)."""
+    import nltk
 
+    ensure_wordnet()
     try:
-        wn.ensure_loaded()
-    except LookupError:
+        with warnings.catch_warnings():  # no Open Multilingual WordNet: we read English only
+            warnings.filterwarnings("ignore", "The multilingual functions are not available")
+            return _ordered_reader()(nltk.data.find("corpora/wordnet"), None)
+    except (LookupError, OSError):
         raise CorpusError(f"NLTK cannot read WordNet; {WORDNET_HINT}") from None
-    return wn
 
 
 @functools.cache

@@ -34,8 +34,11 @@ def _epochs(run) -> list[dict]:
 
 
 def test_two_process_training_matches_one_process(task, tmp_path):
-    # no Gumbel noise (align=false): the only difference left is the order of float sums
-    extra = dict(train__epochs=2, eval__every=1, model__align="false", train__batch_size=2)
+    # No Gumbel noise (align=false): the only difference left is the order of float sums, so the two
+    # trainings agree in their (continuous) losses; their accuracies, argmaxes of slightly different
+    # weights, are not compared. Evaluation runs one video per forward pass, so the sharded evaluation
+    # does per video exactly the arithmetic one process does, and its counts must be equal.
+    extra = dict(train__epochs=2, eval__every=1, eval__batch_size=1, model__align="false", train__batch_size=2)
     single = train(load_config(REPO / "configs/tiny_cpu.yaml", tiny_overrides(task, tmp_path / "one", **{**extra, "train__batch_size": 4})),
                    task.corpus)
     overrides = [f"{k}={v}" for k, v in tiny_overrides(task, tmp_path / "two", **extra).items()]
@@ -43,9 +46,8 @@ def test_two_process_training_matches_one_process(task, tmp_path):
     one, two = _epochs(tmp_path / "one"), _epochs(tmp_path / "two")
     assert [r["videos"] for r in two] == [24, 24] and [r["step"] for r in two] == [3, 6]  # 2 processes × 2 videos × 2 accumulation
     assert [r["train_loss"] for r in two] == pytest.approx([r["train_loss"] for r in one], rel=1e-3)
-    assert two[-1]["val"]["videos"] == 12 and two[-1]["val"] == pytest.approx(one[-1]["val"], abs=1e-6)
-    assert single.metrics.top1 == pytest.approx(two[-1]["val"]["top1"])
+    assert two[-1]["val"]["videos"] == one[-1]["val"]["videos"] == single.metrics.count == 12
     assert sorted(p.name for p in (tmp_path / "two").iterdir() if p.suffix == ".pt") == ["best.pt", "last.pt"]
     # the two processes' sharded, summed evaluation equals one process evaluating the same weights
-    again = evaluate_checkpoint(tmp_path / "two/last.pt", make_splits([task.val], [task.labels], []))[0]
+    again = evaluate_checkpoint(tmp_path / "two/last.pt", make_splits([task.val], [task.labels], []), batch_size=1)[0]
     assert two[-1]["val"] == again.summary()

@@ -64,8 +64,8 @@ def test_class_embedding_ignores_merges_in_the_last_block():
     with torch.no_grad():
         plain = RegionAwareEncoder(clip.visual, r=[4, 4, 4, 0])(images)
         merged_last = RegionAwareEncoder(clip.visual, r=[4, 4, 4, 20])(images)
-    torch.testing.assert_close(plain.cls, merged_last.cls, atol=1e-6, rtol=0)
-    torch.testing.assert_close(plain.regions, merged_last.regions)
+    torch.testing.assert_close(plain.cls, merged_last.cls, atol=1e-6, rtol=0)  # merging more in block L-1: 0.016
+    assert torch.equal(plain.regions, merged_last.regions)  # taken before the last block: the same arithmetic
 
 
 def test_too_large_r_is_capped_at_what_each_block_can_merge():

@@ -183,7 +183,7 @@ def test_phrase_without_llm_is_described_by_its_head(wn):
     assert [c.sense for c in cands] == [s.name() for s in wn.synsets("bull", "n")]
 
 
-def test_sentence_encoder_from_the_wheel_is_real_minilm():
+def test_sentence_encoder_from_the_wheel_is_real_minilm(monkeypatch):
     from corpus_builder.sentence_encoder import default_encoder_path, sentence_encoder
 
     assert (default_encoder_path() / "model.safetensors").is_file()
@@ -192,8 +192,9 @@ def test_sentence_encoder_from_the_wheel_is_real_minilm():
     assert e.shape == (3, 384)
     assert float(e.norm(dim=-1).min()) == pytest.approx(1.0, abs=1e-5)
     assert float(e[0] @ e[1]) > float(e[0] @ e[2])  # a real encoder, not random weights
+    monkeypatch.setattr(encoder, "_encode", lambda texts: pytest.fail(f"encoded again: {texts}"))
     again = encoder.encode(["a guitar"])
-    assert torch.equal(again[0], e[1])  # cached
+    assert torch.equal(again[0], e[1])  # cached: not encoded again
 
 
 def test_missing_encoder_folder_is_a_user_error(tmp_path):

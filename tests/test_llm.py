@@ -47,7 +47,9 @@ def test_requests_carry_the_papers_parameters(server, tmp_path):
 
 def test_cache_key_is_sha256_of_model_messages_params(server, tmp_path):
     llm = make_llm(server, tmp_path)
+    started = time.perf_counter()
     llm.ask_many(PROMPTS[:1])
+    elapsed = time.perf_counter() - started
     messages = [{"role": "user", "content": PROMPTS[0]}]
     blob = json.dumps({"model": "test-model", "messages": messages, "params": {"temperature": 0.0, "max_tokens": 256}},
                       sort_keys=True, ensure_ascii=False)
@@ -55,7 +57,11 @@ def test_cache_key_is_sha256_of_model_messages_params(server, tmp_path):
     assert cache_key("test-model", messages, llm.config.params()) == key
     row = sqlite3.connect(tmp_path / "cache.sqlite").execute("SELECT model, answer, usage, seconds FROM answers WHERE key = ?", (key,)).fetchone()
     assert row[0] == "test-model" and row[1].startswith("A concrete thing")
-    assert json.loads(row[2])["total_tokens"] > 0 and row[3] >= 0
+    usage = json.loads(row[2])  # what the server reported (tests/llm_server.py counts words)
+    prompt_words, answer_words = len(PROMPTS[0].split()), len(row[1].split())
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
+        prompt_words, answer_words, prompt_words + answer_words)
+    assert 0 < row[3] <= elapsed  # the request's own duration, within the call that made it
 
 
 def test_429_honours_retry_after(server, tmp_path):

@@ -109,6 +109,8 @@ def test_near_duplicates_and_map_match_numpy(corpus_file):
     pairs = near_duplicates(S, 0.5, 10)
     cos = S @ S.T
     expected = sorted(((i, j, cos[i, j]) for i in range(len(S)) for j in range(i + 1, len(S)) if cos[i, j] >= 0.5), key=lambda p: -p[2])
+    assert np.abs(cos[np.triu_indices(len(S), 1)] - 0.5).min() > 1e-4  # no pair on the threshold (measured: 0.0065)
+    assert all(a[2] - b[2] > 1e-5 for a, b in zip(expected[:11], expected[1:11]))  # nor tied in rank (measured: 5e-4)
     assert [(i, j) for i, j, _ in pairs] == [(i, j) for i, j, _ in expected[:10]]
     assert pairs[0][:2] == (0, 1) and pairs[0][2] == pytest.approx(cos[0, 1], abs=1e-6)
     xy, method = project_2d(S)

@@ -1,0 +1,84 @@
+"""The wheel carries everything the commands read: built from this tree, installed with --no-deps into
+a folder of its own and run from outside the repository, it builds a corpus with the LLM stage
+(the packaged prompts), embeds it with the packaged tiny config and trains the synthetic task."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from llm_server import LLMServer
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("alt_common", "corpus_builder", "alt_model")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The folder the wheel built from this checkout was installed into (`pip install --target`)."""
+    root = tmp_path_factory.mktemp("wheel")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", root / "dist", REPO], check=True, cwd=root)
+    (wheel,) = (root / "dist").glob("alt_toolkit-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--target", root / "site", wheel], check=True, cwd=root)
+    return root / "site"
+
+
+def run(site: Path, cwd: Path, program: str, *args: str) -> subprocess.CompletedProcess:
+    """`python` or a console script of the installed wheel, run from `cwd` with the installed packages
+    first on the path (the checkout's editable install comes after them)."""
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    command = [sys.executable if program == "python" else str(site / "bin" / program), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_wheel_holds_the_packaged_resources(installed):
+    (wheel,) = installed.parent.glob("dist/*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for resource in ("entities.txt", "phrase_looks_like.txt", "phrase_explanations.txt", "phrase_one_sentence.txt",
+                     "system.txt", "label_templates.txt"):
+        assert f"alt_common/prompts/{resource}" in names
+    assert {"alt_common/data/models/alt-tiny-clip.json", "alt_common/data/models/alt-tiny-vit.json",
+            "alt_common/data/labels/demo_actions.txt"} <= names
+
+
+def test_installed_wheel_builds_embeds_and_trains_outside_the_repository(installed, tmp_path):
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    where = run(installed, work, "python", "-c", "import json, alt_common, corpus_builder, alt_model, alt_common.resources as r;"
+                "print(json.dumps([m.__file__ for m in (alt_common, corpus_builder, alt_model)] + [str(r.prompts_dir())]))")
+    assert where.returncode == 0, where.stderr
+    for path in json.loads(where.stdout):
+        assert Path(path).is_relative_to(installed) and not Path(path).is_relative_to(REPO), path
+
+    (work / "labels.txt").write_text("abseiling\nplaying guitar\n", encoding="utf-8")
+    with LLMServer() as server:
+        built = run(installed, work, "corpus", "build", "--labels", "labels.txt", "--out", "corpus.parquet", "--wsd", "lesk",
+                    "--llm-base-url", server.url, "--llm-model", "test-model", "--llm-system")
+        requests = server.state.requests
+    assert built.returncode == 0, built.stderr
+    system = (REPO / "prompts" / "system.txt").read_text(encoding="utf-8").strip()
+    assert all(r["messages"][0] == {"role": "system", "content": system} for r in requests)
+    assert sum(r["messages"][-1]["content"].endswith("video action? List them concisely.") for r in requests) == 2
+
+    synthetic = run(installed, work, "python", "-m", "alt_model.synthetic", "--out", "synthetic", "--train-per-class", "2", "--val-per-class", "1")
+    assert synthetic.returncode == 0, synthetic.stderr
+    embedded = run(installed, work, "corpus", "embed", "corpus.parquet", "--model", "alt-tiny-vit",
+                   "--pretrained", "synthetic/clip.pt", "--out", "corpus.pt")
+    assert embedded.returncode == 0, embedded.stderr
+    bundle = torch.load(work / "corpus.pt", weights_only=True)
+    assert bundle["model"] == "alt-tiny-vit" and bundle["embeddings"].shape[1] == 32
+
+    config = (REPO / "configs" / "tiny_cpu.yaml").read_text(encoding="utf-8")
+    (work / "tiny.yaml").write_text(config, encoding="utf-8")
+    trained = run(installed, work, "alt-train", "--corpus", "synthetic/corpus.pt", "--config", "tiny.yaml",
+                  "train.epochs=1", "train.warmup_epochs=0", "out=runs/one")
+    assert trained.returncode == 0, trained.stderr
+    assert (work / "runs" / "one" / "last.pt").is_file() and "1 epochs" in trained.stdout
