@@ -15,11 +15,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
-from corpus_builder.entry import run
-from corpus_builder.errors import CorpusError
+from alt_common.entry import run, setup_logging
 
 from .errors import ModelError
 
@@ -88,7 +86,8 @@ def evaluate(
     """Top-1/top-5, per-class accuracy and the confusion matrix of a checkpoint; mean ± std over several splits."""
     from .checkpoint import load_checkpoint
     from .config import parse_overrides
-    from .evaluate import evaluate_checkpoint, few_shot, make_splits, parse_views, summarise
+    from .evaluate import evaluate_checkpoint, make_splits, parse_views, summarise
+    from .few_shot import few_shot
 
     clips_crops = parse_views(views)
     state = load_checkpoint(checkpoint)
@@ -120,20 +119,16 @@ def evaluate(
 
 
 def _setup_logging() -> None:
-    logging.getLogger().addHandler(logging.NullHandler())  # libraries' root-logger noise (open_clip): errors are ours
-    ours = logging.getLogger("alt_model")
-    ours.setLevel(logging.INFO if MAIN else logging.WARNING)
-    if not ours.handlers:
-        ours.addHandler(RichHandler(console=err, show_time=False, show_path=False))
+    setup_logging(err, "alt_model", level=logging.INFO if MAIN else logging.WARNING)  # only rank 0 reports progress
 
 
 def train_main() -> None:
     """Entry point of alt-train: user errors become one line on stderr and exit code 2, never a traceback."""
     _setup_logging()
-    run(train_app, (ModelError, CorpusError), err, out)
+    run(train_app, err, out)
 
 
 def eval_main() -> None:
     """Entry point of alt-eval: user errors become one line on stderr and exit code 2, never a traceback."""
     _setup_logging()
-    run(eval_app, (ModelError, CorpusError), err, out)
+    run(eval_app, err, out)

@@ -25,8 +25,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -40,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from corpus_builder.labels import normalize_label
+from alt_common.labels import content_lines, csv_header, csv_records, normalize_label
 
 from .errors import ModelError
 
@@ -76,19 +74,11 @@ class Batch(NamedTuple):
 
 def _list_rows(path: Path, text: str) -> tuple[str, list[tuple[int, str, str]]]:
     """('csv' | 'xclip', [(line number, relative path, label field)])."""
-    lines = [(i, ln) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = content_lines(text)
     if not lines:
         return "csv", []
-    first = lines[0][1]
-    header = [c.strip().lower() for c in next(csv.reader([first]))]
-    if "path" in header and "label" in header:
-        p, lab = header.index("path"), header.index("label")
-        rows = []
-        for (i, _), record in zip(lines[1:], csv.reader(io.StringIO("\n".join(ln for _, ln in lines[1:])))):
-            if max(p, lab) >= len(record) or not record[p].strip():
-                raise ModelError(f"{path}:{i}: expected 'path,label' values under the header; fix or delete the row")
-            rows.append((i, record[p].strip(), record[lab].strip()))
-        return "csv", rows
+    if {"path", "label"} <= set(csv_header(lines[0][1])):
+        return "csv", [(i, r["path"], r["label"]) for i, r in csv_records(path, lines, ("path", "label"))]
     rows = []
     for i, line in lines:
         parts = line.strip().rsplit(maxsplit=1)

@@ -9,9 +9,8 @@
   UCF-101: three test lists; Kinetics-600: three sets of 160 new classes over one video list) and
   report mean ± standard deviation over the splits (`summarise`). Videos whose label is not in a
   split's label set are left out of that split.
-- **K-shot** (`few_shot`): K videos per class are drawn with a seed (`data.shots`) and the model is
-  fine-tuned from a checkpoint with the few-shot config (adapter lr ×10, batch 64, supplementary A)
-  before it is evaluated.
+
+K-shot fine-tuning then evaluation lives in `few_shot.py`.
 """
 
 from __future__ import annotations
@@ -148,7 +147,7 @@ class Split:
 
 def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Path], default_labels: Sequence[str]) -> list[Split]:
     """Pair video lists with label files (either may be one, shared by all); no label file: the training labels."""
-    from corpus_builder.labels import read_labels
+    from alt_common.labels import read_labels
 
     if len(val_lists) > 1 and len(label_files) > 1 and len(val_lists) != len(label_files):
         raise ModelError(f"{len(val_lists)} video lists and {len(label_files)} label files: pass one of each per split, or one shared")
@@ -196,31 +195,3 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
         return results
     finally:
         distributed.teardown(d)
-
-
-def few_shot(checkpoint: str | Path, config: str | Path, overrides: dict[str, Any], train_lists: Sequence[str | Path],
-             splits: Sequence[Split], shots: int, out: str | Path, *, corpus: str | Path | None = None,
-             video_root: str | Path | None = None, views: tuple[int, int] = (1, 1)) -> list[Metrics]:
-    """K-shot: per split, fine-tune the checkpoint on `shots` videos per class of its training list, then evaluate."""
-    from .checkpoint import load_checkpoint
-    from .config import load_config
-    from .train import train
-
-    state = load_checkpoint(checkpoint)
-    if len(train_lists) not in (1, len(splits)):
-        raise ModelError(f"{len(train_lists)} training lists for {len(splits)} splits: pass one per split, or one shared")
-    results = []
-    for i, split in enumerate(splits):
-        cfg = load_config(config, overrides, base=state["config"])  # the checkpoint's run, then the few-shot recipe
-        label_file = Path(out) / f"{split.name}_labels.txt"
-        label_file.parent.mkdir(parents=True, exist_ok=True)
-        label_file.write_text("".join(f"{label}\n" for label in split.labels), encoding="utf-8")
-        cfg.data.labels, cfg.data.val_list = str(label_file), str(split.val_list)
-        cfg.data.train_list = str(train_lists[i if len(train_lists) > 1 else 0])
-        cfg.data.video_root = str(video_root or cfg.data.video_root)
-        cfg.data.shots, cfg.train.init = shots, str(checkpoint)
-        cfg.eval.clips, cfg.eval.crops, cfg.eval.every = views[0], views[1], 0
-        cfg.out = str(Path(out) / f"{shots}shot_{split.name}")
-        result = train(cfg, corpus or state["corpus"])
-        results.append(result.metrics)
-    return results

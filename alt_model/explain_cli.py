@@ -17,8 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corpus_builder.entry import run
-from corpus_builder.errors import CorpusError
+from alt_common.entry import run, setup_logging
 
 from .errors import ModelError
 
@@ -42,7 +41,7 @@ def explain(
     import torch
     import torch.nn.functional as F
 
-    from corpus_builder.labels import read_labels
+    from alt_common.labels import read_labels
 
     from .data import eval_transform, read_clips, tower_norm, tower_size, tsn_indices
     from .explain import align_frames, display_frames, write_explanation
@@ -103,17 +102,18 @@ def _trained(checkpoint: Path, corpus: Path | None, r: int | None):
 
 def _frozen(corpus: Path, model: str | None, pretrained: str | None, r: int):
     """The frozen CLIP model that embedded the corpus (or the one given), its encoder, S, units, tokenizer."""
-    from corpus_builder.embed import load_clip, read_bundle
+    from alt_common.bundle import CorpusBundle
+    from alt_common.clip import load_clip
 
     from .encoder import RegionAwareEncoder
-    from .model import corpus_entities
 
-    bundle = read_bundle(corpus)
-    clip, tokenizer, _ = load_clip(model or bundle.get("model", ""), pretrained or bundle.get("pretrained", "openai"))
-    S, units = corpus_entities(bundle, clip.visual.output_dim)
+    bundle = CorpusBundle.load(corpus)
+    clip, tokenizer, _ = load_clip(model or bundle.model, pretrained or bundle.pretrained or "openai")
+    S, units = bundle.entities(clip.visual.output_dim)
     return None, RegionAwareEncoder(clip.visual, r=r), S, units, clip, tokenizer
 
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
-    run(app, (ModelError, CorpusError), err, out)
+    setup_logging(err, "alt_model")
+    run(app, err, out)

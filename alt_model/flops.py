@@ -39,7 +39,7 @@ def count_gflops(model_name: str = "ViT-B-16", frames: int = 8, r: int = 8, *, c
     """GFLOPs of ALT over an open_clip model (name or OpenAI name, e.g. "ViT-B/16") for one video of `frames` frames."""
     import open_clip
 
-    from corpus_builder.embed import resolve_model
+    from alt_common.clip import resolve_model
 
     name, _ = resolve_model(model_name)
     with torch.device("meta"):

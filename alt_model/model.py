@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from alt_common.bundle import CorpusBundle
+
 from .adapter import TokenReducer, VideoAdapter
 from .aligner import EntityAligner
 from .encoder import EncoderOutput, RegionAwareEncoder
@@ -49,29 +51,6 @@ class ALTOutput:
     frames: EncoderOutput  # the encoder's output for the B·T frames (regions, sizes, sources)
 
 
-def corpus_entities(corpus: dict[str, Any], dim: int, categories: Sequence[str] | None = None) -> tuple[Tensor, list[str]]:
-    """S [K, d] (L2-normalised) and the entity units from a DESIGN §5 bundle, restricted to `categories`."""
-    if not isinstance(corpus, dict) or "embeddings" not in corpus:
-        raise ModelError("the corpus must be a corpus.pt bundle (a dict with 'embeddings'); build it with 'corpus embed'")
-    S = corpus["embeddings"]
-    if not isinstance(S, Tensor) or S.ndim != 2 or S.shape[0] == 0:
-        raise ModelError("corpus 'embeddings' must be a non-empty [K, d] tensor; rebuild it with 'corpus embed'")
-    if S.shape[1] != dim:
-        raise ModelError(f"corpus embeddings are {S.shape[1]}-d but the CLIP model's joint space is {dim}-d; "
-                         f"embed the corpus with the same model (it was embedded with {corpus.get('model', '?')!r})")
-    units = list(corpus.get("units", [str(i) for i in range(len(S))]))
-    if categories is not None:
-        present = list(corpus.get("categories", []))
-        if len(present) != len(S):
-            raise ModelError("the corpus has no 'categories' row-aligned with its embeddings; rebuild it with 'corpus embed'")
-        unknown = sorted(set(categories) - set(present))
-        if unknown:
-            raise ModelError(f"no corpus entities in categories {unknown}; the corpus has {sorted(set(present))}")
-        keep = [i for i, c in enumerate(present) if c in set(categories)]
-        S, units = S[keep], [units[i] for i in keep]
-    return F.normalize(S.float(), dim=-1), units
-
-
 def default_depth(vision_width: int) -> int:
     """M = 4 adapter blocks for ViT-B and 6 for ViT-L (Sec. 3.3): 6 from a 1024-wide vision tower up."""
     return 6 if vision_width >= 1024 else 4
@@ -83,7 +62,7 @@ class ALT(nn.Module):
     def __init__(
         self,
         clip_model: nn.Module,
-        corpus: dict[str, Any],
+        corpus: CorpusBundle | dict[str, Any],
         num_frames: int = 8,
         r: int | Sequence[int] = 8,
         *,
@@ -107,7 +86,8 @@ class ALT(nn.Module):
         self.encoder = RegionAwareEncoder(clip_model.visual, r)
         dim = clip_model.visual.output_dim
         self.align, self.queries, self.regions, self.num_frames = align, queries, regions, num_frames
-        S, self.entity_units = corpus_entities(corpus, dim, categories)
+        bundle = corpus if isinstance(corpus, CorpusBundle) else CorpusBundle.from_dict(corpus)
+        S, self.entity_units = bundle.entities(dim, categories)
         self.register_buffer("entities", S)  # S, frozen (Sec. 3.1)
         self.aligner = EntityAligner(temperature)
         if queries == "learnable":  # Table C4, row Ø: Q_0 learned
@@ -127,14 +107,14 @@ class ALT(nn.Module):
     def from_corpus(cls, corpus: str | Path, model: str | None = None, pretrained: str | None = None,
                     device: str = "cpu", **options: Any) -> ALT:
         """ALT over the CLIP model that embedded `corpus` (a corpus.pt path), or the model/pretrained given."""
-        from corpus_builder.embed import load_clip, read_bundle, resolve_model
+        from alt_common.clip import load_clip, resolve_model
 
-        bundle = read_bundle(corpus)
-        model, pretrained = model or bundle.get("model"), pretrained or bundle.get("pretrained")
+        bundle = CorpusBundle.load(corpus)
+        model, pretrained = model or bundle.model, pretrained or bundle.pretrained
         if not model or not pretrained:
             raise ModelError(f"{corpus}: no 'model'/'pretrained' recorded; pass model= and pretrained=")
-        if bundle.get("model") and resolve_model(bundle["model"])[0] != resolve_model(model)[0]:
-            raise ModelError(f"{corpus} was embedded with {bundle['model']!r}, not {model!r}; re-embed it or use that model")
+        if bundle.model and resolve_model(bundle.model)[0] != resolve_model(model)[0]:
+            raise ModelError(f"{corpus} was embedded with {bundle.model!r}, not {model!r}; re-embed it or use that model")
         clip, tokenizer, _ = load_clip(model, pretrained, device)
         return cls(clip, bundle, tokenizer=tokenizer, **options).to(device)
 

@@ -104,10 +104,10 @@ def write_videos(out: str | Path, train_per_class: int = 8, val_per_class: int =
 def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0) -> Path:
     """clip.pt (random weights of the tiny config) and corpus.pt embedded with it under `out`; returns corpus.pt."""
     import open_clip
-    import pandas as pd
     import torch
 
-    from corpus_builder.embed import embed_corpus, resolve_model
+    from alt_common.bundle import CorpusBundle
+    from alt_common.clip import encode_texts, load_clip, resolve_model
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,9 +115,11 @@ def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0) -
     clip = open_clip.create_model(resolve_model(model)[0], pretrained=None)
     weights = (out / "clip.pt").resolve()
     torch.save(clip.state_dict(), weights)
-    df = pd.DataFrame([{"entity_id": i, "unit": u, "description": d, "category": c} for i, (u, d, c) in enumerate(ENTITIES)])
-    bundle = embed_corpus(df, model=model, pretrained=str(weights))
-    torch.save(bundle, out / "corpus.pt")
+    clip, tokenizer, provenance = load_clip(model, str(weights))
+    units, descriptions, categories = (list(column) for column in zip(*ENTITIES))
+    texts = [f"{u}: {d}" for u, d in zip(units, descriptions)]
+    CorpusBundle(encode_texts(clip, tokenizer(texts)), units, descriptions, categories, model, str(weights),
+                 entity_ids=list(range(len(units))), texts=texts, provenance=provenance).save(out / "corpus.pt")
     return out / "corpus.pt"
 
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from alt_common.clip import encode_texts
 from alt_common.resources import label_templates_file
-from corpus_builder.embed import encode_texts
 
 from .errors import ModelError
 

@@ -39,7 +39,7 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from corpus_builder.labels import read_labels
+from alt_common.labels import read_labels
 
 from . import distributed
 from .checkpoint import (FORMAT_VERSION, build_model, link_atomic, load_checkpoint, load_weights, model_state, rng_state,

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from corpus_builder import build_corpus
-from corpus_builder.embed import corpus_texts, encode_texts
-from corpus_builder.labels import read_labels
+from alt_common.clip import encode_texts
+from corpus_builder.embed import corpus_texts
+from alt_common.labels import read_labels
 
 LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "labels"
 TEMPLATES = ("{unit}: {description}", "a photo of a {unit}, {description}", "{description}", "{unit}, a kind of {category}")

@@ -12,6 +12,8 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 from rich.progress import track
 
+from alt_common.labels import LabelFile, dedupe, normalize_label
+
 from .categories import DEFAULT_BODY_PARTS, category_of
 from .clean import clean_units
 from .corpus import COLUMNS
@@ -19,7 +21,6 @@ from .disambiguate import Context, disambiguate, method_record, resolve_method
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
-from .labels import LabelFile, dedupe, normalize_label
 from .llm import LLM
 from .parse import ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts

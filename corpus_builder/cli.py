@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
-from .entry import run
+from alt_common.entry import run, setup_logging
+from alt_common.errors import Failed
+
 from .errors import CorpusError
 
 app = typer.Typer(
@@ -86,7 +86,7 @@ def build(
     """Build corpus.parquet from action labels."""
     from .build import build_corpus
     from .corpus import write_corpus
-    from .labels import read_labels
+    from alt_common.labels import read_labels
     from .llm import LLM, LLMConfig
     from .prompts import PROMPTS_DIR, load_prompts
 
@@ -98,7 +98,7 @@ def build(
 
         if llm_base_url:
             raise CorpusError("--llm-base-url and --llm-backend local exclude each other; pass only one")
-        from .corpus import file_sha256
+        from alt_common.io import file_sha256
 
         gguf = resolve_gguf(llm_gguf)
         llm_model = llm_model or gguf.stem
@@ -125,12 +125,10 @@ def build(
     for failure in failures:
         err.print(f"LLM prompt failed: {failure['prompt']!r}: {failure['error']}", highlight=False, soft_wrap=True)
     if failures and not allow_llm_failures:
-        err.print(
-            f"error: {len(failures)} LLM prompt(s) failed after {llm_retries} retries; nothing written. Re-run to retry "
-            f"them (received answers are cached in {llm.cache.path}) or pass --allow-llm-failures",
-            highlight=False, soft_wrap=True,
+        raise Failed(
+            f"{len(failures)} LLM prompt(s) failed after {llm_retries} retries; nothing written. Re-run to retry "
+            f"them (received answers are cached in {llm.cache.path}) or pass --allow-llm-failures"
         )
-        raise typer.Exit(1)
     write_corpus(df, out_path)
     counts = df.attrs["manifest"]["counts"]
     out.print(summary_table(df, f"{out_path}: {counts['entities']} entities from {counts['labels']} labels"))
@@ -185,7 +183,7 @@ def explain(
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
     from .corpus import read_corpus
     from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS, resolve_method
-    from .labels import normalize_label
+    from alt_common.labels import normalize_label
     from .resources import load_spacy, wordnet
     from .wsd_eval import explain as explain_unit
 
@@ -228,7 +226,9 @@ def report(
     duplicate_threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Cosine from which two entities count as near-duplicates.")] = 0.95,
 ) -> None:
     """Write one HTML page about a corpus: counts, entities per label, doubtful choices, near-duplicates, a map."""
-    from .corpus import atomic_write, read_corpus
+    from alt_common.io import atomic_write
+
+    from .corpus import read_corpus
     from .report import corpus_report, load_embeddings
 
     _check_output(out_path)
@@ -257,15 +257,12 @@ def doctor(
             status = "found" if r.found else ("MISSING" if r.required else "missing (optional)")
             table.add_row(r.name, status, r.where, r.version, r.how)
         out.print(table)
-    if any(r.required and not r.found for r in rows):
-        raise typer.Exit(1)
+    missing = [r.name for r in rows if r.required and not r.found]
+    if missing:
+        raise Failed(f"required resource(s) missing: {', '.join(missing)}; install them as the table says")
 
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
-    logging.getLogger().addHandler(logging.NullHandler())  # libraries' root-logger noise (open_clip): errors are ours
-    ours = logging.getLogger("corpus_builder")  # our messages only: not every HTTP request httpx logs
-    ours.setLevel(logging.INFO)
-    if not ours.handlers:
-        ours.addHandler(RichHandler(console=err, show_time=False, show_path=False))
-    run(app, (CorpusError,), err, out)
+    setup_logging(err, "corpus_builder")
+    run(app, err, out)

@@ -1,18 +1,9 @@
-"""`corpus embed`: CLIP text embeddings of the corpus, the frozen entity matrix S (paper Sec. 3.1).
-
-open_clip pads every text to 77 tokens, but CLIP's text transformer is causal and pools the EOT
-token, so a text's embedding depends only on its own tokens. We sort texts by token count, run each
-batch at its own padded length (positional embeddings and the causal mask cut to that length), and
-restore the order: the same numbers as open_clip's `encode_text`, far fewer FLOPs. `exact_padding`
-keeps open_clip's own padded path for checks; text towers that do not pool the EOT token with a
-causal mask (HF towers, "last"/"first" pooling) always take it.
-"""
+"""`corpus embed`: CLIP text embeddings of the corpus, the frozen entity matrix S (paper Sec. 3.1),
+written as corpus.pt (DESIGN §5, `alt_common.bundle`) and its .embeddings.parquet twin."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,80 +11,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-import torch.nn.functional as F
-from rich.progress import track
 
-from alt_common.resources import model_configs_dir
+from alt_common.bundle import CorpusBundle
+from alt_common.clip import count_truncated, encode_texts, load_clip
+from alt_common.io import atomic_write, file_sha256
 
-from .corpus import atomic_write, file_sha256, read_corpus
+from .corpus import read_corpus
 from .errors import CorpusError
 
-FORMAT_VERSION = 1
 DEFAULT_TEMPLATE = "{unit}: {description}"
-MODEL_CONFIGS = model_configs_dir()
-# OpenAI's model names -> open_clip's; OpenAI weights use QuickGELU.
-OPENAI_NAMES = {
-    "RN50": "RN50", "RN101": "RN101", "RN50x4": "RN50x4", "RN50x16": "RN50x16", "RN50x64": "RN50x64",
-    "ViT-B/32": "ViT-B-32", "ViT-B/16": "ViT-B-16", "ViT-L/14": "ViT-L-14", "ViT-L/14@336px": "ViT-L-14-336",
-}
-_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
-
-
-def resolve_model(name: str) -> tuple[str, bool]:
-    """(open_clip model name, force QuickGELU) for an open_clip or OpenAI model name."""
-    import open_clip
-
-    if MODEL_CONFIGS.is_dir():
-        open_clip.add_model_config(MODEL_CONFIGS)
-    if name in OPENAI_NAMES:
-        return OPENAI_NAMES[name], True
-    if name not in open_clip.list_models():
-        close = [m for m in open_clip.list_models() if name.lower().replace("/", "-") in m.lower()][:5]
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise CorpusError(f"unknown CLIP model {name!r}{hint}; see open_clip.list_models() or use ViT-B/16")
-    return name, False
-
-
-def _hub_reachable(timeout: float = 2.0) -> bool:
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def load_clip(model: str, pretrained: str = "openai", device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
-    """(open_clip model in eval mode, its tokenizer, provenance) from a name and a tag or local path."""
-    import open_clip
-
-    name, quick_gelu = resolve_model(model)
-    path = Path(pretrained).expanduser()
-    is_file = path.suffix in _CHECKPOINT_SUFFIXES or path.exists()
-    provenance = {"model": model, "open_clip_model": name, "pretrained": pretrained, "quick_gelu": quick_gelu}
-    if is_file:
-        if not path.is_file():
-            raise CorpusError(f"{path}: checkpoint not found; pass an existing .pt/.bin/.safetensors file to --pretrained")
-        provenance["pretrained_sha256"] = file_sha256(path)
-    elif not open_clip.get_pretrained_cfg(name, pretrained):
-        tags = ", ".join(open_clip.list_pretrained_tags_by_model(name)) or "none"
-        raise CorpusError(f"no pretrained weights {pretrained!r} for {name} (known tags: {tags}); or pass a local checkpoint file")
-    elif not os.environ.get("HF_HUB_OFFLINE") and not _hub_reachable():
-        import huggingface_hub.constants
-
-        huggingface_hub.constants.HF_HUB_OFFLINE = True  # fail in seconds, not after 30 s of retries
-    try:
-        clip = open_clip.create_model(name, pretrained=str(path) if is_file else pretrained, device=device,
-                                      force_quick_gelu=quick_gelu and is_file)
-    except Exception as exc:  # noqa: BLE001 - open_clip and the hub raise many kinds
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        if is_file:
-            raise CorpusError(f"{path}: not a checkpoint of {name} ({reason}); pass the weights this model was trained with") from None
-        raise CorpusError(
-            f"cannot load pretrained {pretrained!r} weights for {name}: not in the local cache and the model hub is "
-            "unreachable; pass --pretrained /path/to/checkpoint.pt (.pt/.bin/.safetensors)"
-        ) from None
-    clip.eval()
-    return clip, open_clip.get_tokenizer(name), provenance
 
 
 def corpus_texts(df: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
@@ -102,54 +28,6 @@ def corpus_texts(df: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str
         return [template.format(unit=u, description=d, category=c) for u, d, c in zip(df["unit"], df["description"], df["category"])]
     except (KeyError, IndexError, ValueError) as exc:
         raise CorpusError(f"bad --template {template!r} ({exc}); use the fields {{unit}}, {{description}}, {{category}}") from None
-
-
-def _fast_path_ok(clip: Any) -> bool:
-    return getattr(clip, "text_pool_type", None) == "argmax" and getattr(clip, "attn_mask", None) is not None
-
-
-def encode_trimmed(clip: Any, tokens: torch.Tensor) -> torch.Tensor:
-    """open_clip's `CLIP.encode_text` at the batch's own length: tokens [B, L], L <= context length."""
-    length = tokens.shape[1]
-    cast_dtype = clip.transformer.get_cast_dtype()
-    x = clip.token_embedding(tokens).to(cast_dtype)
-    x = x + clip.positional_embedding[:length].to(cast_dtype)
-    x = clip.transformer(x, attn_mask=clip.attn_mask[:length, :length])
-    x = clip.ln_final(x)
-    x = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]  # the EOT token, as open_clip pools
-    if isinstance(clip.text_projection, torch.nn.Linear):
-        return clip.text_projection(x)
-    return x @ clip.text_projection if clip.text_projection is not None else x
-
-
-@torch.inference_mode()
-def encode_texts(
-    clip: Any, tokens: torch.Tensor, batch_size: int = 256, exact_padding: bool = False, show_progress: bool = False
-) -> torch.Tensor:
-    """L2-normalised text embeddings [N, d] in the input order, batched by token count."""
-    device = next(clip.parameters()).device
-    lengths = tokens.argmax(dim=-1) + 1  # the EOT token has the largest id: it ends each text
-    fast = not exact_padding and _fast_path_ok(clip)
-    order = torch.argsort(lengths, stable=True) if fast else torch.arange(len(tokens))
-    chunks = []
-    for idx in track(list(order.split(batch_size)), "Embedding", disable=not show_progress, transient=True):
-        batch = tokens[idx].to(device)
-        if fast:
-            chunks.append(encode_trimmed(clip, batch[:, : int(lengths[idx].max())]).float().cpu())
-        else:
-            chunks.append(clip.encode_text(batch).float().cpu())
-    out = torch.cat(chunks)
-    out[order] = out.clone()  # back to the input order
-    return F.normalize(out, dim=-1)
-
-
-def count_truncated(tokenizer: Any, texts: list[str]) -> int:
-    """How many texts are longer than the context (open_clip's tokenizer cuts them, keeping EOT)."""
-    context = getattr(tokenizer, "context_length", 77)
-    encode = getattr(tokenizer, "encode", None)
-    if encode is None:
-        return 0
-    return sum(len(encode(t)) + 2 > context for t in texts)
 
 
 def embed_corpus(
@@ -170,22 +48,12 @@ def embed_corpus(
     texts = corpus_texts(df, template)
     clip, tokenizer, provenance = load_clip(model, pretrained, device)
     embeddings = encode_texts(clip, tokenizer(texts), batch_size, exact_padding, show_progress)
-    return {
-        "embeddings": embeddings.contiguous(),
-        "entity_ids": [int(i) for i in df["entity_id"]],
-        "units": list(df["unit"]),
-        "descriptions": list(df["description"]),
-        "categories": list(df["category"]),
-        "texts": texts,
-        "model": model,
-        "pretrained": pretrained,
-        "provenance": provenance,
-        "text_template": template,
-        "truncated_texts": count_truncated(tokenizer, texts),
-        "exact_padding": exact_padding,
-        "corpus_sha256": corpus_sha256 or "",
-        "format_version": FORMAT_VERSION,
-    }
+    return CorpusBundle(
+        embeddings=embeddings.contiguous(), units=list(df["unit"]), descriptions=list(df["description"]),
+        categories=list(df["category"]), model=model, pretrained=pretrained, text_template=template,
+        corpus_sha256=corpus_sha256 or "", entity_ids=[int(i) for i in df["entity_id"]], texts=texts,
+        provenance=provenance, truncated_texts=count_truncated(tokenizer, texts), exact_padding=exact_padding,
+    ).to_dict()
 
 
 def embeddings_table(bundle: dict[str, Any]) -> pa.Table:
@@ -226,7 +94,7 @@ def embed_file(
         except Exception:  # noqa: BLE001 - an unreadable old file is simply replaced
             pass
     bundle = embed_corpus(df, model, pretrained, corpus_sha256=sha, **options)
-    atomic_write(out, lambda tmp: torch.save(bundle, tmp))
+    CorpusBundle.from_dict(bundle, out).save(out)
     table = embeddings_table(bundle)
     atomic_write(parquet, lambda tmp: pq.write_table(table, tmp))
     return bundle, parquet
@@ -237,17 +105,3 @@ def _same_weights(old: dict[str, Any], pretrained: str) -> bool:
     if not path.is_file():
         return True
     return old.get("provenance", {}).get("pretrained_sha256") == file_sha256(path)
-
-
-def read_bundle(path: str | Path) -> dict[str, Any]:
-    """Load a corpus.pt (DESIGN §5) safely (`weights_only`); errors name the file and how to make one."""
-    path = Path(path)
-    try:
-        bundle = torch.load(path, weights_only=True, map_location="cpu")
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: corpus.pt not found; make it with 'corpus embed CORPUS.parquet --out {path}'") from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a torch.save
-        raise CorpusError(f"{path}: not a corpus.pt ({type(exc).__name__}); make it with 'corpus embed'") from None
-    if not isinstance(bundle, dict) or "embeddings" not in bundle:
-        raise CorpusError(f"{path}: not a corpus.pt (no 'embeddings'); make it with 'corpus embed'")
-    return bundle

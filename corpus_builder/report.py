@@ -12,7 +12,6 @@ id="report-data">`) for tools. Pure function `corpus_report`; the CLI writes the
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import json
@@ -39,13 +38,13 @@ class Embeddings:
 
 def load_embeddings(bundle_path: str | Path, corpus_path: str | Path, df: pd.DataFrame) -> Embeddings:
     """The corpus.pt of this very corpus.parquet (checked by its SHA-256 and its units)."""
-    from .embed import read_bundle
+    from alt_common.bundle import CorpusBundle
+    from alt_common.io import file_sha256
 
-    bundle = read_bundle(bundle_path)
-    digest = hashlib.sha256(Path(corpus_path).read_bytes()).hexdigest()
-    if bundle.get("corpus_sha256") != digest or list(bundle.get("units", [])) != df["unit"].tolist():
+    bundle = CorpusBundle.load(bundle_path)
+    if bundle.corpus_sha256 != file_sha256(corpus_path) or bundle.units != df["unit"].tolist():
         raise CorpusError(f"{bundle_path} embeds another corpus than {corpus_path}; re-run 'corpus embed {corpus_path}'")
-    return Embeddings(bundle["embeddings"].float().numpy(), str(bundle.get("model")), str(bundle.get("pretrained")))
+    return Embeddings(bundle.embeddings.float().numpy(), bundle.model, bundle.pretrained)
 
 
 def counts(df: pd.DataFrame) -> dict[str, dict[str, int]]:

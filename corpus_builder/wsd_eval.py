@@ -89,7 +89,7 @@ class Explanation:
 
 def explain(label: str, unit: str, nlp: Any, methods: list[str] | None = None) -> Explanation:
     """Every candidate of `unit` in `label`, the evidence for it and each method's score."""
-    from .labels import normalize_label
+    from alt_common.labels import normalize_label
 
     label = normalize_label(label)
     if not label:

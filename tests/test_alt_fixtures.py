@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from corpus_builder.embed import resolve_model
+from alt_common.clip import resolve_model
 
 TINY_VIT = "alt-tiny-vit"  # 64 px, patch 8: N = 64 patches, 4 blocks, 32-d joint space
 TINY_CLIP = "alt-tiny-clip"  # 32 px, patch 16: N = 4 patches, 2 blocks

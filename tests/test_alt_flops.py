@@ -9,7 +9,7 @@ from test_alt_fixtures import TINY_VIT, one_thread  # noqa: F401 - fixtures
 from torch.utils.flop_counter import FlopCounterMode
 
 from alt_model import RegionAwareEncoder, count_gflops
-from corpus_builder.embed import resolve_model
+from alt_common.clip import resolve_model
 
 
 @pytest.mark.parametrize("r, paper", [(0, 141), (8, 110)])

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from test_alt_fixtures import TINY_VIT, clip, corpus, make_clip, make_corpus, one_thread, tokenizer  # noqa: F401 - fixtures
 
+from alt_common.errors import UserError
 from alt_model import ALT, AdapterBlock, ModelError
 
 LABELS = ["abseiling", "playing guitar", "riding a bike"]
@@ -111,7 +112,7 @@ def test_categories_restrict_the_corpus(clip, corpus, tokenizer):
     torch.testing.assert_close(model.entities, corpus["embeddings"][keep])
     assert model.entity_units == [corpus["units"][i] for i in keep]
     assert int(model(_video(), LABELS).entity_ids.max()) < len(keep)
-    with pytest.raises(ModelError, match="no corpus entities in categories"):
+    with pytest.raises(UserError, match="no corpus entities in categories"):
         _alt(clip, corpus, tokenizer, categories=["weather"])
 
 
@@ -168,7 +169,7 @@ def test_contradictory_options_are_refused(clip, corpus, tokenizer, options, mes
 
 
 def test_corpus_of_another_width_is_refused(clip, tokenizer):
-    with pytest.raises(ModelError, match="16-d"):
+    with pytest.raises(UserError, match="16-d"):
         _alt(clip, make_corpus(dim=16), tokenizer)
 
 

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from corpus_builder import build_corpus, write_corpus
-from corpus_builder.embed import embed_corpus, encode_texts, load_clip, resolve_model
+from alt_common.clip import encode_texts, load_clip, resolve_model
+from corpus_builder.embed import embed_corpus
 
 TEXTS = [
     "guitar: a stringed instrument usually having six strings; played by strumming or plucking",

@@ -68,7 +68,7 @@ def test_a_verbless_label_ending_in_an_action_noun_names_that_action(nlp):
 
 
 def test_every_reference_label_yields_a_unit(nlp, shared_labels):
-    from corpus_builder.labels import read_labels
+    from alt_common.labels import read_labels
 
     labels, _ = read_labels([shared_labels / n for n in ("kinetics_400_labels.csv", "hmdb_51_labels.csv", "ucf_101_labels.csv")])
     result = dict(extract_units(labels, nlp))

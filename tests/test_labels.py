@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from corpus_builder.errors import CorpusError
-from corpus_builder.labels import normalize_label, read_label_file, read_labels
+from alt_common.errors import UserError
+from alt_common.labels import normalize_label, read_label_file, read_labels
 
 
 @pytest.mark.parametrize(
@@ -84,13 +84,13 @@ def test_reference_lists_parse(shared_labels):
 def test_bad_label_files_raise_one_actionable_error(tmp_path, content, message):
     path = tmp_path / ("labels.csv" if content.startswith(b"id,") else "labels.txt")
     path.write_bytes(content)
-    with pytest.raises(CorpusError, match=message) as exc:
+    with pytest.raises(UserError, match=message) as exc:
         read_label_file(path)
     assert str(path) in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_missing_file_and_folder(tmp_path):
-    with pytest.raises(CorpusError, match="label file not found"):
+    with pytest.raises(UserError, match="label file not found"):
         read_label_file(tmp_path / "nope.txt")
-    with pytest.raises(CorpusError, match="is a folder"):
+    with pytest.raises(UserError, match="is a folder"):
         read_label_file(tmp_path)

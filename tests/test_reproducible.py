@@ -68,7 +68,7 @@ def test_embed_is_bit_identical_in_two_processes(tmp_path):
     import open_clip
 
     from corpus_builder import build_corpus, write_corpus
-    from corpus_builder.embed import resolve_model
+    from alt_common.clip import resolve_model
 
     model = "alt-tiny-clip"
     resolve_model(model)

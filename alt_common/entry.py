@@ -1,0 +1,51 @@
+"""Running a Typer app as a console script under the exit-code contract of `errors`: user errors
+become one line on stderr, never a traceback; and the logging every command sets up."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from .errors import BAD_INPUT, FAILED, INTERRUPTED, OK, Failed, UserError
+
+UsageError = typer.BadParameter.__base__  # click's UsageError, wherever this typer version keeps click
+
+
+def setup_logging(err: Console, *packages: str, level: int = logging.INFO) -> None:
+    """Our packages' messages from `level` up on `err` through rich; other libraries' root-logger noise
+    (open_clip's) is dropped, and so is every HTTP request httpx logs."""
+    logging.getLogger().addHandler(logging.NullHandler())
+    for name in packages:
+        ours = logging.getLogger(name)
+        ours.setLevel(level)
+        if not ours.handlers:
+            ours.addHandler(RichHandler(console=err, show_time=False, show_path=False))
+
+
+def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
+    """Run `app` on sys.argv and exit: 0, 1 for `Failed`, 2 for user and usage errors, 130 on Ctrl-C."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except UserError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(BAD_INPUT)
+    except Failed as exc:
+        err.print(f"failed: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(FAILED)
+    except UsageError as exc:
+        if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # bare command: show help
+            out.print(exc.ctx.get_help(), highlight=False)
+            sys.exit(OK)
+        hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+        err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(BAD_INPUT)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted; nothing was written")
+        sys.exit(INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else OK)

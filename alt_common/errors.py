@@ -1,0 +1,16 @@
+"""The toolkit's error type and the exit-code contract every command keeps (enforced by `entry.run`).
+
+0 ok; 1 the command ran but failed (`Failed`: LLM prompts that failed, missing resources in
+`corpus doctor`); 2 bad input (`UserError`: a file, option or resource the user can fix); 130
+interrupted (Ctrl-C).
+"""
+
+OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+
+
+class UserError(Exception):
+    """A problem with the user's input or environment, in a message that says what to change (exit 2)."""
+
+
+class Failed(Exception):
+    """The command ran to its end but did not succeed; the message says what failed (exit 1)."""
