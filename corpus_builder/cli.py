@@ -140,7 +140,7 @@ def build(
 
 @app.command()
 def embed(
-    corpus: Annotated[Path, typer.Argument(help="The corpus.parquet to embed.")] = Path("corpus.parquet"),
+    corpus: Annotated[Path, typer.Argument(metavar="CORPUS.PARQUET", help="The corpus.parquet to embed.")] = Path("corpus.parquet"),
     model: Annotated[str, typer.Option(help="open_clip name (ViT-B-16) or OpenAI name (ViT-B/16).")] = "ViT-B/16",
     pretrained: Annotated[str, typer.Option(help="Weights: an open_clip tag (openai) or a local .pt/.bin/.safetensors file.")] = "openai",
     template: Annotated[str, typer.Option(help="Text embedded per entity; fields {unit}, {description}, {category}.")] = "{unit}: {description}",
@@ -175,10 +175,10 @@ def embed(
 @app.command()
 def explain(
     unit: Annotated[str, typer.Argument(help="The unit whose sense to explain: bat, pool, ice skate.")],
-    label: Annotated[str, typer.Option("--label", "-l", help="The action label the unit comes from.")],
+    label: Annotated[str, typer.Option("--label", help="The action label the unit comes from (a label, not a file).")],
     t5_model: Annotated[Optional[str], typer.Option(help="Also score with this T5 word-sense model (folder or hub name).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
-    corpus: Annotated[Optional[Path], typer.Option(help="A built corpus.parquet: also list the LLM items its build dropped for LABEL.")] = None,
+    corpus: Annotated[Optional[Path], typer.Argument(metavar="[CORPUS.PARQUET]", help="A built corpus.parquet: also list the LLM items its build dropped for LABEL.")] = None,
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
     from .corpus import read_corpus
@@ -219,8 +219,8 @@ def explain(
 
 @app.command()
 def report(
-    corpus: Annotated[Path, typer.Argument(help="The corpus.parquet to report on.")] = Path("corpus.parquet"),
-    embeddings: Annotated[Optional[Path], typer.Option(help="Its corpus.pt (from 'corpus embed'): near-duplicates and a map.")] = None,
+    corpus: Annotated[Path, typer.Argument(metavar="CORPUS.PARQUET", help="The corpus.parquet to report on.")] = Path("corpus.parquet"),
+    embeddings: Annotated[Optional[Path], typer.Option("--corpus", metavar="CORPUS.PT", help="Its corpus.pt (from 'corpus embed'): near-duplicates and a map.")] = None,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Output HTML file (self-contained).")] = Path("report.html"),
     top: Annotated[int, typer.Option(min=1, help="Rows in the doubtful-choices table (twice as many near-duplicates).")] = 25,
     duplicate_threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Cosine from which two entities count as near-duplicates.")] = 0.95,

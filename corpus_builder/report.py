@@ -193,7 +193,7 @@ def corpus_report(df: pd.DataFrame, embeddings: Embeddings | None = None, *, tit
                      [[r.unit, ", ".join(r.labels[:3]), r.description, f"{r.wsd_margin:.3f}", r.wsd_method, len(r.candidates)]
                       for r in shaky.itertuples()])]
     if embeddings is None:
-        parts.append("<h2>Embeddings</h2><p class='muted'>Pass <code>--embeddings corpus.pt</code> for near-duplicates and a map.</p>")
+        parts.append("<h2>Embeddings</h2><p class='muted'>Pass <code>--corpus corpus.pt</code> for near-duplicates and a map.</p>")
     else:
         pairs = near_duplicates(embeddings.matrix, duplicate_threshold, top * 2)
         xy, method = project_2d(embeddings.matrix)

@@ -142,6 +142,6 @@ def test_explain_lists_the_llm_items_a_build_dropped(run_cli, tmp_path):
         {"label": "abseiling", "item": "adrenaline", "reason": "not visual: noun.body"},
     ]
     write_corpus(df, tmp_path / "c.parquet")
-    code, stdout, stderr = run_cli("explain", "cricket", "--label", "Playing Cricket", "--corpus", tmp_path / "c.parquet")
+    code, stdout, stderr = run_cli("explain", "cricket", "--label", "Playing Cricket", tmp_path / "c.parquet")
     assert code == 0, stderr
     assert "teamwork (not visual: noun.act)" in stdout and "adrenaline" not in stdout

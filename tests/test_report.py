@@ -99,7 +99,7 @@ def test_numbers_and_tables_match_the_corpus(corpus_file):
     margins = df["wsd_margin"].dropna().sort_values()
     assert [d["margin"] for d in data["doubtful"]] == pytest.approx(margins.head(5).tolist())
     assert len(page.tables["doubtful"]) == 1 + 5
-    assert "near_duplicates" not in data and "--embeddings corpus.pt" in corpus_report(df)
+    assert "near_duplicates" not in data and "--corpus corpus.pt" in corpus_report(df)
 
 
 def test_near_duplicates_and_map_match_numpy(corpus_file):
@@ -132,7 +132,7 @@ def test_near_duplicates_and_map_match_numpy(corpus_file):
 def test_cli_writes_a_page_chromium_renders(run_cli, corpus_file, tmp_path):
     torch.save(bundle_for(corpus_file), tmp_path / "corpus.pt")
     out = tmp_path / "report.html"
-    code, stdout, stderr = run_cli("report", corpus_file, "--embeddings", tmp_path / "corpus.pt", "--out", out)
+    code, stdout, stderr = run_cli("report", corpus_file, "--corpus", tmp_path / "corpus.pt", "--out", out)
     assert code == 0, stderr
     assert f"{out}: report on" in stdout
     assert os.stat(out).st_mode & 0o044 == 0o044  # readable like any file the user writes, not mkstemp's 0600
@@ -155,13 +155,13 @@ def test_bad_inputs_are_one_line_errors(run_cli, corpus_file, tmp_path):
     write_corpus(read_corpus(corpus_file).head(3), other)
     torch.save(bundle_for(corpus_file), tmp_path / "corpus.pt")
     cases = [
-        (["report", other, "--embeddings", tmp_path / "corpus.pt"], f"{tmp_path / 'corpus.pt'} embeds another corpus than {other}"),
-        (["report", corpus_file, "--embeddings", tmp_path / "none.pt"], "none.pt: corpus.pt not found; make it with 'corpus embed"),
+        (["report", other, "--corpus", tmp_path / "corpus.pt"], f"{tmp_path / 'corpus.pt'} embeds another corpus than {other}"),
+        (["report", corpus_file, "--corpus", tmp_path / "none.pt"], "none.pt: corpus.pt not found; make it with 'corpus embed"),
         (["report", tmp_path / "missing.parquet"], "missing.parquet: corpus not found"),
         (["report", corpus_file, "--out", tmp_path / "no" / "r.html"], "does not exist; create it or choose another --out"),
     ]
     (tmp_path / "junk.pt").write_text("not a tensor file")
-    cases.append((["report", corpus_file, "--embeddings", tmp_path / "junk.pt"], "junk.pt: not a corpus.pt"))
+    cases.append((["report", corpus_file, "--corpus", tmp_path / "junk.pt"], "junk.pt: not a corpus.pt"))
     for args, message in cases:
         code, _, stderr = run_cli(*args)
         assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1, (args, stderr)
