@@ -1,6 +1,6 @@
 """A synthetic video task and a tiny corpus, so `alt-train` and `alt-eval` run end to end offline on a CPU.
 
-`python -m alt_model.synthetic --out DIR` writes into DIR:
+`alt-synthetic --out DIR` (or `python -m alt_model.synthetic`) writes into DIR:
 - `videos/<class>/<n>.mp4`: real MPEG-4 files written with PyAV, one coloured shape per video moving
   across a noisy dark background; the classes differ in colour, shape and direction, and every video
   starts at a random place with a random speed;
@@ -12,11 +12,16 @@ The tests use the same functions; `configs/tiny_cpu.yaml` trains on the result.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+import typer
+from rich.console import Console
+
+from alt_common.device import resolve_device
+from alt_common.entry import run
 
 TINY_MODEL = "alt-tiny-vit"
 
@@ -101,7 +106,7 @@ def write_videos(out: str | Path, train_per_class: int = 8, val_per_class: int =
     return out
 
 
-def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0) -> Path:
+def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0, device: str = "cpu") -> Path:
     """clip.pt (random weights of the tiny config) and corpus.pt embedded with it under `out`; returns corpus.pt."""
     import open_clip
     import torch
@@ -115,7 +120,7 @@ def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0) -
     clip = open_clip.create_model(resolve_model(model)[0], pretrained=None)
     weights = (out / "clip.pt").resolve()
     torch.save(clip.state_dict(), weights)
-    clip, tokenizer, provenance = load_clip(model, str(weights))
+    clip, tokenizer, provenance = load_clip(model, str(weights), device)
     units, descriptions, categories = (list(column) for column in zip(*ENTITIES))
     texts = [f"{u}: {d}" for u, d in zip(units, descriptions)]
     CorpusBundle(encode_texts(clip, tokenizer(texts)), units, descriptions, categories, model, str(weights),
@@ -123,17 +128,28 @@ def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0) -
     return out / "corpus.pt"
 
 
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+@app.command()
+def synthetic(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("synthetic"),
+    train_per_class: Annotated[int, typer.Option(min=1, help="Training videos per class.")] = 8,
+    val_per_class: Annotated[int, typer.Option(min=1, help="Validation videos per class.")] = 4,
+    frames: Annotated[int, typer.Option(min=1, help="Frames per video.")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed of the videos and of the tiny CLIP's random weights.")] = 0,
+    device: Annotated[str, typer.Option(help="Where the tiny CLIP embeds the corpus: cpu, cuda, cuda:1, ...")] = "cpu",
+) -> None:
+    """Write the synthetic video task and a tiny corpus.pt (see the module docstring)."""
+    resolve_device(device)
+    write_videos(out_dir, train_per_class, val_per_class, frames, seed=seed)
+    write_tiny_corpus(out_dir, seed=seed, device=device)
+    Console().print(f"wrote {out_dir}/: videos/, labels.txt, train.csv, val.csv, clip.pt, corpus.pt", highlight=False)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Write the synthetic video task and a tiny corpus (see the module docstring).")
-    parser.add_argument("--out", type=Path, default=Path("synthetic"), help="output folder (default: synthetic)")
-    parser.add_argument("--train-per-class", type=int, default=8)
-    parser.add_argument("--val-per-class", type=int, default=4)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    write_videos(args.out, args.train_per_class, args.val_per_class, args.frames, seed=args.seed)
-    write_tiny_corpus(args.out, seed=args.seed)
-    print(f"wrote {args.out}/: videos/, labels.txt, train.csv, val.csv, clip.pt, corpus.pt")
+    """Entry point of alt-synthetic (and `python -m alt_model.synthetic`)."""
+    run(app, Console(stderr=True), Console())
 
 
 if __name__ == "__main__":

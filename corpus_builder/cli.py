@@ -150,13 +150,11 @@ def embed(
     exact_padding: Annotated[bool, typer.Option(help="Use open_clip's padded encode_text (for checks; slower).")] = False,
 ) -> None:
     """Embed corpus.parquet with CLIP's text encoder into corpus.pt and corpus.embeddings.parquet."""
+    from alt_common.device import resolve_device
+
     from .embed import embed_file
 
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CorpusError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    resolve_device(device)
     bundle, parquet = embed_file(
         corpus, out_path, model, pretrained, template=template, batch_size=batch_size, device=device,
         exact_padding=exact_padding, show_progress=err.is_terminal,
