@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import ModelError
+from .precision import PRECISIONS
 
 
 @dataclass
@@ -107,7 +108,6 @@ class Config:
     seed: int = 1024
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _NULL = ("null", "none", "~", "")
 
 

@@ -10,8 +10,8 @@
   micro-batches.
 - Loss (Eq. 10): cross-entropy against soft targets: Mixup/CutMix (timm's `Mixup`, on the frames of
   a clip alike) with label smoothing folded in; a batch of odd size is not mixed, only smoothed.
-- Mixed precision with `torch.autocast` on GPUs (bf16 where supported, else fp16 with a GradScaler);
-  gradient clipping; optional activation checkpointing of the ViT blocks (`model.grad_checkpointing`).
+- Mixed precision as `train.precision` says (`precision.py`: bf16 autocast on GPUs where supported,
+  else fp16 with a GradScaler; fp32 on CPUs); gradient clipping; optional activation checkpointing of the ViT blocks (`model.grad_checkpointing`).
 - Checkpoints `last.pt` at every epoch end (and every `save_every` steps), `best.pt` by validation
   top-1, `config.yaml`, and `log.jsonl` (a line per `log_every` steps and per epoch), all written by
   rank 0. `resume` continues exactly: the sampler order and every augmentation are functions of
@@ -48,7 +48,8 @@ from .config import Config, dump, to_dict
 from .data import VideoDataset, collate, read_video_list, sample_shots, tower_norm, tower_size
 from .distributed import Dist
 from .errors import ModelError
-from .evaluate import Metrics, autocast, evaluate
+from .evaluate import Metrics, evaluate
+from .precision import autocast, autocast_dtype, grad_scaler
 
 log = logging.getLogger(__name__)
 NO_DECAY = ("positional_embedding", "class_embedding", "learned_queries")
@@ -84,15 +85,6 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for `train.precision` on `device`; None runs in fp32 (always on CPUs)."""
-    if device.type != "cuda" or precision == "fp32":
-        return None
-    if precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 def make_mixer(cfg: Config, num_classes: int):
@@ -211,7 +203,7 @@ def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResu
     optimizer = torch.optim.AdamW(param_groups(model, cfg), betas=tuple(tc.betas), eps=1e-8)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup_steps, total_steps, tc.min_lr_ratio))
     dtype = autocast_dtype(tc.precision, d.device)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    scaler = grad_scaler(dtype)
     mixer = make_mixer(cfg, len(labels))
     ddp = DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.world > 1 else model
     trainable = [p for p in model.parameters() if p.requires_grad]
