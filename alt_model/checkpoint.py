@@ -13,7 +13,6 @@ The frozen CLIP text tower is not saved either; it reloads from the pretrained w
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from alt_common.io import atomic_write
+
 from .config import Config
 from .errors import ModelError
 from .model import ALT
 
-FORMAT_VERSION = 1
+CHECKPOINT_FORMAT_VERSION = 1  # of last.pt/best.pt; corpus.pt has its own (alt_common.bundle.FORMAT_VERSION)
 CORPUS_BUFFER = "entities"
 
 
@@ -57,26 +58,9 @@ def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path)
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, fsync, then rename over it."""
+    """torch.save `obj` to `path` atomically (a temporary file beside it, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def link_atomic(source: Path, target: Path) -> None:
-    """`target` becomes another name of `source`'s current content (a hard link, atomically; a copy where links fail)."""
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        os.link(source, tmp)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -89,6 +73,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ModelError(f"{path}: not an alt-train checkpoint ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ModelError(f"{path}: not an alt-train checkpoint (no model weights and config)")
+    if ckpt.get("format_version", CHECKPOINT_FORMAT_VERSION) > CHECKPOINT_FORMAT_VERSION:
+        raise ModelError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this toolkit's "
+                         f"({CHECKPOINT_FORMAT_VERSION}); upgrade alt-toolkit")
     return ckpt
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from .data import SCALES
+from .encoder import DEFAULT_R
 from .errors import ModelError
 from .precision import PRECISIONS
 
@@ -29,7 +31,7 @@ class ModelConfig:
     name: str | None = None
     pretrained: str | None = None
     frames: int = 8
-    r: int = 8  # ToMe merges per block (Sec. 3.3)
+    r: int = DEFAULT_R  # ToMe merges per block (Sec. 3.3)
     adapter_depth: int | None = None  # M: 4 for ViT-B, 6 for ViT-L when null
     temperature: float = 1.0
     align: bool = True
@@ -58,7 +60,7 @@ class DataConfig:
 class AugConfig:
     """Train-time augmentation (supplementary A, X-CLIP)."""
 
-    scales: list[float] = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])
+    scales: list[float] = field(default_factory=lambda: list(SCALES))  # MultiScaleCrop
     flip: float = 0.5
     mixup: float = 0.8  # Beta(α, α) of Mixup; 0 turns it off
     cutmix: float = 1.0  # Beta(α, α) of CutMix; 0 turns it off

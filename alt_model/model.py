@@ -34,7 +34,7 @@ from alt_common.bundle import CorpusBundle
 
 from .adapter import TokenReducer, VideoAdapter
 from .aligner import EntityAligner
-from .encoder import EncoderOutput, RegionAwareEncoder
+from .encoder import DEFAULT_R, EncoderOutput, RegionAwareEncoder
 from .errors import ModelError
 from .text_head import TextHead
 
@@ -64,7 +64,7 @@ class ALT(nn.Module):
         clip_model: nn.Module,
         corpus: CorpusBundle | dict[str, Any],
         num_frames: int = 8,
-        r: int | Sequence[int] = 8,
+        r: int | Sequence[int] = DEFAULT_R,
         *,
         tokenizer: Callable[[list[str]], Tensor] | None = None,
         templates: Sequence[str] | None = None,

@@ -39,10 +39,11 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from alt_common.io import link_atomic
 from alt_common.labels import read_labels
 
 from . import distributed
-from .checkpoint import (FORMAT_VERSION, build_model, link_atomic, load_checkpoint, load_weights, model_state, rng_state,
+from .checkpoint import (CHECKPOINT_FORMAT_VERSION, build_model, load_checkpoint, load_weights, model_state, rng_state,
                          save_atomic, set_rng_state)
 from .config import Config, dump, to_dict
 from .data import VideoDataset, collate, read_video_list, sample_shots, tower_norm, tower_size
@@ -241,7 +242,7 @@ def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResu
         save_atomic({"model": model_state(model), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                      "scaler": scaler.state_dict(), "epoch": epoch, "batches_done": batches_done, "step": step, "best_top1": best,
                      "epoch_sums": sums, "rng": rngs, "config": to_dict(cfg), "labels": labels, "corpus": str(corpus.resolve()),
-                     "metrics": metrics.summary() if metrics else None, "format_version": FORMAT_VERSION}, out / name)
+                     "metrics": metrics.summary() if metrics else None, "format_version": CHECKPOINT_FORMAT_VERSION}, out / name)
 
     # ---- the loop
     steps_this_run, metrics, stopped, train_loss = 0, None, False, float("nan")

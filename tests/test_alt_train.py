@@ -11,7 +11,7 @@ from test_alt_fixtures import TINY_VIT, clip, corpus, make_clip, one_thread, tok
 from videos import REPO, task, tiny_overrides, trained  # noqa: F401 - fixtures
 
 from alt_model import ALT, ModelError
-from alt_model.checkpoint import load_checkpoint
+from alt_model.checkpoint import CHECKPOINT_FORMAT_VERSION, load_checkpoint
 from alt_model.cli import train_main
 from alt_model.config import load_config, parse_overrides
 from alt_model.train import lr_factor, param_groups, train
@@ -138,3 +138,9 @@ def test_cli_rejects_a_missing_config_and_corpus(task, tmp_path, run_train):
     assert code == 2 and "config not found" in err
     code, _, err = run_train("--corpus", tmp_path / "nope.pt", "--config", REPO / "configs/tiny_cpu.yaml", *_cli_overrides(task, tmp_path / "r"))
     assert code == 2 and "corpus.pt not found" in err
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused(tmp_path):
+    torch.save({"model": {}, "config": {}, "format_version": CHECKPOINT_FORMAT_VERSION + 1}, tmp_path / "new.pt")
+    with pytest.raises(ModelError, match="checkpoint format 2 is newer than this toolkit's"):
+        load_checkpoint(tmp_path / "new.pt")
