@@ -1,4 +1,4 @@
-"""Checkpoints: what a run saves to resume exactly, and how a model is rebuilt from one.
+"""Checkpoints: what a run saves to resume exactly (`factory.load_trained` rebuilds the model of one).
 
 A checkpoint is a dict saved with `torch.save` and read with `weights_only=True` (no pickled code):
 model, optimizer, scheduler and scaler states; epoch, batches done in that epoch, optimizer steps,
@@ -22,23 +22,11 @@ import torch
 
 from alt_common.io import atomic_write
 
-from .config import Config
 from .errors import ModelError
 from .model import ALT
 
 CHECKPOINT_FORMAT_VERSION = 1  # of last.pt/best.pt; corpus.pt has its own (alt_common.bundle.FORMAT_VERSION)
 CORPUS_BUFFER = "entities"
-
-
-def build_model(cfg: Config, corpus: str | Path, device: torch.device | str = "cpu") -> ALT:
-    """The ALT model a config describes, over the CLIP model of `corpus` (or `model.name`/`model.pretrained`)."""
-    m = cfg.model
-    model = ALT.from_corpus(corpus, m.name, m.pretrained, str(device), num_frames=m.frames, r=m.r, adapter_depth=m.adapter_depth,
-                            temperature=m.temperature, align=m.align, queries=m.queries, regions=m.regions,
-                            temporal_conv=m.temporal_conv, self_attention=m.self_attention, categories=m.categories)
-    if m.grad_checkpointing:
-        model.encoder.visual.set_grad_checkpointing(True)
-    return model
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -31,9 +31,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from . import distributed
-from .data import VideoDataset, collate, shard
+from .data import VideoDataset, collate, read_video_list, shard, tower_norm, tower_size
 from .distributed import Dist
 from .errors import ModelError
+from .factory import load_trained
 from .precision import autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
@@ -165,16 +166,9 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
                         video_root: str | Path | None = None, views: tuple[int, int] = (1, 1), batch_size: int = 8,
                         workers: int = 0) -> list[Metrics]:
     """Metrics of a checkpoint on each split; labels outside a split's label set leave their videos out."""
-    from .checkpoint import build_model, load_checkpoint, load_weights
-    from .config import load_config
-    from .data import read_video_list, tower_norm, tower_size
-
     d = distributed.setup()
     try:
-        state = load_checkpoint(checkpoint)
-        cfg = load_config(base=state["config"])
-        model = build_model(cfg, corpus or state["corpus"], d.device)
-        load_weights(model, state["model"], checkpoint)
+        model, cfg, state = load_trained(checkpoint, corpus, d.device)
         size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
         dtype = autocast_dtype(cfg.train.precision, d.device)  # the precision the run was configured with
         trained_on = set(state.get("labels", []))

@@ -89,13 +89,9 @@ def explain(
 
 def _trained(checkpoint: Path, corpus: Path | None, r: int | None):
     """(ALT with the checkpoint's weights, in eval mode, over `corpus` or its training corpus; the checkpoint)."""
-    from .checkpoint import build_model, load_checkpoint, load_weights
-    from .config import load_config
+    from .factory import load_trained
 
-    state = load_checkpoint(checkpoint)
-    cfg = load_config(base=state["config"])
-    net = build_model(cfg, corpus or state["corpus"])
-    load_weights(net, state["model"], checkpoint)
+    net, _, state = load_trained(checkpoint, corpus)
     if r is not None:
         net.encoder.r = r
     return net.eval(), state

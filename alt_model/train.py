@@ -43,13 +43,14 @@ from alt_common.io import link_atomic
 from alt_common.labels import read_labels
 
 from . import distributed
-from .checkpoint import (CHECKPOINT_FORMAT_VERSION, build_model, load_checkpoint, load_weights, model_state, rng_state,
+from .checkpoint import (CHECKPOINT_FORMAT_VERSION, load_checkpoint, load_weights, model_state, rng_state,
                          save_atomic, set_rng_state)
 from .config import Config, dump, to_dict
 from .data import VideoDataset, collate, read_video_list, sample_shots, tower_norm, tower_size
 from .distributed import Dist
 from .errors import ModelError
 from .evaluate import Metrics, evaluate
+from .factory import create_model
 from .precision import autocast, autocast_dtype, grad_scaler
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResu
     labels = read_labels([cfg.data.labels])[0] if cfg.data.labels else []
     if not labels:
         raise ModelError("data.labels is not set; pass the label file (one label per line, or a CSV with a 'name' column)")
-    model = build_model(cfg, corpus, d.device)
+    model = create_model(cfg, corpus, d.device)
     if tc.init and state is None:
         load_weights(model, load_checkpoint(tc.init)["model"], tc.init)
     with torch.no_grad():
