@@ -1,10 +1,11 @@
 """Checkpoints: what a run saves to resume exactly (`factory.load_trained` rebuilds the model of one).
 
-A checkpoint is a dict saved with `torch.save` and read with `weights_only=True` (no pickled code):
-model, optimizer, scheduler and scaler states; epoch, batches done in that epoch, optimizer steps,
-best validation top-1; the RNG states of python, numpy and torch (and CUDA) of every process; the
-resolved config, the label set and the corpus path. Writes are atomic (a temporary file in the same
-folder, fsync, rename), so a crash never leaves a half-written `last.pt`.
+A checkpoint is a `TrainState` written as a flat dict with `torch.save` and read with
+`weights_only=True` (no pickled code): model, optimizer, scheduler and scaler states; epoch, batches
+done in that epoch, optimizer steps, best validation top-1 and the epoch's loss sums (`Counters`);
+the RNG states of python, numpy and torch (and CUDA) of every process; the resolved config, the
+label set and the corpus path. Writes are atomic (a temporary file in the same folder, fsync,
+rename), so a crash never leaves a half-written `last.pt`.
 
 The corpus embeddings S are a buffer of the model but not part of what it learned: they are dropped
 on load and come from the corpus given at evaluation, which may differ from the training corpus.
@@ -14,6 +15,7 @@ The frozen CLIP text tower is not saved either; it reloads from the pretrained w
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,50 @@ from .model import ALT
 
 CHECKPOINT_FORMAT_VERSION = 1  # of last.pt/best.pt; corpus.pt has its own (alt_common.bundle.FORMAT_VERSION)
 CORPUS_BUFFER = "entities"
+
+
+@dataclass
+class Counters:
+    """Where a run is: what the training loop advances, and a checkpoint records."""
+
+    epoch: int = 0  # epochs done
+    batches_done: int = 0  # micro-batches of this process done in the current epoch
+    step: int = 0  # optimizer steps done
+    best_top1: float = -1.0  # best validation top-1 so far
+    epoch_sums: torch.Tensor = field(default_factory=lambda: torch.zeros(3, dtype=torch.float64))  # loss · videos, videos, skipped
+
+
+@dataclass
+class TrainState:
+    """Exactly what a checkpoint holds (see the module docstring); `to_dict`/`from_dict` are its file format."""
+
+    model: dict[str, torch.Tensor]  # `model_state`: without the corpus buffer
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: dict[str, Any]
+    counters: Counters
+    rng: list[dict[str, Any]]  # `rng_state()` of every process, in rank order
+    config: dict[str, Any]  # the resolved config (`config.to_dict`)
+    labels: list[str]
+    corpus: str  # the training corpus.pt, resolved
+    metrics: dict[str, Any] | None = None  # the validation summary at this point, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat dict a checkpoint file holds: the counters beside the states, and the format version."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "counters"}
+        return {**flat, **{f.name: getattr(self.counters, f.name) for f in fields(Counters)},
+                "format_version": CHECKPOINT_FORMAT_VERSION}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path) -> TrainState:
+        """The state a checkpoint dict (from `load_checkpoint`) holds; ModelError names what a resume would lack."""
+        own = [f.name for f in fields(cls) if f.name not in ("counters", "metrics")]
+        counted = [f.name for f in fields(Counters)]
+        missing = [name for name in own + counted if name not in data]
+        if missing:
+            raise ModelError(f"{source}: not a checkpoint a run can resume from (no {', '.join(missing)}); pass alt-train's last.pt")
+        return cls(**{name: data[name] for name in own}, counters=Counters(**{name: data[name] for name in counted}),
+                   metrics=data.get("metrics"))
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

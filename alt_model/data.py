@@ -228,8 +228,8 @@ def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,
     return (round(top / ratio), round(left / ratio), max(1, round(crop_h / ratio)), max(1, round(crop_w / ratio)))
 
 
-def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, scales: Sequence[float] = SCALES,
-                    flip: float = 0.5, mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> Tensor:
+def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, scales: Sequence[float] = SCALES, flip: float = 0.5,
+                    mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> Tensor:
     """uint8 frames [T, H, W, 3] -> normalised [T, 3, size, size]: MultiScaleCrop, resize, flip (one box per clip)."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
     top, left, h, w = multiscale_box(x.shape[-2], x.shape[-1], size, rng, scales)

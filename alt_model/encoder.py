@@ -29,7 +29,7 @@ from torch.utils.checkpoint import checkpoint
 from .errors import ModelError
 from .tome import bipartite_matching, max_merges, merge_assignment, merge_tokens, source_map
 
-DEFAULT_R = 8  # tokens merged per block (supplementary C: "by default, we set ... r to 8")
+DEFAULT_R = 8  # tokens merged per block: the paper's default (supplementary C.5)
 
 
 @dataclass

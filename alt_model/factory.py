@@ -45,7 +45,8 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
 
 def load_trained(checkpoint: str | Path, corpus: str | Path | None = None,
                  device: torch.device | str = "cpu") -> tuple[ALT, Config, dict[str, Any]]:
-    """(the model a checkpoint's config describes with its weights, over `corpus` or its training corpus; the config; the checkpoint)."""
+    """The model a checkpoint's config describes, with its weights, over `corpus` (default: its training corpus);
+    returned with that config and the checkpoint dict."""
     state = load_checkpoint(checkpoint)
     cfg = load_config(base=state["config"])
     model = create_model(cfg, corpus or state["corpus"], device)
