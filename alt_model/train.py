@@ -259,7 +259,7 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     model = create_model(cfg, corpus, d.device)
     with torch.no_grad():
         classes = model.text_head.class_embeddings(labels)
-    train_set, val_set = datasets(cfg, labels, model)
+    train_set, val_set = build_datasets(cfg, labels, model)
     sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
     plan = BatchPlan.of(tc, d.world, len(sampler))
     total_steps, warmup_steps = tc.epochs * plan.steps_per_epoch, round(tc.warmup_epochs * plan.steps_per_epoch)
@@ -267,11 +267,13 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup_steps, total_steps, tc.min_lr_ratio))
     dtype = autocast_dtype(tc.precision, d.device)
     ddp = DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.world > 1 else model
-    return Run(cfg, d, corpus, labels, model, ddp, [p for p in model.parameters() if p.requires_grad], classes, train_set, val_set,
-               sampler, plan, optimizer, scheduler, grad_scaler(dtype), dtype, make_mixer(cfg.aug, len(labels)))
+    return Run(cfg=cfg, d=d, corpus=corpus, labels=labels, model=model, ddp=ddp,
+               trainable=[p for p in model.parameters() if p.requires_grad], classes=classes, train_set=train_set, val_set=val_set,
+               sampler=sampler, plan=plan, optimizer=optimizer, scheduler=scheduler, scaler=grad_scaler(dtype), dtype=dtype,
+               mixer=make_mixer(cfg.aug, len(labels)))
 
 
-def datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDataset, VideoDataset | None]:
+def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDataset, VideoDataset | None]:
     """The training videos (K per class with `data.shots`) and the validation videos, if listed, at the tower's size and norm."""
     if not cfg.data.train_list:
         raise ModelError("data.train_list is not set; pass a video list (CSV 'path,label' or 'path label_id' lines)")
