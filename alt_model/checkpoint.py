@@ -1,10 +1,11 @@
-"""Checkpoints: what a run saves to resume exactly, and how a model is rebuilt from one.
+"""Checkpoints: what a run saves to resume exactly (`factory.load_trained` rebuilds the model of one).
 
-A checkpoint is a dict saved with `torch.save` and read with `weights_only=True` (no pickled code):
-model, optimizer, scheduler and scaler states; epoch, batches done in that epoch, optimizer steps,
-best validation top-1; the RNG states of python, numpy and torch (and CUDA) of every process; the
-resolved config, the label set and the corpus path. Writes are atomic (a temporary file in the same
-folder, fsync, rename), so a crash never leaves a half-written `last.pt`.
+A checkpoint is a `TrainState` written as a flat dict with `torch.save` and read with
+`weights_only=True` (no pickled code): model, optimizer, scheduler and scaler states; epoch, batches
+done in that epoch, optimizer steps, best validation top-1 and the epoch's loss sums (`Counters`);
+the RNG states of python, numpy and torch (and CUDA) of every process; the resolved config, the
+label set and the corpus path. Writes are atomic (a temporary file in the same folder, fsync,
+rename), so a crash never leaves a half-written `last.pt`.
 
 The corpus embeddings S are a buffer of the model but not part of what it learned: they are dropped
 on load and come from the corpus given at evaluation, which may differ from the training corpus.
@@ -13,31 +14,65 @@ The frozen CLIP text tower is not saved either; it reloads from the pretrained w
 
 from __future__ import annotations
 
-import os
 import random
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .config import Config
+from alt_common.io import atomic_write
+
 from .errors import ModelError
 from .model import ALT
 
-FORMAT_VERSION = 1
+CHECKPOINT_FORMAT_VERSION = 1  # of last.pt/best.pt; corpus.pt has its own (alt_common.bundle.FORMAT_VERSION)
 CORPUS_BUFFER = "entities"
 
 
-def build_model(cfg: Config, corpus: str | Path, device: torch.device | str = "cpu") -> ALT:
-    """The ALT model a config describes, over the CLIP model of `corpus` (or `model.name`/`model.pretrained`)."""
-    m = cfg.model
-    model = ALT.from_corpus(corpus, m.name, m.pretrained, str(device), num_frames=m.frames, r=m.r, adapter_depth=m.adapter_depth,
-                            temperature=m.temperature, align=m.align, queries=m.queries, regions=m.regions,
-                            temporal_conv=m.temporal_conv, self_attention=m.self_attention, categories=m.categories)
-    if m.grad_checkpointing:
-        model.encoder.visual.set_grad_checkpointing(True)
-    return model
+@dataclass
+class Counters:
+    """Where a run is: what the training loop advances, and a checkpoint records."""
+
+    epoch: int = 0  # epochs done
+    batches_done: int = 0  # micro-batches of this process done in the current epoch
+    step: int = 0  # optimizer steps done
+    best_top1: float = -1.0  # best validation top-1 so far
+    epoch_sums: torch.Tensor = field(default_factory=lambda: torch.zeros(3, dtype=torch.float64))  # loss · videos, videos, skipped
+
+
+@dataclass
+class TrainState:
+    """Exactly what a checkpoint holds (see the module docstring); `to_dict`/`from_dict` are its file format."""
+
+    model: dict[str, torch.Tensor]  # `model_state`: without the corpus buffer
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: dict[str, Any]
+    counters: Counters
+    rng: list[dict[str, Any]]  # `rng_state()` of every process, in rank order
+    config: dict[str, Any]  # the resolved config (`config.to_dict`)
+    labels: list[str]
+    corpus: str  # the training corpus.pt, resolved
+    metrics: dict[str, Any] | None = None  # the validation summary at this point, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat dict a checkpoint file holds: the counters beside the states, and the format version."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "counters"}
+        return {**flat, **{f.name: getattr(self.counters, f.name) for f in fields(Counters)},
+                "format_version": CHECKPOINT_FORMAT_VERSION}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path) -> TrainState:
+        """The state a checkpoint dict (from `load_checkpoint`) holds; ModelError names what a resume would lack."""
+        own = [f.name for f in fields(cls) if f.name not in ("counters", "metrics")]
+        counted = [f.name for f in fields(Counters)]
+        missing = [name for name in own + counted if name not in data]
+        if missing:
+            raise ModelError(f"{source}: not a checkpoint a run can resume from (no {', '.join(missing)}); pass alt-train's last.pt")
+        return cls(**{name: data[name] for name in own}, counters=Counters(**{name: data[name] for name in counted}),
+                   metrics=data.get("metrics"))
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -57,26 +92,9 @@ def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path)
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, fsync, then rename over it."""
+    """torch.save `obj` to `path` atomically (a temporary file beside it, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def link_atomic(source: Path, target: Path) -> None:
-    """`target` becomes another name of `source`'s current content (a hard link, atomically; a copy where links fail)."""
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        os.link(source, tmp)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -89,6 +107,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ModelError(f"{path}: not an alt-train checkpoint ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ModelError(f"{path}: not an alt-train checkpoint (no model weights and config)")
+    if ckpt.get("format_version", CHECKPOINT_FORMAT_VERSION) > CHECKPOINT_FORMAT_VERSION:
+        raise ModelError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this toolkit's "
+                         f"({CHECKPOINT_FORMAT_VERSION}); upgrade alt-toolkit")
     return ckpt
 
 

@@ -18,18 +18,25 @@ from typing import Any
 
 import yaml
 
+from .data import SCALES
+from .encoder import DEFAULT_R
 from .errors import ModelError
+from .precision import PRECISIONS
 
 
 @dataclass
 class ModelConfig:
-    """The ALT model (`ALT` options); name/pretrained default to the ones that embedded the corpus."""
+    """The ALT model: every `ALT` option (`factory.create_model` builds it); name/pretrained default to the
+    ones that embedded the corpus."""
 
     name: str | None = None
     pretrained: str | None = None
     frames: int = 8
-    r: int = 8  # ToMe merges per block (Sec. 3.3)
+    r: int | list[int] = DEFAULT_R  # ToMe merges per block (Sec. 3.3): one for every block, or a list, one per block
     adapter_depth: int | None = None  # M: 4 for ViT-B, 6 for ViT-L when null
+    adapter_heads: int | None = None  # attention heads of the adapter blocks; null: one per 64 channels
+    # prompt templates (Eq. 10): a file (one per line, {} for the label) or a list; null: the packaged label_templates.txt
+    templates: str | list[str] | None = None
     temperature: float = 1.0
     align: bool = True
     queries: str = "corpus"
@@ -57,7 +64,7 @@ class DataConfig:
 class AugConfig:
     """Train-time augmentation (supplementary A, X-CLIP)."""
 
-    scales: list[float] = field(default_factory=lambda: [1.0, 0.875, 0.75, 0.66])
+    scales: list[float] = field(default_factory=lambda: list(SCALES))  # MultiScaleCrop
     flip: float = 0.5
     mixup: float = 0.8  # Beta(α, α) of Mixup; 0 turns it off
     cutmix: float = 1.0  # Beta(α, α) of CutMix; 0 turns it off
@@ -107,7 +114,6 @@ class Config:
     seed: int = 1024
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _NULL = ("null", "none", "~", "")
 
 
@@ -119,11 +125,16 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     """`value` as the declared type `hint`, or ModelError naming the key."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.strip().lower() in _NULL):
+        if type(None) in args and (value is None or (isinstance(value, str) and value.strip().lower() in _NULL)):
             return None
-        hint = next(a for a in args if a is not type(None))
+        arms = [a for a in args if a is not type(None)]
+        expected = " or ".join(str(a) if typing.get_origin(a) else a.__name__ for a in arms)
+        listed = isinstance(value, (list, tuple)) or (isinstance(value, str) and value.strip().startswith("["))
+        hint = next((a for a in arms if (typing.get_origin(a) is list) == listed), arms[0])  # a scalar, or a list of them
         origin, args = typing.get_origin(hint), typing.get_args(hint)
-    bad = ModelError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+    else:
+        expected = getattr(hint, "__name__", hint)
+    bad = ModelError(f"{key}: expected {expected}, got {value!r}")
     if origin is list:
         if isinstance(value, str):
             value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v.strip()]
@@ -204,6 +215,13 @@ def check(cfg: Config) -> Config:
         raise ModelError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {cfg.train.precision!r}")
     if len(cfg.train.betas) != 2:
         raise ModelError(f"train.betas must be two numbers, got {cfg.train.betas}")
+    r = cfg.model.r if isinstance(cfg.model.r, list) else [cfg.model.r]
+    if any(n < 0 for n in r):
+        raise ModelError(f"model.r must be a non-negative int or a list of them (one per block), got {cfg.model.r}")
+    if cfg.model.adapter_heads is not None and cfg.model.adapter_heads < 1:
+        raise ModelError(f"model.adapter_heads must be at least 1 (or null: one per 64 channels), got {cfg.model.adapter_heads}")
+    if isinstance(cfg.model.templates, list) and (not cfg.model.templates or any("{}" not in t for t in cfg.model.templates)):
+        raise ModelError(f"model.templates: every template needs a {{}} placeholder for the label, got {cfg.model.templates}")
     if cfg.data.shots is not None and cfg.data.shots < 1:
         raise ModelError(f"data.shots must be at least 1, got {cfg.data.shots}")
     return cfg

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch.utils.data import Dataset
 
 from alt_common.labels import content_lines, csv_header, csv_records, normalize_label
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 
 SCALES = (1.0, 0.875, 0.75, 0.66)  # MultiScaleCrop (X-CLIP, TSN)
 RESIZE_RATIO = 256 / 224  # shorter side before cropping, relative to the input size (X-CLIP)
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # MultiScaleCrop's 13 fixed crop positions, in quarters of the free space (x, y): corners, centre, edge midpoints, quarter points
 CROP_POSITIONS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 0), (2, 4), (1, 1), (3, 1), (1, 3), (3, 3))
 
@@ -65,7 +64,6 @@ class Batch(NamedTuple):
 
     video: Tensor
     labels: Tensor  # [B] label indices
-    indices: Tensor  # [B] dataset indices
     failed: int  # videos of this batch that could not be read (skipped)
 
 
@@ -230,8 +228,8 @@ def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,
     return (round(top / ratio), round(left / ratio), max(1, round(crop_h / ratio)), max(1, round(crop_w / ratio)))
 
 
-def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, scales: Sequence[float] = SCALES,
-                    flip: float = 0.5, mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> Tensor:
+def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, scales: Sequence[float] = SCALES, flip: float = 0.5,
+                    mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> Tensor:
     """uint8 frames [T, H, W, 3] -> normalised [T, 3, size, size]: MultiScaleCrop, resize, flip (one box per clip)."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
     top, left, h, w = multiscale_box(x.shape[-2], x.shape[-1], size, rng, scales)
@@ -242,7 +240,7 @@ def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, sca
 
 
 def eval_transform(frames: np.ndarray, size: int, crops: int = 1,
-                   mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> Tensor:
+                   mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> Tensor:
     """uint8 frames [T, H, W, 3] -> normalised [crops, T, 3, size, size]: shorter side to 256/224·size, centre or 3 crops."""
     if crops not in (1, 3):
         raise ModelError(f"test views take 1 or 3 spatial crops, got {crops}")
@@ -273,7 +271,7 @@ class VideoDataset(Dataset):
 
     def __init__(self, items: Sequence[VideoItem], frames: int, size: int, *, train: bool, seed: int = 0,
                  clips: int = 1, crops: int = 1, scales: Sequence[float] = SCALES, flip: float = 0.5,
-                 mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> None:
+                 mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> None:
         self.items, self.frames, self.size, self.train, self.seed = list(items), frames, size, train, seed
         self.clips, self.crops, self.scales, self.flip, self.mean, self.std = clips, crops, tuple(scales), flip, mean, std
         self.epoch = 0
@@ -285,7 +283,7 @@ class VideoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int, int] | None:
+    def __getitem__(self, index: int) -> tuple[Tensor, int] | None:
         item = self.items[index]
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
         try:
@@ -297,17 +295,17 @@ class VideoDataset(Dataset):
             video = train_transform(frames[0], self.size, rng, self.scales, self.flip, self.mean, self.std)
         else:  # views ordered clip-major: [clips, crops] flattened
             video = torch.cat([eval_transform(clip, self.size, self.crops, self.mean, self.std) for clip in frames])
-        return video, item.label, index
+        return video, item.label
 
 
-def collate(samples: Sequence[tuple[Tensor, int, int] | None]) -> Batch:
+def collate(samples: Sequence[tuple[Tensor, int] | None]) -> Batch:
     """Stack the readable samples; count the unreadable ones."""
     good = [s for s in samples if s is not None]
     failed = len(samples) - len(good)
     if not good:
-        return Batch(torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long), failed)
-    videos, labels, indices = zip(*good)
-    return Batch(torch.stack(videos), torch.tensor(labels), torch.tensor(indices), failed)
+        return Batch(torch.empty(0), torch.empty(0, dtype=torch.long), failed)
+    videos, labels = zip(*good)
+    return Batch(torch.stack(videos), torch.tensor(labels), failed)
 
 
 def tower_size(visual: torch.nn.Module) -> int:
@@ -319,7 +317,7 @@ def tower_size(visual: torch.nn.Module) -> int:
 def tower_norm(visual: torch.nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The (mean, std) the tower was trained with (open_clip's preprocess config), CLIP's by default."""
     cfg = getattr(visual, "preprocess_cfg", {}) or {}
-    return tuple(cfg.get("mean", CLIP_MEAN)), tuple(cfg.get("std", CLIP_STD))
+    return tuple(cfg.get("mean", OPENAI_DATASET_MEAN)), tuple(cfg.get("std", OPENAI_DATASET_STD))
 
 
 def shard(count: int, rank: int, world: int) -> list[int]:

@@ -29,6 +29,8 @@ from torch.utils.checkpoint import checkpoint
 from .errors import ModelError
 from .tome import bipartite_matching, max_merges, merge_assignment, merge_tokens, source_map
 
+DEFAULT_R = 8  # tokens merged per block: the paper's default (supplementary C.5)
+
 
 @dataclass
 class EncoderOutput:
@@ -88,7 +90,7 @@ def tome_block(block: nn.Module, x: Tensor, sizes: Tensor, assignment: Tensor, r
 class RegionAwareEncoder(nn.Module):
     """open_clip ViT + token merging; `r` tokens merged per block (an int, or one per block)."""
 
-    def __init__(self, visual: nn.Module, r: int | Sequence[int] = 8) -> None:
+    def __init__(self, visual: nn.Module, r: int | Sequence[int] = DEFAULT_R) -> None:
         super().__init__()
         check_supported(visual)
         self.visual = visual

@@ -5,6 +5,8 @@
 - **Processes**: under torchrun each process takes every world-th video (no padding, so nothing is
   counted twice); the confusion matrix and the top-5 count are summed over processes, so the
   metrics equal a single process's.
+- **Precision**: `precision.py`'s policy; a checkpoint is evaluated in the precision its run was
+  configured with (`train.precision`).
 - **Splits**: zero-shot protocols evaluate on several (video list, label set) splits (HMDB-51 and
   UCF-101: three test lists; Kinetics-600: three sets of 160 new classes over one video list) and
   report mean ± standard deviation over the splits (`summarise`). Videos whose label is not in a
@@ -20,7 +22,6 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from . import distributed
-from .data import VideoDataset, collate, shard
+from .data import VideoDataset, collate, read_video_list, shard, tower_norm, tower_size
 from .distributed import Dist
 from .errors import ModelError
+from .factory import load_trained
+from .precision import autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +86,6 @@ class Metrics:
             writer.writerow(["true \\ predicted", *self.labels])
             for label, row in zip(self.labels, self.confusion.tolist()):
                 writer.writerow([label, *row])
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    """Mixed precision on GPUs with `dtype`; plain fp32 otherwise."""
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None and device.type == "cuda" else nullcontext()
 
 
 @torch.no_grad()
@@ -168,17 +166,11 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
                         video_root: str | Path | None = None, views: tuple[int, int] = (1, 1), batch_size: int = 8,
                         workers: int = 0) -> list[Metrics]:
     """Metrics of a checkpoint on each split; labels outside a split's label set leave their videos out."""
-    from .checkpoint import build_model, load_checkpoint, load_weights
-    from .config import load_config
-    from .data import read_video_list, tower_norm, tower_size
-
     d = distributed.setup()
     try:
-        state = load_checkpoint(checkpoint)
-        cfg = load_config(base=state["config"])
-        model = build_model(cfg, corpus or state["corpus"], d.device)
-        load_weights(model, state["model"], checkpoint)
+        model, cfg, state = load_trained(checkpoint, corpus, d.device)
         size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
+        dtype = autocast_dtype(cfg.train.precision, d.device)  # the precision the run was configured with
         trained_on = set(state.get("labels", []))
         results = []
         for split in splits:
@@ -190,7 +182,6 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
             dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std)
             with torch.no_grad():
                 classes = model.text_head.class_embeddings(split.labels)
-            dtype = torch.bfloat16 if d.device.type == "cuda" and torch.cuda.is_bf16_supported() else None
             results.append(evaluate(model, dataset, classes, split.labels, batch_size=batch_size, workers=workers, d=d, dtype=dtype))
         return results
     finally:

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from alt_common.entry import run, setup_logging
 
+from .encoder import DEFAULT_R
 from .errors import ModelError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -34,7 +35,7 @@ def explain(
     pretrained: Annotated[Optional[str], typer.Option(help="Without --checkpoint: weights tag or local file (default: the corpus's).")] = None,
     labels: Annotated[Optional[Path], typer.Option(help="Label file for the top-5 actions (default with --checkpoint: its labels).")] = None,
     frames: Annotated[int, typer.Option(min=1, max=64, help="Frames sampled at segment centres.")] = 8,
-    r: Annotated[Optional[int], typer.Option(min=0, help="Tokens merged per block (ToMe); default 8, or the checkpoint's.")] = None,
+    r: Annotated[Optional[int], typer.Option(min=0, help=f"Tokens merged per block (ToMe); default {DEFAULT_R}, or the checkpoint's.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: explain_<video name>).")] = None,
 ) -> None:
     """Write per-frame region maps with their aligned entities, a contact sheet and explanation.json."""
@@ -56,7 +57,7 @@ def explain(
         names = names or list(state.get("labels", []))
         encoder, S, units = net.encoder, net.entities, net.entity_units
     else:
-        net, encoder, S, units, clip, tokenizer = _frozen(corpus, model, pretrained, 8 if r is None else r)
+        net, encoder, S, units, clip, tokenizer = _frozen(corpus, model, pretrained, DEFAULT_R if r is None else r)
     visual = encoder.visual
     mean, std = tower_norm(visual)
     pixels = eval_transform(read_clips(video, lambda n: tsn_indices(n, frames))[0], tower_size(visual), 1, mean, std)[0]
@@ -88,13 +89,9 @@ def explain(
 
 def _trained(checkpoint: Path, corpus: Path | None, r: int | None):
     """(ALT with the checkpoint's weights, in eval mode, over `corpus` or its training corpus; the checkpoint)."""
-    from .checkpoint import build_model, load_checkpoint, load_weights
-    from .config import load_config
+    from .factory import load_trained
 
-    state = load_checkpoint(checkpoint)
-    cfg = load_config(base=state["config"])
-    net = build_model(cfg, corpus or state["corpus"])
-    load_weights(net, state["model"], checkpoint)
+    net, _, state = load_trained(checkpoint, corpus)
     if r is not None:
         net.encoder.r = r
     return net.eval(), state

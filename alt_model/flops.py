@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .encoder import DEFAULT_R
 from .model import ALT
 
 PAPER_K = 913  # text entities in the paper's corpus (supplementary A)
@@ -34,7 +35,7 @@ class GFlops(float):
         return f"GFlops({float(self):.1f}: encoder {self.encoder:.1f}, adapter {self.adapter:.1f})"
 
 
-def count_gflops(model_name: str = "ViT-B-16", frames: int = 8, r: int = 8, *, corpus_size: int = PAPER_K,
+def count_gflops(model_name: str = "ViT-B-16", frames: int = 8, r: int = DEFAULT_R, *, corpus_size: int = PAPER_K,
                  num_classes: int = 400, **options: Any) -> GFlops:
     """GFLOPs of ALT over an open_clip model (name or OpenAI name, e.g. "ViT-B/16") for one video of `frames` frames."""
     import open_clip

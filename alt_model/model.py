@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,7 +33,7 @@ from alt_common.bundle import CorpusBundle
 
 from .adapter import TokenReducer, VideoAdapter
 from .aligner import EntityAligner
-from .encoder import EncoderOutput, RegionAwareEncoder
+from .encoder import DEFAULT_R, EncoderOutput, RegionAwareEncoder
 from .errors import ModelError
 from .text_head import TextHead
 
@@ -57,14 +56,15 @@ def default_depth(vision_width: int) -> int:
 
 
 class ALT(nn.Module):
-    """The ALT video classifier over an open_clip CLIP model and a corpus.pt bundle (see the module docstring)."""
+    """The ALT video classifier over an open_clip CLIP model and a corpus.pt bundle (see the module docstring);
+    `factory.create_model` builds it from a config."""
 
     def __init__(
         self,
         clip_model: nn.Module,
         corpus: CorpusBundle | dict[str, Any],
         num_frames: int = 8,
-        r: int | Sequence[int] = 8,
+        r: int | Sequence[int] = DEFAULT_R,
         *,
         tokenizer: Callable[[list[str]], Tensor] | None = None,
         templates: Sequence[str] | None = None,
@@ -83,8 +83,10 @@ class ALT(nn.Module):
             raise ModelError(f"queries must be one of {QUERIES}, got {queries!r}")
         if not align and queries != "corpus":
             raise ModelError(f"align=False takes the queries from the image embeddings; drop queries={queries!r}")
-        self.encoder = RegionAwareEncoder(clip_model.visual, r)
         dim = clip_model.visual.output_dim
+        if adapter_heads is not None and (adapter_heads < 1 or dim % adapter_heads):
+            raise ModelError(f"adapter_heads must divide the {dim}-d joint space, got {adapter_heads}")
+        self.encoder = RegionAwareEncoder(clip_model.visual, r)
         self.align, self.queries, self.regions, self.num_frames = align, queries, regions, num_frames
         bundle = corpus if isinstance(corpus, CorpusBundle) else CorpusBundle.from_dict(corpus)
         S, self.entity_units = bundle.entities(dim, categories)
@@ -102,21 +104,6 @@ class ALT(nn.Module):
 
             tokenizer = SimpleTokenizer(context_length=getattr(clip_model, "context_length", 77))
         self.text_head = TextHead(clip_model, tokenizer, templates)
-
-    @classmethod
-    def from_corpus(cls, corpus: str | Path, model: str | None = None, pretrained: str | None = None,
-                    device: str = "cpu", **options: Any) -> ALT:
-        """ALT over the CLIP model that embedded `corpus` (a corpus.pt path), or the model/pretrained given."""
-        from alt_common.clip import load_clip, resolve_model
-
-        bundle = CorpusBundle.load(corpus)
-        model, pretrained = model or bundle.model, pretrained or bundle.pretrained
-        if not model or not pretrained:
-            raise ModelError(f"{corpus}: no 'model'/'pretrained' recorded; pass model= and pretrained=")
-        if bundle.model and resolve_model(bundle.model)[0] != resolve_model(model)[0]:
-            raise ModelError(f"{corpus} was embedded with {bundle.model!r}, not {model!r}; re-embed it or use that model")
-        clip, tokenizer, _ = load_clip(model, pretrained, device)
-        return cls(clip, bundle, tokenizer=tokenizer, **options).to(device)
 
     def token_weights(self, frames: EncoderOutput) -> Tensor:
         """[B·T, n]: the class token weighs as the whole frame, each region as its patches; rows sum to 1."""

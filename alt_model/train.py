@@ -7,11 +7,13 @@
 - Per optimizer step: linear warm-up from 0 over `warmup_epochs`, then cosine down to
   `min_lr_ratio` of the peak. One step takes `global_batch` videos: `batch_size` per process ×
   processes × accumulation; the last window of an epoch may be shorter and is averaged over its own
-  micro-batches.
-- Loss (Eq. 10): cross-entropy against soft targets: Mixup/CutMix (timm's `Mixup`, on the frames of
-  a clip alike) with label smoothing folded in; a batch of odd size is not mixed, only smoothed.
-- Mixed precision with `torch.autocast` on GPUs (bf16 where supported, else fp16 with a GradScaler);
-  gradient clipping; optional activation checkpointing of the ViT blocks (`model.grad_checkpointing`).
+  micro-batches (`BatchPlan`).
+- Loss (Eq. 10, `loss.py`): cross-entropy against soft targets: Mixup/CutMix (timm's `Mixup`, on
+  the frames of a clip alike) with label smoothing folded in; a batch of odd size is not mixed, only
+  smoothed.
+- Mixed precision as `train.precision` says (`precision.py`: bf16 autocast on GPUs where supported,
+  else fp16 with a GradScaler; fp32 on CPUs); gradient clipping; optional activation checkpointing
+  of the ViT blocks (`model.grad_checkpointing`).
 - Checkpoints `last.pt` at every epoch end (and every `save_every` steps), `best.pt` by validation
   top-1, `config.yaml`, and `log.jsonl` (a line per `log_every` steps and per epoch), all written by
   rank 0. `resume` continues exactly: the sampler order and every augmentation are functions of
@@ -19,6 +21,10 @@
   already seen; on a CPU a resumed run ends with the same weights as an uninterrupted one.
 - Distributed through torchrun (`distributed.py`): DistributedSampler, DDP with `no_sync` while
   accumulating, metrics summed over processes.
+
+The recipe, as `_train` reads: `build` the run (model, data, optimizer, scheduler, scaler), `start`
+it fresh or `restore` it from a checkpoint (a `TrainState`), then per epoch `train_epoch` (per
+micro-batch `micro_step`, per window `optimizer_step`) and `end_epoch` (validate, log, `save`).
 """
 
 from __future__ import annotations
@@ -39,16 +45,20 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from alt_common.io import link_atomic
 from alt_common.labels import read_labels
 
 from . import distributed
-from .checkpoint import (FORMAT_VERSION, build_model, link_atomic, load_checkpoint, load_weights, model_state, rng_state,
-                         save_atomic, set_rng_state)
-from .config import Config, dump, to_dict
-from .data import VideoDataset, collate, read_video_list, sample_shots, tower_norm, tower_size
+from .checkpoint import Counters, TrainState, load_checkpoint, load_weights, model_state, rng_state, save_atomic, set_rng_state
+from .config import Config, TrainConfig, dump, to_dict
+from .data import Batch, VideoDataset, collate, read_video_list, sample_shots, tower_norm, tower_size
 from .distributed import Dist
 from .errors import ModelError
-from .evaluate import Metrics, autocast, evaluate
+from .evaluate import Metrics, evaluate
+from .factory import create_model
+from .loss import make_mixer, soft_cross_entropy, soft_targets
+from .model import ALT
+from .precision import autocast, autocast_dtype, grad_scaler
 
 log = logging.getLogger(__name__)
 NO_DECAY = ("positional_embedding", "class_embedding", "learned_queries")
@@ -64,6 +74,60 @@ class TrainResult:
     train_loss: float
     metrics: Metrics | None  # the last validation, if any
     stopped: bool  # stopped early by `train.stop_after_steps`
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How an epoch is cut, per process: `micro` micro-batches of `train.batch_size`, `accum` of them per optimizer step."""
+
+    micro: int
+    accum: int
+
+    @classmethod
+    def of(cls, tc: TrainConfig, world: int, videos: int) -> BatchPlan:
+        """The plan for `videos` per process and epoch; ModelError when `global_batch` cannot be met exactly."""
+        per_step = tc.batch_size * world
+        if tc.global_batch % per_step:
+            raise ModelError(f"train.global_batch {tc.global_batch} is not a multiple of train.batch_size × processes "
+                             f"({tc.batch_size} × {world} = {per_step}); change one of them")
+        return cls(micro=math.ceil(videos / tc.batch_size), accum=tc.global_batch // per_step)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.micro / self.accum)
+
+    def window(self, i: int) -> tuple[int, bool]:
+        """(micro-batches in the accumulation window of micro-batch `i`, whether `i` closes it); the last may be shorter."""
+        start = i - i % self.accum
+        size = min(self.accum, self.micro - start)
+        return size, i + 1 == start + size
+
+
+@dataclass
+class Run:
+    """The live objects of a run, as `build` makes them."""
+
+    cfg: Config
+    d: Dist
+    corpus: Path
+    labels: list[str]
+    model: ALT
+    ddp: torch.nn.Module  # `model`, wrapped in DDP under torchrun
+    trainable: list[Tensor]
+    classes: Tensor  # [C, d] class embeddings of `labels` (the text tower is frozen: embedded once, Eq. 10)
+    train_set: VideoDataset
+    val_set: VideoDataset | None
+    sampler: DistributedSampler
+    plan: BatchPlan
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    dtype: torch.dtype | None  # autocast dtype (precision.py); None: fp32
+    mixer: Any  # timm's Mixup, or None
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
 
 
 def param_groups(model: torch.nn.Module, cfg: Config) -> list[dict[str, Any]]:
@@ -86,32 +150,11 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for `train.precision` on `device`; None runs in fp32 (always on CPUs)."""
-    if device.type != "cuda" or precision == "fp32":
-        return None
-    if precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if precision == "bf16" else torch.float16
-
-
-def make_mixer(cfg: Config, num_classes: int):
-    """timm's Mixup/CutMix for the config, or None when both are off."""
-    if cfg.aug.mixup <= 0 and cfg.aug.cutmix <= 0:
-        return None
-    from timm.data import Mixup
-
-    return Mixup(mixup_alpha=cfg.aug.mixup, cutmix_alpha=cfg.aug.cutmix, switch_prob=cfg.aug.switch_prob, mode="batch",
-                 label_smoothing=cfg.aug.label_smoothing, num_classes=num_classes)
-
-
-def soft_targets(video: Tensor, labels: Tensor, num_classes: int, mixer: Any, smoothing: float) -> Tensor:
-    """Mix `video` [B, T, 3, S, S] in place and return the soft targets [B, C]; odd batches are only smoothed."""
-    if mixer is not None and len(labels) % 2 == 0:
-        return mixer(video.flatten(1, 2), labels)[1]  # [B, T·3, S, S] view: one box / one λ for every frame of a clip
-    from timm.data.mixup import mixup_target
-
-    return mixup_target(labels, num_classes, 1.0, smoothing)
+def seed_all(seed: int) -> None:
+    """Seed python's, numpy's and torch's global random streams."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 class RunLog:
@@ -128,6 +171,12 @@ class RunLog:
             except ImportError:
                 pass
 
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def write(self, record: dict[str, Any], step: int) -> None:
         if self.file is None:
             return
@@ -143,6 +192,23 @@ class RunLog:
             self.file.close()
         if self.board is not None:
             self.board.close()
+
+
+class StepMeter:
+    """Loss and throughput over the micro-batches since the last step line of the log."""
+
+    def __init__(self) -> None:
+        self.start, self.videos, self.loss_sum = time.perf_counter(), 0, 0.0
+
+    def add(self, loss: float, videos: int) -> None:
+        self.videos, self.loss_sum = self.videos + videos, self.loss_sum + loss * videos
+
+    def record(self, run: Run, at: Counters) -> dict[str, Any]:
+        """The log line of step `at.step`."""
+        seconds = time.perf_counter() - self.start
+        return {"kind": "step", "epoch": at.epoch + 1, "step": at.step, "loss": self.loss_sum / max(1, self.videos),
+                **{f"lr_{g['name']}": g["lr"] for g in run.optimizer.param_groups},
+                "videos_per_s": self.videos * run.d.world / max(seconds, 1e-9)}
 
 
 def _progress(main: bool):
@@ -164,167 +230,192 @@ def train(cfg: Config, corpus: str | Path, resume: str | Path | None = None) -> 
 
 
 def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResult:
-    out = Path(cfg.out)
-    state = load_checkpoint(resume) if resume else None
-    if state is None and (out / "last.pt").exists():
-        raise ModelError(f"{out} already holds a run (last.pt); pass --resume to continue it or set out=... to start another")
-    tc = cfg.train
+    """The recipe: build, start or restore, then epochs of training, each closed by validation, a log line and a checkpoint."""
+    state = TrainState.from_dict(load_checkpoint(resume), resume) if resume else None
+    if state is None and (Path(cfg.out) / "last.pt").exists():
+        raise ModelError(f"{cfg.out} already holds a run (last.pt); pass --resume to continue it or set out=... to start another")
+    run = build(cfg, corpus, d)
+    at = restore(run, state, resume) if state is not None else start(run)
+    stop_at = None if cfg.train.stop_after_steps is None else at.step + cfg.train.stop_after_steps
+    announce(run)
+    metrics, train_loss, stopped = None, float("nan"), False
+    with RunLog(run.out, d.main) as runlog, _progress(d.main) as bar:
+        while at.epoch < cfg.train.epochs and not stopped:
+            stopped = train_epoch(run, at, stop_at, runlog, bar)
+            if at.batches_done < run.plan.micro:  # stopped inside the epoch
+                break
+            train_loss, validated = end_epoch(run, at, runlog)
+            metrics = validated if validated is not None else metrics
+    return TrainResult(run.out, at.epoch, at.step, train_loss, metrics, stopped)
 
-    # ---- model, labels, data
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # the same initial weights in every process
+
+def build(cfg: Config, corpus: Path, d: Dist) -> Run:
+    """The model, data, optimizer, scheduler and scaler of a run; every process builds the same initial weights."""
+    tc = cfg.train
+    seed_all(cfg.seed)
     labels = read_labels([cfg.data.labels])[0] if cfg.data.labels else []
     if not labels:
         raise ModelError("data.labels is not set; pass the label file (one label per line, or a CSV with a 'name' column)")
-    model = build_model(cfg, corpus, d.device)
-    if tc.init and state is None:
-        load_weights(model, load_checkpoint(tc.init)["model"], tc.init)
+    model = create_model(cfg, corpus, d.device)
     with torch.no_grad():
-        classes = model.text_head.class_embeddings(labels)  # frozen text tower: embedded once (Eq. 10)
-    size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
+        classes = model.text_head.class_embeddings(labels)
+    train_set, val_set = build_datasets(cfg, labels, model)
+    sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
+    plan = BatchPlan.of(tc, d.world, len(sampler))
+    total_steps, warmup_steps = tc.epochs * plan.steps_per_epoch, round(tc.warmup_epochs * plan.steps_per_epoch)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), betas=tuple(tc.betas), eps=1e-8)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup_steps, total_steps, tc.min_lr_ratio))
+    dtype = autocast_dtype(tc.precision, d.device)
+    ddp = DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.world > 1 else model
+    return Run(cfg=cfg, d=d, corpus=corpus, labels=labels, model=model, ddp=ddp,
+               trainable=[p for p in model.parameters() if p.requires_grad], classes=classes, train_set=train_set, val_set=val_set,
+               sampler=sampler, plan=plan, optimizer=optimizer, scheduler=scheduler, scaler=grad_scaler(dtype), dtype=dtype,
+               mixer=make_mixer(cfg.aug, len(labels)))
+
+
+def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDataset, VideoDataset | None]:
+    """The training videos (K per class with `data.shots`) and the validation videos, if listed, at the tower's size and norm."""
     if not cfg.data.train_list:
         raise ModelError("data.train_list is not set; pass a video list (CSV 'path,label' or 'path label_id' lines)")
+    size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
     items = read_video_list(cfg.data.train_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing)
     if cfg.data.shots:
         items = sample_shots(items, cfg.data.shots, cfg.seed)
     train_set = VideoDataset(items, cfg.model.frames, size, train=True, seed=cfg.seed, scales=cfg.aug.scales,
                              flip=cfg.aug.flip, mean=mean, std=std)
-    val_set = None
-    if cfg.data.val_list:
-        val_items = read_video_list(cfg.data.val_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing)
-        val_set = VideoDataset(val_items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops,
-                               mean=mean, std=std)
+    if not cfg.data.val_list:
+        return train_set, None
+    val_items = read_video_list(cfg.data.val_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing)
+    return train_set, VideoDataset(val_items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops,
+                                   mean=mean, std=std)
 
-    # ---- batch arithmetic and schedule
-    per_step = tc.batch_size * d.world
-    if tc.global_batch % per_step:
-        raise ModelError(f"train.global_batch {tc.global_batch} is not a multiple of train.batch_size × processes "
-                         f"({tc.batch_size} × {d.world} = {per_step}); change one of them")
-    accum = tc.global_batch // per_step
-    sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
-    micro = math.ceil(len(sampler) / tc.batch_size)  # micro-batches per epoch and process
-    steps_per_epoch = math.ceil(micro / accum)
-    total_steps, warmup_steps = tc.epochs * steps_per_epoch, round(tc.warmup_epochs * steps_per_epoch)
 
-    # ---- optimizer, schedule, precision, augmentation
-    optimizer = torch.optim.AdamW(param_groups(model, cfg), betas=tuple(tc.betas), eps=1e-8)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup_steps, total_steps, tc.min_lr_ratio))
-    dtype = autocast_dtype(tc.precision, d.device)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    mixer = make_mixer(cfg, len(labels))
-    ddp = DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.world > 1 else model
-    trainable = [p for p in model.parameters() if p.requires_grad]
+def start(run: Run) -> Counters:
+    """A fresh run: `train.init`'s weights when set, and a random stream per process (Gumbel noise, Mixup)."""
+    init = run.cfg.train.init
+    if init:
+        load_weights(run.model, load_checkpoint(init)["model"], init)
+    seed_all(run.cfg.seed + run.d.rank)
+    return Counters()
 
-    # ---- where to start
-    epoch, batches_done, step, best = 0, 0, 0, -1.0
-    sums = torch.zeros(3, dtype=torch.float64)  # this epoch's loss · videos, videos, skipped videos
-    if state is not None:
-        load_weights(model, state["model"], resume)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        epoch, batches_done, step, best = state["epoch"], state["batches_done"], state["step"], state["best_top1"]
-        sums = state["epoch_sums"].clone()
-        if len(state["rng"]) != d.world:
-            log.warning("resuming %d processes from a run of %d: the random streams differ, so the result will not be identical",
-                        d.world, len(state["rng"]))
-        set_rng_state(state["rng"][d.rank % len(state["rng"])])
-        log.info("resumed from %s at epoch %d, step %d", resume, epoch + 1, step)
-    else:
-        random.seed(cfg.seed + d.rank)  # per-process streams for Gumbel noise and Mixup
-        np.random.seed(cfg.seed + d.rank)
-        torch.manual_seed(cfg.seed + d.rank)
-    if d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(dump(cfg), encoding="utf-8")
-        log.info("%d training videos, %d labels; %d steps of %d videos (%d × %d processes × %d accumulation) per epoch",
-                 len(train_set), len(labels), steps_per_epoch, tc.global_batch, tc.batch_size, d.world, accum)
-    runlog = RunLog(out, d.main)
 
-    def save(name: str, metrics: Metrics | None = None) -> None:
-        rngs = distributed.gather(rng_state(), d)
-        if not d.main:
-            return
-        save_atomic({"model": model_state(model), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "scaler": scaler.state_dict(), "epoch": epoch, "batches_done": batches_done, "step": step, "best_top1": best,
-                     "epoch_sums": sums, "rng": rngs, "config": to_dict(cfg), "labels": labels, "corpus": str(corpus.resolve()),
-                     "metrics": metrics.summary() if metrics else None, "format_version": FORMAT_VERSION}, out / name)
+def restore(run: Run, state: TrainState, source: Path) -> Counters:
+    """Continue where `state` left off: weights, optimizer, scheduler, scaler, and this process's random streams."""
+    load_weights(run.model, state.model, source)
+    run.optimizer.load_state_dict(state.optimizer)
+    run.scheduler.load_state_dict(state.scheduler)
+    run.scaler.load_state_dict(state.scaler)
+    if len(state.rng) != run.d.world:
+        log.warning("resuming %d processes from a run of %d: the random streams differ, so the result will not be identical",
+                    run.d.world, len(state.rng))
+    set_rng_state(state.rng[run.d.rank % len(state.rng)])
+    log.info("resumed from %s at epoch %d, step %d", source, state.counters.epoch + 1, state.counters.step)
+    return state.counters
 
-    # ---- the loop
-    steps_this_run, metrics, stopped, train_loss = 0, None, False, float("nan")
-    with _progress(d.main) as progress:
-        while epoch < tc.epochs and not stopped:
-            sampler.set_epoch(epoch)
-            train_set.set_epoch(epoch)
-            order = list(sampler)[batches_done * tc.batch_size :]  # a mid-epoch resume skips what was seen
-            loader = DataLoader(train_set, tc.batch_size, sampler=order, num_workers=cfg.data.workers, collate_fn=collate,
-                                pin_memory=d.device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed))
-            model.train()
-            task = progress.add_task(f"epoch {epoch + 1}/{tc.epochs}", total=micro, completed=batches_done, status="")
-            tick, tick_videos, tick_loss = time.perf_counter(), 0, 0.0
-            for i, batch in enumerate(loader, start=batches_done):
-                window_start = i - i % accum
-                window = min(accum, micro - window_start)
-                last = i + 1 == window_start + window
-                video, targets_idx = batch.video.to(d.device, non_blocking=True), batch.labels.to(d.device)
-                with ddp.no_sync() if d.world > 1 and not last else nullcontext():
-                    with autocast(d.device, dtype):
-                        if len(targets_idx):
-                            targets = soft_targets(video, targets_idx, len(labels), mixer, cfg.aug.label_smoothing)
-                            logits = ddp(video, classes).logits.float()
-                            loss = -(targets * logits.log_softmax(dim=-1)).sum(dim=-1).mean()  # Eq. 10 with soft targets
-                        else:  # every video of the batch was unreadable: a zero loss keeps the processes in step
-                            loss = 0.0 * sum(p.sum() for p in trainable)
-                    scaler.scale(loss / window).backward()
-                n, value = len(targets_idx), float(loss.detach())
-                sums += torch.tensor([value * n, n, batch.failed], dtype=torch.float64)
-                tick_videos, tick_loss = tick_videos + n, tick_loss + value * n
-                progress.update(task, advance=1, status=f"loss {value:.4f}")
-                if not last:
-                    continue
-                if tc.grad_clip:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(trainable, tc.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step, steps_this_run, batches_done = step + 1, steps_this_run + 1, i + 1
-                if step % tc.log_every == 0:
-                    seconds = time.perf_counter() - tick
-                    runlog.write({"kind": "step", "epoch": epoch + 1, "step": step, "loss": tick_loss / max(1, tick_videos),
-                                  **{f"lr_{g['name']}": g["lr"] for g in optimizer.param_groups},
-                                  "videos_per_s": tick_videos * d.world / max(seconds, 1e-9)}, step)
-                    tick, tick_videos, tick_loss = time.perf_counter(), 0, 0.0
-                stopped = tc.stop_after_steps is not None and steps_this_run >= tc.stop_after_steps
-                if batches_done < micro and (stopped or (tc.save_every and step % tc.save_every == 0)):
-                    save("last.pt")
-                    if stopped:
-                        break
-            progress.remove_task(task)
-            if batches_done < micro:  # stopped inside the epoch
+
+def announce(run: Run) -> None:
+    """Rank 0: the run folder with its config.yaml, and a line on the data and the batch arithmetic."""
+    if not run.d.main:
+        return
+    tc = run.cfg.train
+    run.out.mkdir(parents=True, exist_ok=True)
+    (run.out / "config.yaml").write_text(dump(run.cfg), encoding="utf-8")
+    log.info("%d training videos, %d labels; %d steps of %d videos (%d × %d processes × %d accumulation) per epoch", len(run.train_set),
+             len(run.labels), run.plan.steps_per_epoch, tc.global_batch, tc.batch_size, run.d.world, run.plan.accum)
+
+
+def train_epoch(run: Run, at: Counters, stop_at: int | None, runlog: RunLog, bar: Any) -> bool:
+    """Epoch `at.epoch` from micro-batch `at.batches_done` on; True when the run reached `stop_at` steps (and checkpointed)."""
+    tc, plan = run.cfg.train, run.plan
+    run.sampler.set_epoch(at.epoch)
+    run.train_set.set_epoch(at.epoch)
+    order = list(run.sampler)[at.batches_done * tc.batch_size :]  # a mid-epoch resume skips what was seen
+    loader = DataLoader(run.train_set, tc.batch_size, sampler=order, num_workers=run.cfg.data.workers, collate_fn=collate,
+                        pin_memory=run.d.device.type == "cuda", generator=torch.Generator().manual_seed(run.cfg.seed))
+    run.model.train()
+    task = bar.add_task(f"epoch {at.epoch + 1}/{tc.epochs}", total=plan.micro, completed=at.batches_done, status="")
+    meter, stopped = StepMeter(), False
+    for i, batch in enumerate(loader, start=at.batches_done):
+        window, closes = plan.window(i)
+        loss, videos = micro_step(run, batch, window, sync=closes)
+        at.epoch_sums += torch.tensor([loss * videos, videos, batch.failed], dtype=torch.float64)
+        meter.add(loss, videos)
+        bar.update(task, advance=1, status=f"loss {loss:.4f}")
+        if not closes:
+            continue
+        optimizer_step(run)
+        at.step, at.batches_done = at.step + 1, i + 1
+        if at.step % tc.log_every == 0:
+            runlog.write(meter.record(run, at), at.step)
+            meter = StepMeter()
+        stopped = stop_at is not None and at.step >= stop_at
+        if at.batches_done < plan.micro and (stopped or (tc.save_every and at.step % tc.save_every == 0)):
+            save(run, at, "last.pt")
+            if stopped:
                 break
+    bar.remove_task(task)
+    return stopped
 
-            # ---- epoch end: summary, validation, checkpoints
-            epoch, batches_done = epoch + 1, 0
-            total = distributed.sum_all(sums, d)
-            record = {"kind": "epoch", "epoch": epoch, "step": step, "train_loss": float(total[0] / max(1, total[1])),
-                      "videos": int(total[1]), "skipped": int(total[2])}
-            if val_set is not None and ((cfg.eval.every and epoch % cfg.eval.every == 0) or epoch == tc.epochs):
-                metrics = evaluate(model, val_set, classes, labels, batch_size=cfg.eval.batch_size, workers=cfg.data.workers,
-                                   d=d, dtype=dtype)
-                record["val"] = metrics.summary()
-                best = max(best, metrics.top1)
-            runlog.write(record, step)
-            if d.main:
-                val = f", val top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f}" if "val" in record else ""
-                log.info("epoch %d/%d: train loss %.4f, %d videos, %d skipped%s", epoch, tc.epochs, record["train_loss"],
-                         record["videos"], record["skipped"], val)
-            sums, train_loss = torch.zeros(3, dtype=torch.float64), record["train_loss"]
-            save("last.pt", metrics if "val" in record else None)
-            if d.main and "val" in record and metrics.top1 >= best:
-                link_atomic(out / "last.pt", out / "best.pt")
-            distributed.barrier(d)
-    runlog.close()
-    return TrainResult(out, epoch, step, train_loss, metrics, stopped)
+
+def micro_step(run: Run, batch: Batch, window: int, sync: bool) -> tuple[float, int]:
+    """Forward and backward of one micro-batch, its loss (Eq. 10) weighted 1/`window`; gradients are
+    all-reduced only when `sync` (the window's last). Returns (loss, videos)."""
+    video, labels = batch.video.to(run.d.device, non_blocking=True), batch.labels.to(run.d.device)
+    with run.ddp.no_sync() if run.d.world > 1 and not sync else nullcontext():
+        with autocast(run.d.device, run.dtype):
+            if len(labels):
+                targets = soft_targets(video, labels, len(run.labels), run.mixer, run.cfg.aug.label_smoothing)
+                loss = soft_cross_entropy(run.ddp(video, run.classes).logits.float(), targets)
+            else:  # every video of the batch was unreadable: a zero loss keeps the processes in step
+                loss = 0.0 * sum(p.sum() for p in run.trainable)
+        run.scaler.scale(loss / window).backward()
+    return float(loss.detach()), len(labels)
+
+
+def optimizer_step(run: Run) -> None:
+    """One AdamW step on the window's gradients: unscale and clip, step, scheduler, clear."""
+    if run.cfg.train.grad_clip:
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(run.trainable, run.cfg.train.grad_clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+
+
+def end_epoch(run: Run, at: Counters, runlog: RunLog) -> tuple[float, Metrics | None]:
+    """Close an epoch: its train loss summed over processes, validation when due, the log line, last.pt and best.pt.
+    Returns (train loss, validation metrics or None)."""
+    cfg, d = run.cfg, run.d
+    at.epoch, at.batches_done = at.epoch + 1, 0
+    total = distributed.sum_all(at.epoch_sums, d)
+    record = {"kind": "epoch", "epoch": at.epoch, "step": at.step, "train_loss": float(total[0] / max(1, total[1])),
+              "videos": int(total[1]), "skipped": int(total[2])}
+    metrics = None
+    if run.val_set is not None and ((cfg.eval.every and at.epoch % cfg.eval.every == 0) or at.epoch == cfg.train.epochs):
+        metrics = evaluate(run.model, run.val_set, run.classes, run.labels, batch_size=cfg.eval.batch_size,
+                           workers=cfg.data.workers, d=d, dtype=run.dtype)
+        record["val"] = metrics.summary()
+        at.best_top1 = max(at.best_top1, metrics.top1)
+    runlog.write(record, at.step)
+    if d.main:
+        val = f", val top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f}" if metrics is not None else ""
+        log.info("epoch %d/%d: train loss %.4f, %d videos, %d skipped%s", at.epoch, cfg.train.epochs, record["train_loss"],
+                 record["videos"], record["skipped"], val)
+    at.epoch_sums = torch.zeros(3, dtype=torch.float64)
+    save(run, at, "last.pt", metrics)
+    if d.main and metrics is not None and metrics.top1 >= at.best_top1:
+        link_atomic(run.out / "last.pt", run.out / "best.pt")
+    distributed.barrier(d)
+    return record["train_loss"], metrics
+
+
+def save(run: Run, at: Counters, name: str, metrics: Metrics | None = None) -> None:
+    """Checkpoint the run as `name` in its folder (written by rank 0; every process hands over its RNG states)."""
+    rngs = distributed.gather(rng_state(), run.d)
+    if not run.d.main:
+        return
+    state = TrainState(model=model_state(run.model), optimizer=run.optimizer.state_dict(), scheduler=run.scheduler.state_dict(),
+                       scaler=run.scaler.state_dict(), counters=at, rng=rngs, config=to_dict(run.cfg), labels=run.labels,
+                       corpus=str(run.corpus.resolve()), metrics=metrics.summary() if metrics is not None else None)
+    save_atomic(state.to_dict(), run.out / name)

@@ -8,11 +8,12 @@ import av
 import numpy as np
 import pytest
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from test_alt_fixtures import one_thread  # noqa: F401 - fixture
 from videos import task  # noqa: F401 - fixture
 
 from alt_model import ModelError
-from alt_model.data import (CLIP_MEAN, CLIP_STD, SCALES, VideoDataset, VideoItem, collate, multiscale_box, read_clips,
+from alt_model.data import (SCALES, VideoDataset, VideoItem, collate, multiscale_box, read_clips,
                             read_video_list, sample_shots, eval_transform, train_transform, tsn_indices)
 from alt_model.synthetic import CLASSES
 
@@ -117,7 +118,7 @@ def test_train_transform_is_a_coherent_normalised_clip():
     other = train_transform(frames, 32, np.random.default_rng(4))
     assert (x - other).abs().max() > 1.0  # and the generator does choose: another seed, another crop or flip
     grey = np.full((8, 48, 80, 3), 128, np.uint8)
-    expected = (128 / 255 - torch.tensor(CLIP_MEAN)) / torch.tensor(CLIP_STD)
+    expected = (128 / 255 - torch.tensor(OPENAI_DATASET_MEAN)) / torch.tensor(OPENAI_DATASET_STD)
     torch.testing.assert_close(train_transform(grey, 32, np.random.default_rng(0))[:, :, 5, 5], expected.expand(8, 3))
 
 

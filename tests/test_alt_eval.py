@@ -85,7 +85,7 @@ def test_top1_top5_and_views_follow_the_averaged_probabilities():
         (_ranked(0, 0).expand(3, 7), 0), (_ranked(1, 2).expand(3, 7), 1), (_ranked(2, 4).expand(3, 7), 2),
         (_ranked(3, 5).expand(3, 7), 3), (_ranked(4, 6).expand(3, 7), 4), (torch.stack([split, split, loud]), 5),
     ]
-    dataset = [(views[:, None, None, None].clone(), label, i) for i, (views, label) in enumerate(items)] + [None]
+    dataset = [(views[:, None, None, None].clone(), label) for views, label in items] + [None]
     m = evaluate(_Replay(), dataset, torch.zeros(7, 4), labels, batch_size=4)  # two batches, one unreadable video
     expected = torch.zeros(7, 7, dtype=torch.int64)
     for true, predicted in ((0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 5)):  # a miss predicts class 0, ranked first

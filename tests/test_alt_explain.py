@@ -122,7 +122,9 @@ def run_explain(run_main):
 
 
 def test_pictures_show_the_pixels_the_model_saw():
-    from alt_model.data import CLIP_MEAN, CLIP_STD, eval_transform
+    from open_clip.constants import OPENAI_DATASET_MEAN as CLIP_MEAN, OPENAI_DATASET_STD as CLIP_STD
+
+    from alt_model.data import eval_transform
     from alt_model.explain import display_frames
 
     frames = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)).numpy()

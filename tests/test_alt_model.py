@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from test_alt_fixtures import TINY_VIT, clip, corpus, make_clip, make_corpus, one_thread, tokenizer  # noqa: F401 - fixtures
+from test_alt_fixtures import clip, corpus, make_corpus, one_thread, tokenizer  # noqa: F401 - fixtures
 
 from alt_common.errors import UserError
 from alt_model import ALT, AdapterBlock, ModelError
@@ -189,16 +189,3 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(clip, corpus, tokenizer)
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0]  # measured: 1.47 -> 1.12
-
-
-def test_from_corpus_loads_the_clip_model_the_corpus_names(tmp_path, tokenizer):
-    weights = tmp_path / "tiny.pt"
-    source = make_clip(seed=5)
-    torch.save(source.state_dict(), weights)
-    bundle = make_corpus() | {"model": TINY_VIT, "pretrained": str(weights)}
-    torch.save(bundle, tmp_path / "corpus.pt")
-    model = ALT.from_corpus(tmp_path / "corpus.pt", num_frames=8, r=R)
-    torch.testing.assert_close(model.encoder.visual.conv1.weight, source.visual.conv1.weight)
-    assert model.eval()(_video(), LABELS).logits.shape == (2, 3)
-    with pytest.raises(ModelError, match="embedded with"):
-        ALT.from_corpus(tmp_path / "corpus.pt", model="alt-tiny-clip")

@@ -11,10 +11,10 @@ from test_alt_fixtures import TINY_VIT, clip, corpus, make_clip, one_thread, tok
 from videos import REPO, task, tiny_overrides, trained  # noqa: F401 - fixtures
 
 from alt_model import ALT, ModelError
-from alt_model.checkpoint import load_checkpoint
+from alt_model.checkpoint import CHECKPOINT_FORMAT_VERSION, TrainState, load_checkpoint
 from alt_model.cli import train_main
 from alt_model.config import load_config, parse_overrides
-from alt_model.train import lr_factor, param_groups, train
+from alt_model.train import BatchPlan, lr_factor, param_groups, train
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
@@ -138,3 +138,25 @@ def test_cli_rejects_a_missing_config_and_corpus(task, tmp_path, run_train):
     assert code == 2 and "config not found" in err
     code, _, err = run_train("--corpus", tmp_path / "nope.pt", "--config", REPO / "configs/tiny_cpu.yaml", *_cli_overrides(task, tmp_path / "r"))
     assert code == 2 and "corpus.pt not found" in err
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused(tmp_path):
+    torch.save({"model": {}, "config": {}, "format_version": CHECKPOINT_FORMAT_VERSION + 1}, tmp_path / "new.pt")
+    with pytest.raises(ModelError, match="checkpoint format 2 is newer than this toolkit's"):
+        load_checkpoint(tmp_path / "new.pt")
+
+
+def test_a_checkpoint_is_a_train_state(trained, tmp_path):
+    saved = load_checkpoint(trained / "last.pt")
+    state = TrainState.from_dict(saved, "last.pt")
+    assert (state.counters.epoch, state.counters.step, state.corpus) == (8, 24, saved["corpus"])
+    assert state.to_dict().keys() == saved.keys()
+    del saved["scheduler"], saved["epoch_sums"]
+    with pytest.raises(ModelError, match="no scheduler, epoch_sums"):
+        TrainState.from_dict(saved, "last.pt")
+
+
+def test_accumulation_windows_cover_the_epoch_and_the_last_may_be_shorter():
+    plan = BatchPlan(micro=7, accum=3)
+    assert plan.steps_per_epoch == 3
+    assert [plan.window(i) for i in range(7)] == [(3, False), (3, False), (3, True), (3, False), (3, False), (3, True), (1, True)]

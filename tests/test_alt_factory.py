@@ -1,0 +1,73 @@
+"""alt_model/factory.py and the `model:` config section: every ALT option set from YAML, one factory builds it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_alt_fixtures import TINY_VIT, make_clip, make_corpus, one_thread  # noqa: F401 - fixture
+
+from alt_model import ModelError
+from alt_model.config import ModelConfig, load_config, parse_overrides
+from alt_model.factory import create_model
+
+LABELS = ["abseiling", "playing guitar", "riding a bike"]
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    """A corpus.pt naming the tiny ViT and its weights file, and the CLIP model those weights are."""
+    source = make_clip(seed=5)
+    torch.save(source.state_dict(), tmp_path / "tiny.pt")
+    torch.save(make_corpus() | {"model": TINY_VIT, "pretrained": str(tmp_path / "tiny.pt")}, tmp_path / "corpus.pt")
+    return tmp_path / "corpus.pt", source
+
+
+def test_the_factory_loads_the_clip_model_the_corpus_names(corpus_file):
+    path, source = corpus_file
+    model = create_model(ModelConfig(frames=8), path)
+    torch.testing.assert_close(model.encoder.visual.conv1.weight, source.visual.conv1.weight)
+    video = torch.randn(2, 8, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert model.eval()(video, LABELS).logits.shape == (2, 3)
+    with pytest.raises(ModelError, match="embedded with"):
+        create_model(ModelConfig(name="alt-tiny-clip"), path)
+
+
+def test_every_model_option_is_set_from_yaml(corpus_file, tmp_path):
+    (tmp_path / "templates.txt").write_text("a clip of {}\nsomeone {}\n")
+    (tmp_path / "run.yaml").write_text(
+        "model:\n  r: [8, 8, 4, 0]\n  adapter_depth: 2\n  adapter_heads: 4\n  temperature: 0.5\n  queries: learnable\n"
+        "  regions: false\n  temporal_conv: false\n  self_attention: false\n  grad_checkpointing: true\n"
+        f"  templates: {tmp_path / 'templates.txt'}\n")
+    cfg = load_config(tmp_path / "run.yaml")
+    model = create_model(cfg, corpus_file[0])
+    assert model.encoder.r == [8, 8, 4, 0] and model.encoder.merge_schedule(65) == [8, 8, 4, 0]
+    assert len(model.adapter.blocks) == 2 and model.adapter.blocks[0].cross_attn.num_heads == 4
+    assert model.aligner.temperature == 0.5 and model.queries == "learnable" and not model.regions
+    assert model.adapter.blocks[0].conv is None and model.adapter.blocks[0].self_attn is None
+    assert model.encoder.visual.transformer.grad_checkpointing
+    assert model.text_head.templates == ["a clip of {}", "someone {}"]
+    listed = load_config(None, parse_overrides(['model.templates=["a video of {}"]']))
+    assert create_model(listed, corpus_file[0]).text_head.templates == ["a video of {}"]
+
+
+def test_r_is_one_number_or_one_per_block_and_is_checked():
+    assert load_config(None, {"model.r": "4"}).model.r == 4
+    assert load_config(None, {"model.r": "[8, 8, 4, 4]"}).model.r == [8, 8, 4, 4]
+    with pytest.raises(ModelError, match="model.r must be a non-negative"):
+        load_config(None, {"model.r": "[8, -1]"})
+    with pytest.raises(ModelError, match=r"model.r: expected int or list\[int\], got '8,8'"):
+        load_config(None, {"model.r": "8,8"})
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"model.adapter_heads": "0"}, "model.adapter_heads must be at least 1"),
+    ({"model.templates": '["a video"]'}, "every template needs a {} placeholder"),
+])
+def test_model_options_no_model_can_use_are_refused(overrides, message):
+    with pytest.raises(ModelError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        load_config(None, overrides)
+
+
+def test_adapter_heads_must_divide_the_joint_space(corpus_file):
+    with pytest.raises(ModelError, match="adapter_heads must divide the 32-d joint space, got 5"):
+        create_model(ModelConfig(adapter_heads=5), corpus_file[0])
