@@ -1,7 +1,8 @@
-"""`alt-train` and `alt-eval`: thin Typer layers over `alt_model.train` and `alt_model.evaluate`.
+"""`alt-train` and `alt-eval`: thin Typer layers over `alt_model.train`, `alt_model.evaluate` and
+`alt_model.few_shot`.
 
-alt-train --corpus corpus.pt --config configs/tiny_cpu.yaml [section.key=value ...] [--resume]
-alt-eval --checkpoint runs/x/best.pt [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...]
+alt-train --corpus corpus.pt --config configs/tiny_cpu.yaml [--out RUN] [section.key=value ...] [--resume] [--device D]
+alt-eval --checkpoint runs/x/best.pt [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...] [--device D]
 
 Under `torchrun --nproc-per-node N` every process runs the same command; only rank 0 logs and writes.
 """
@@ -27,27 +28,30 @@ out, err = Console(), Console(stderr=True)
 MAIN = os.environ.get("RANK", "0") == "0"
 
 
-@train_app.command()
+@train_app.command(no_args_is_help=True)
 def train(
     corpus: Annotated[Path, typer.Option(help="corpus.pt from 'corpus embed': the entities S (and the CLIP model).")],
     config: Annotated[Optional[Path], typer.Option(help="YAML config, e.g. configs/k400_vitb16_8f.yaml.")] = None,
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="section.key=value, e.g. train.lr_vit=1e-5 out=runs/a")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in the config's out folder from its last.pt.")] = False,
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="section.key=value, e.g. train.lr_vit=1e-5 data.workers=16")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="The run folder (default: the config's `out`); with --resume, the run to continue.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (or the config's out folder) from its last.pt.")] = False,
+    device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
 ) -> None:
-    """Train ALT on a video list; writes config.yaml, log.jsonl, last.pt and best.pt to the config's out folder."""
+    """Train ALT on a video list (paper Sec. 3.3, supplementary A); writes config.yaml, log.jsonl, last.pt and
+    best.pt to the run folder."""
     from .checkpoint import load_checkpoint
     from .config import load_config, parse_overrides
     from .train import train as run_training
 
-    pairs = parse_overrides(overrides or [])
+    pairs = parse_overrides(overrides or []) | ({"out": str(out_dir)} if out_dir is not None else {})
     if config is None and not resume:
-        raise ModelError("pass --config CONFIG.yaml (see configs/), or --resume with out=RUN_FOLDER")
+        raise ModelError("pass --config CONFIG.yaml (see configs/), or --resume --out RUN_FOLDER")
     cfg = load_config(config, pairs)
     checkpoint = None
     if resume:
         checkpoint = Path(cfg.out) / "last.pt"
         cfg = load_config(None, pairs, base=load_checkpoint(checkpoint)["config"])  # the run's own config, then the overrides
-    result = run_training(cfg, corpus, checkpoint)
+    result = run_training(cfg, corpus, checkpoint, device)
     if MAIN:
         summary = f"{result.epochs_done} epochs, {result.steps} steps, train loss {result.train_loss:.4f}"
         if result.metrics is not None:
@@ -67,7 +71,7 @@ def _table(names: list[str], results: list, summary: dict | None) -> Table:
     return table
 
 
-@eval_app.command()
+@eval_app.command(no_args_is_help=True)
 def evaluate(
     checkpoint: Annotated[Path, typer.Option(help="A last.pt or best.pt written by alt-train.")],
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
@@ -82,8 +86,10 @@ def evaluate(
     config: Annotated[Optional[Path], typer.Option(help="K-shot recipe, e.g. configs/few_shot.yaml.")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="K-shot config overrides, section.key=value.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where metrics.json and confusion.csv go (default: beside the checkpoint).")] = None,
+    device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
 ) -> None:
-    """Top-1/top-5, per-class accuracy and the confusion matrix of a checkpoint; mean ± std over several splits."""
+    """Evaluate an alt-train checkpoint: top-1/top-5, per-class accuracy and the confusion matrix; zero-shot
+    splits with mean ± std; K-shot fine-tuning first with --shots."""
     from .checkpoint import load_checkpoint
     from .config import parse_overrides
     from .evaluate import evaluate_checkpoint, make_splits, parse_views, summarise
@@ -99,12 +105,12 @@ def evaluate(
         if not train_list or config is None:
             raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. configs/few_shot.yaml)")
         results = few_shot(checkpoint, config, parse_overrides(overrides or []), train_list, splits, shots, folder,
-                           corpus=corpus, video_root=video_root, views=clips_crops)
+                           corpus=corpus, video_root=video_root, views=clips_crops, device=device)
     else:
         if overrides:
             raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")
         results = evaluate_checkpoint(checkpoint, splits, corpus=corpus, video_root=video_root, views=clips_crops,
-                                      batch_size=batch_size, workers=workers)
+                                      batch_size=batch_size, workers=workers, device=device)
     if not MAIN:
         return
     summary = summarise(results) if len(results) > 1 else None

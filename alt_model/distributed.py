@@ -14,6 +14,10 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from alt_common.device import resolve_device
+
+from .errors import ModelError
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -29,12 +33,19 @@ class Dist:
         return self.rank == 0
 
 
-def setup() -> Dist:
-    """Join the process group torchrun describes (if any) and pick this process's device."""
+def setup(device: str = "auto") -> Dist:
+    """Join the process group torchrun describes (if any) and pick this process's device: `auto` is
+    this process's GPU (cuda:LOCAL_RANK) where there is one, else the CPU; `cpu` or `cuda` force one;
+    `cuda:N` names one GPU (a single process)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    chosen = resolve_device(device)
+    if chosen.type == "cuda" and chosen.index is not None and world > 1:
+        raise ModelError(f"--device {device} names one GPU, but torchrun started {world} processes; use --device cuda")
+    cuda = chosen.type == "cuda"
+    device = torch.device("cuda", local_rank if chosen.index is None else chosen.index) if cuda else chosen
     if cuda:
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():

@@ -164,9 +164,9 @@ def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Pat
 
 def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corpus: str | Path | None = None,
                         video_root: str | Path | None = None, views: tuple[int, int] = (1, 1), batch_size: int = 8,
-                        workers: int = 0) -> list[Metrics]:
+                        workers: int = 0, device: str = "auto") -> list[Metrics]:
     """Metrics of a checkpoint on each split; labels outside a split's label set leave their videos out."""
-    d = distributed.setup()
+    d = distributed.setup(device)
     try:
         model, cfg, state = load_trained(checkpoint, corpus, d.device)
         size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)

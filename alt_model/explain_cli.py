@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Optional
 
+import torch
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -26,22 +27,24 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_mar
 out, err = Console(), Console(stderr=True)
 
 
-@app.command()
+@app.command(no_args_is_help=True)
 def explain(
     video: Annotated[Path, typer.Argument(help="The video file to explain.")],
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt from 'corpus embed' (default with --checkpoint: its training corpus).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="An alt-train checkpoint: its model, and its top-5 actions.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Without --checkpoint: open_clip model (default: the one that embedded the corpus).")] = None,
     pretrained: Annotated[Optional[str], typer.Option(help="Without --checkpoint: weights tag or local file (default: the corpus's).")] = None,
-    labels: Annotated[Optional[Path], typer.Option(help="Label file for the top-5 actions (default with --checkpoint: its labels).")] = None,
+    labels: Annotated[Optional[list[Path]], typer.Option("--labels", "-l", help="Label file for the top-5 actions; repeatable (default with --checkpoint: its labels).")] = None,
     frames: Annotated[int, typer.Option(min=1, max=64, help="Frames sampled at segment centres.")] = 8,
     r: Annotated[Optional[int], typer.Option(min=0, help=f"Tokens merged per block (ToMe); default {DEFAULT_R}, or the checkpoint's.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: explain_<video name>).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N.")] = "cpu",
 ) -> None:
-    """Write per-frame region maps with their aligned entities, a contact sheet and explanation.json."""
-    import torch
+    """Which corpus entities the regions of each frame of a video align to: per-frame region maps with their
+    entities, a contact sheet and explanation.json."""
     import torch.nn.functional as F
 
+    from alt_common.device import resolve_device
     from alt_common.labels import read_labels
 
     from .data import eval_transform, read_clips, tower_norm, tower_size, tsn_indices
@@ -51,27 +54,28 @@ def explain(
         raise ModelError(f"{video}: video not found; pass an existing video file")
     if checkpoint is None and corpus is None:
         raise ModelError("pass --corpus corpus.pt (the entities to align to), or --checkpoint from alt-train")
-    names = read_labels([labels])[0] if labels else None
+    run_on = resolve_device(device)
+    names = read_labels(labels)[0] if labels else None
     if checkpoint is not None:
-        net, state = _trained(checkpoint, corpus, r)
+        net, state = _trained(checkpoint, corpus, r, run_on)
         names = names or list(state.get("labels", []))
         encoder, S, units = net.encoder, net.entities, net.entity_units
     else:
-        net, encoder, S, units, clip, tokenizer = _frozen(corpus, model, pretrained, DEFAULT_R if r is None else r)
+        net, encoder, S, units, clip, tokenizer = _frozen(corpus, model, pretrained, DEFAULT_R if r is None else r, run_on)
     visual = encoder.visual
     mean, std = tower_norm(visual)
     pixels = eval_transform(read_clips(video, lambda n: tsn_indices(n, frames))[0], tower_size(visual), 1, mean, std)[0]
-    aligned = align_frames(encoder, S, pixels)
+    aligned = align_frames(encoder, S, pixels.to(run_on))
     predictions = None
     if names:
         with torch.no_grad():
             if net is not None:
-                probs = net(pixels[None], names).logits[0].softmax(dim=-1)
+                probs = net(pixels[None].to(run_on), names).logits[0].softmax(dim=-1).cpu()
             else:  # CLIP zero-shot: the frames' mean image embedding against the prompt-ensembled labels
                 from .text_head import TextHead
 
-                z = F.normalize(F.normalize(encoder(pixels).cls, dim=-1).mean(dim=0), dim=-1)
-                probs = (100 * TextHead(clip, tokenizer).class_embeddings(names) @ z).softmax(dim=-1)
+                z = F.normalize(F.normalize(encoder(pixels.to(run_on)).cls, dim=-1).mean(dim=0), dim=-1)
+                probs = (100 * TextHead(clip, tokenizer).class_embeddings(names).to(run_on) @ z).softmax(dim=-1).cpu()
         top = probs.topk(min(5, len(names)))
         predictions = [(names[i], round(float(p), 4)) for p, i in zip(top.values, top.indices)]
     folder = out_dir or Path(f"explain_{video.stem}")
@@ -87,17 +91,17 @@ def explain(
     out.print(f"{folder}/: frame_NN.png, frame_NN_regions.png, contact_sheet.png, explanation.json", highlight=False)
 
 
-def _trained(checkpoint: Path, corpus: Path | None, r: int | None):
+def _trained(checkpoint: Path, corpus: Path | None, r: int | None, device: torch.device):
     """(ALT with the checkpoint's weights, in eval mode, over `corpus` or its training corpus; the checkpoint)."""
     from .factory import load_trained
 
-    net, _, state = load_trained(checkpoint, corpus)
+    net, _, state = load_trained(checkpoint, corpus, device)
     if r is not None:
         net.encoder.r = r
     return net.eval(), state
 
 
-def _frozen(corpus: Path, model: str | None, pretrained: str | None, r: int):
+def _frozen(corpus: Path, model: str | None, pretrained: str | None, r: int, device: torch.device):
     """The frozen CLIP model that embedded the corpus (or the one given), its encoder, S, units, tokenizer."""
     from alt_common.bundle import CorpusBundle
     from alt_common.clip import load_clip
@@ -105,8 +109,9 @@ def _frozen(corpus: Path, model: str | None, pretrained: str | None, r: int):
     from .encoder import RegionAwareEncoder
 
     bundle = CorpusBundle.load(corpus)
-    clip, tokenizer, _ = load_clip(model or bundle.model, pretrained or bundle.pretrained or "openai")
+    clip, tokenizer, _ = load_clip(model or bundle.model, pretrained or bundle.pretrained or "openai", str(device))
     S, units = bundle.entities(clip.visual.output_dim)
+    S = S.to(device)
     return None, RegionAwareEncoder(clip.visual, r=r), S, units, clip, tokenizer
 
 

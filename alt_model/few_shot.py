@@ -17,7 +17,7 @@ from .train import train
 
 def few_shot(checkpoint: str | Path, config: str | Path, overrides: dict[str, Any], train_lists: Sequence[str | Path],
              splits: Sequence[Split], shots: int, out: str | Path, *, corpus: str | Path | None = None,
-             video_root: str | Path | None = None, views: tuple[int, int] = (1, 1)) -> list[Metrics]:
+             video_root: str | Path | None = None, views: tuple[int, int] = (1, 1), device: str = "auto") -> list[Metrics]:
     """K-shot: per split, fine-tune the checkpoint on `shots` videos per class of its training list, then evaluate."""
     state = load_checkpoint(checkpoint)
     if len(train_lists) not in (1, len(splits)):
@@ -34,6 +34,6 @@ def few_shot(checkpoint: str | Path, config: str | Path, overrides: dict[str, An
         cfg.data.shots, cfg.train.init = shots, str(checkpoint)
         cfg.eval.clips, cfg.eval.crops, cfg.eval.every = views[0], views[1], 0
         cfg.out = str(Path(out) / f"{shots}shot_{split.name}")
-        result = train(cfg, corpus or state["corpus"])
+        result = train(cfg, corpus or state["corpus"], device=device)
         results.append(result.metrics)
     return results

@@ -220,9 +220,10 @@ def _progress(main: bool):
                     TextColumn("{task.fields[status]}"), console=console, disable=not (main and console.is_terminal), transient=True)
 
 
-def train(cfg: Config, corpus: str | Path, resume: str | Path | None = None) -> TrainResult:
-    """Train ALT as `cfg` says (see the module docstring); under torchrun, every process calls this."""
-    d = distributed.setup()
+def train(cfg: Config, corpus: str | Path, resume: str | Path | None = None, device: str = "auto") -> TrainResult:
+    """Train ALT as `cfg` says (see the module docstring) on `device` (`distributed.setup`); under torchrun,
+    every process calls this."""
+    d = distributed.setup(device)
     try:
         return _train(cfg, Path(corpus), Path(resume) if resume else None, d)
     finally:
@@ -233,7 +234,7 @@ def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResu
     """The recipe: build, start or restore, then epochs of training, each closed by validation, a log line and a checkpoint."""
     state = TrainState.from_dict(load_checkpoint(resume), resume) if resume else None
     if state is None and (Path(cfg.out) / "last.pt").exists():
-        raise ModelError(f"{cfg.out} already holds a run (last.pt); pass --resume to continue it or set out=... to start another")
+        raise ModelError(f"{cfg.out} already holds a run (last.pt); pass --resume to continue it, or another --out to start a new one")
     run = build(cfg, corpus, d)
     at = restore(run, state, resume) if state is not None else start(run)
     stop_at = None if cfg.train.stop_after_steps is None else at.step + cfg.train.stop_after_steps

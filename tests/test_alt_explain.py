@@ -148,12 +148,13 @@ def test_alt_explain_with_a_trained_checkpoint(run_explain, task, trained, tmp_p
 
 def test_alt_explain_end_to_end(run_explain, explain_inputs):
     folder, corpus = explain_inputs
-    code, stdout, stderr = run_explain(folder / "clip.mp4", "--corpus", folder / "corpus.pt",
-                                       "--labels", folder / "labels.txt", "--frames", 4, "--out", folder / "out")
+    (folder / "more_labels.txt").write_text("jumping jack\n", encoding="utf-8")
+    code, stdout, stderr = run_explain(folder / "clip.mp4", "--corpus", folder / "corpus.pt", "--labels", folder / "labels.txt",
+                                       "-l", folder / "more_labels.txt", "--frames", 4, "--out", folder / "out", "--device", "cpu")
     assert code == 0, stderr
     data = json.loads((folder / "out" / "explanation.json").read_text())
     assert len(data["frames"]) == 4 and data["entities"] == corpus["units"]
-    assert {p["label"] for p in data["predictions"]} == {"moving square", "still life", "waving hand"}
+    assert {p["label"] for p in data["predictions"]} == {"moving square", "still life", "waving hand", "jumping jack"}
     assert sum(p["probability"] for p in data["predictions"]) == pytest.approx(1.0, abs=1e-3)
     for t in range(4):
         assert (folder / "out" / f"frame_{t:02d}.png").is_file() and (folder / "out" / f"frame_{t:02d}_regions.png").is_file()

@@ -120,6 +120,17 @@ def test_cli_trains_and_refuses_to_overwrite_a_run(task, tmp_path, run_train):
     assert code == 0 and "done: 2 epochs, 6 steps" in out
 
 
+def test_out_names_the_run_folder_and_resume_finds_the_run_by_it(task, tmp_path, run_train):
+    config = ["--corpus", task.corpus, "--config", REPO / "configs/tiny_cpu.yaml"]
+    overrides = [o for o in _cli_overrides(task, tmp_path / "ignored", train__epochs=1) if not o.startswith("out=")]
+    code, out, err = run_train(*config, *overrides, "--out", tmp_path / "run")
+    assert code == 0 and (tmp_path / "run" / "last.pt").is_file() and not (tmp_path / "ignored").exists(), err
+    code, out, err = run_train("--corpus", task.corpus, "--resume", "--out", tmp_path / "run", "train.epochs=2")  # the run's own config
+    assert code == 0 and "done: 2 epochs, 6 steps" in out, err
+    code, out, err = run_train("--corpus", task.corpus)
+    assert code == 2 and "pass --config CONFIG.yaml (see configs/), or --resume --out RUN_FOLDER" in err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["train.lr_vt=1e-3"], "unknown config key 'train.lr_vt' (did you mean 'train.lr_vit'?)"),
     (["train.global_batch=6"], "train.global_batch 6 is not a multiple of train.batch_size"),
@@ -160,3 +171,13 @@ def test_accumulation_windows_cover_the_epoch_and_the_last_may_be_shorter():
     plan = BatchPlan(micro=7, accum=3)
     assert plan.steps_per_epoch == 3
     assert [plan.window(i) for i in range(7)] == [(3, False), (3, False), (3, True), (3, False), (3, False), (3, True), (1, True)]
+
+
+def test_bare_commands_show_their_help(run_main):
+    from alt_model.cli import eval_main
+    from alt_model.explain_cli import main as explain_main
+
+    for entry, words in ((train_main, "Train ALT on a video list"), (eval_main, "Evaluate an alt-train checkpoint"),
+                         (explain_main, "Which corpus entities")):
+        code, out, err = run_main(entry)
+        assert code == 0 and "Usage:" in out and words in out and "--device" in out, err
