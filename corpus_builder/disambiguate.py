@@ -10,7 +10,7 @@ Methods are pluggable: each scores every candidate of a unit given its context, 
   which lets "eating" point at food senses through "take in solid food";
 - prior: the Laplace-smoothed SemCor frequency of the sense (WordNet's tag counts);
 - visual bias: the corpus is matched against video frames, so concrete senses (lexicographer
-  files in CONCRETE_LEXNAMES: artifacts, body, animals, food, places...) and, for a label's own
+  files in VISIBLE_THING_FILES: artifacts, body, animals, food, places...) and, for a label's own
   motion unit, act senses get a bonus that is smaller than one overlapping lemma: it decides
   only between senses the context does not tell apart ("setting table": furniture over data);
 - cosine (``lesk-embedding``, Basile et al. 2014): MiniLM similarity of "the UNIT in a video
@@ -33,11 +33,9 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 from .errors import CorpusError
 from .expand import Candidate, head_word
+from .lexicon import ACT_FILE, PERSON_FILE, VISIBLE_THING_FILES
 from .resources import wordnet
 
-CONCRETE_LEXNAMES = frozenset(
-    "noun.artifact noun.body noun.object noun.animal noun.plant noun.food noun.location noun.substance".split()
-)
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z][a-z'-]*")
 
@@ -162,13 +160,13 @@ def _context_forms(unit: str, context: Context) -> list[frozenset[str]]:
 
 
 def is_visual(sense: str | None, motion: bool = False, people: bool = False) -> bool:
-    """The visual bias: concrete senses (CONCRETE_LEXNAMES); act senses for a label's motion unit;
+    """The visual bias: concrete senses (VISIBLE_THING_FILES); act senses for a label's motion unit;
     person senses only for a word that names people first (`baby`), not for the agent or role
     senses of a thing's name (`head` the person in charge, `gutter` someone who guts fish)."""
     if sense is None:
         return False
     lexname = wordnet().synset(sense).lexname()
-    return lexname in CONCRETE_LEXNAMES or (motion and lexname == "noun.act") or (people and lexname == "noun.person")
+    return lexname in VISIBLE_THING_FILES or (motion and lexname == ACT_FILE) or (people and lexname == PERSON_FILE)
 
 
 def _bag(candidate: Candidate) -> frozenset[str]:
@@ -181,7 +179,7 @@ def lexical_evidence(unit: str, context: Context, candidates: list[Candidate]) -
     forms = _context_forms(unit, context)
     glossed = set().union(*(word_glosses(w) for f in forms for w in f)) - lemmas_of(unit)
     priors = sense_prior(unit, [c.sense for c in candidates])
-    people = bool(candidates[0].sense) and wordnet().synset(candidates[0].sense).lexname() == "noun.person"  # names people first
+    people = bool(candidates[0].sense) and wordnet().synset(candidates[0].sense).lexname() == PERSON_FILE  # names people first
     bags = [_bag(c) for c in candidates]
     return [
         Evidence(sum(bool(f & bag) for f in forms), len(glossed & bag), prior, is_visual(c.sense, context.motion, people))
