@@ -15,7 +15,6 @@ from rich.progress import track
 from .categories import DEFAULT_BODY_PARTS, category_of
 from .clean import clean_units
 from .corpus import COLUMNS
-from .disambiguate import Context, disambiguate, method_record, resolve_method
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
@@ -24,6 +23,8 @@ from .llm import LLM
 from .parse import ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
 from .resources import load_spacy, package_version, spacy_info, wordnet
+from .wsd import Context, WSDMethod, disambiguate
+from .wsd_methods import resolve_method
 
 FORMAT_VERSION = 1
 
@@ -56,7 +57,7 @@ def join_units(units: list[Unit], parsed: list[ParsedUnit]) -> list[LabelUnit]:
 
 
 def _label_rows(
-    label: str, units: list[LabelUnit], wsd: str, phrase_candidates: dict[str, list[Candidate]], answer: str
+    label: str, units: list[LabelUnit], method: WSDMethod, phrase_candidates: dict[str, list[Candidate]], answer: str
 ) -> Iterable[dict[str, Any]]:
     """One row per unit of a label: its candidates, the chosen one, its category."""
     for item in units:
@@ -64,7 +65,7 @@ def _label_rows(
         cands = phrase_candidates.get(unit.text) or candidates(unit)
         siblings = tuple(u.unit.text for u in units if u is not item)
         context = Context(label, siblings, answer, motion=unit.category_hint == "motion")
-        choice = disambiguate(unit.text, context, cands, wsd)
+        choice = disambiguate(unit.text, context, cands, method)
         yield {
             "unit": unit.text,
             "kind": unit.kind,
@@ -171,7 +172,7 @@ def build_corpus(
         "seconds": round(time.perf_counter() - started, 3),
         "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
         "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
-        "wsd": method_record(method, t5_model),
+        "wsd": method.record(),
         "llm": llm.manifest() if llm is not None else None,
         "llm_dropped": [{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
         "prompts": prompts.sha256 if llm is not None else {},

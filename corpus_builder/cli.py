@@ -184,10 +184,11 @@ def explain(
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
     from .corpus import read_corpus
-    from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS, resolve_method
+    from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS
     from .labels import normalize_label
     from .resources import load_spacy, wordnet
     from .wsd_eval import explain as explain_unit
+    from .wsd_methods import all_methods, resolve_method
 
     dropped = None
     if corpus is not None:
@@ -195,7 +196,7 @@ def explain(
         dropped = [d for d in read_corpus(corpus).attrs["manifest"].get("llm_dropped", []) if d["label"] == wanted]
 
     auto = resolve_method("auto", t5_model)
-    e = explain_unit(label, unit, load_spacy(spacy_model))
+    e = explain_unit(label, unit, load_spacy(spacy_model), all_methods(t5_model))
     item = e.item
     kind = "the label's motion unit" if item.context.motion else f"{item.unit.kind} unit"
     where = "" if e.extracted else " (extraction does not find it in this label: scored as a plain noun)"
@@ -210,7 +211,7 @@ def explain(
                       f"{ev.prior:.3f}", "yes" if ev.visual else "", cosine, *marks)
     out.print(table)
     out.print(f"context: {', '.join([item.label, *item.context.siblings])}; * marks each method's choice; "
-              f"--wsd auto uses {auto} here. lesk = overlap + {LESK_WEIGHTS.prior}·prior + {LESK_WEIGHTS.visual}·visual + "
+              f"--wsd auto uses {auto.name} here. lesk = overlap + {LESK_WEIGHTS.prior}·prior + {LESK_WEIGHTS.visual}·visual + "
               f"{LESK_WEIGHTS.gloss}·gloss; lesk-embedding = overlap + {EMBEDDING_WEIGHTS.prior}·prior + "
               f"{EMBEDDING_WEIGHTS.visual}·visual + {EMBEDDING_WEIGHTS.gloss}·gloss + {EMBEDDING_WEIGHTS.cosine}·cosine",
               highlight=False, soft_wrap=True)

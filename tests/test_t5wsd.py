@@ -15,10 +15,11 @@ from tokenizers import Tokenizer, pre_tokenizers, trainers
 from tokenizers.models import Unigram
 from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
 
-from corpus_builder.disambiguate import Context
 from corpus_builder.errors import CorpusError
 from corpus_builder.expand import Candidate
 from corpus_builder.t5wsd import ANSWER_BONUS, T5Disambiguator, match_answer, t5_prompt
+from corpus_builder.wsd import Context
+from corpus_builder.wsd_methods import all_methods, resolve_method
 
 CRICKET_GAME = "a game played with a ball and bat by two teams of 11 players"
 CRICKET = [
@@ -200,6 +201,10 @@ def test_models_are_loaded_once_per_folder_and_device(random_t5):
     assert T5Disambiguator(random_t5).model is T5Disambiguator(random_t5, batch_size=3).model
 
 
+def test_record_names_the_model_as_given(random_t5):
+    assert T5Disambiguator(random_t5).record() == {"method": "t5", "model": random_t5, "weights": None}
+
+
 def test_missing_or_empty_model_folder_is_a_user_error(tmp_path):
     for folder, reason in [(tmp_path / "nowhere", "no such folder"), (tmp_path, "no config.json in that folder")]:
         with pytest.raises(CorpusError) as exc:
@@ -225,12 +230,10 @@ def test_build_with_wsd_t5_through_the_cli(run_cli, random_t5, tmp_path):
     assert manifest["wsd"] == {"method": "t5", "model": random_t5, "weights": None}
 
 
-def test_auto_with_a_t5_model_is_t5(run_cli, random_t5, tmp_path, monkeypatch):
-    import corpus_builder.disambiguate as d
+def test_auto_with_a_t5_model_is_t5(run_cli, random_t5, tmp_path):
     from corpus_builder import read_corpus
 
-    monkeypatch.setattr(d, "METHODS", dict(d.METHODS))
-    assert d.resolve_method("auto", random_t5) == "t5" and "t5" in d.METHODS
+    assert resolve_method("auto", random_t5).name == "t5" and "t5" in [m.name for m in all_methods(random_t5)]
     labels = tmp_path / "labels.txt"
     labels.write_text("playing cricket\n")
     code, _, stderr = run_cli("build", "-l", labels, "-o", tmp_path / "c.parquet", "--no-llm", "--t5-model", random_t5)
@@ -240,9 +243,6 @@ def test_auto_with_a_t5_model_is_t5(run_cli, random_t5, tmp_path, monkeypatch):
 
 
 def test_wsd_t5_without_a_model_is_a_user_error(run_cli, tmp_path):
-    import corpus_builder.disambiguate as d
-
-    d.METHODS.pop("t5", None)
     labels = tmp_path / "labels.txt"
     labels.write_text("playing cricket\n")
     code, _, stderr = run_cli("build", "-l", labels, "-o", tmp_path / "c.parquet", "--no-llm", "--wsd", "t5")
