@@ -188,6 +188,22 @@ def test_items_without_candidates_get_no_scores(random_t5):
     assert scores[1] == pytest.approx(wsd.scores(*ITEMS[0]), abs=1e-4)
 
 
+def test_a_build_scores_all_its_units_in_one_batched_call(random_t5, monkeypatch):
+    from corpus_builder import build_corpus
+
+    calls = []
+    batched = T5Disambiguator.scores_many
+
+    def counted(self, items):
+        calls.append(len(items))
+        return batched(self, items)
+
+    monkeypatch.setattr(T5Disambiguator, "scores_many", counted)
+    monkeypatch.setattr(T5Disambiguator, "scores", lambda *args: pytest.fail("scored one unit at a time"))
+    df = build_corpus(["playing cricket", "shaking hands", "juggling balls"], wsd="t5", t5_model=random_t5, body_parts=False)
+    assert calls == [int((df["wsd_method"] == "t5").sum())] and calls[0] >= 3
+
+
 def test_a_truncated_answer_still_gives_finite_scores(trained_t5):
     wsd = T5Disambiguator(trained_t5, max_new_tokens=2)
     answer, log_probs = reference(wsd, *ITEMS[0])
