@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .entry import run
 from .errors import CorpusError
+from .t5wsd import PUBLIC_T5_MODEL
 
 app = typer.Typer(
     name="corpus",
@@ -79,7 +80,7 @@ def build(
     prompts_dir: Annotated[Optional[Path], typer.Option("--prompts", help="Folder with the prompt files (default: prompts/).")] = None,
     allow_llm_failures: Annotated[bool, typer.Option(help="Write the corpus even if some prompts failed after retries.")] = False,
     wsd: Annotated[WSD, typer.Option(help="Word-sense disambiguation; auto: t5 with --t5-model, else lesk-embedding, else lesk.")] = WSD.auto,
-    t5_model: Annotated[Optional[str], typer.Option(help="T5 word-sense model for --wsd t5: a local folder or hub name.")] = None,
+    t5_model: Annotated[Optional[str], typer.Option(help=f"T5 word-sense model for --wsd t5: a local folder or hub name (public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
 ) -> None:
@@ -178,7 +179,7 @@ def embed(
 def explain(
     unit: Annotated[str, typer.Argument(help="The unit whose sense to explain: bat, pool, ice skate.")],
     label: Annotated[str, typer.Option("--label", "-l", help="The action label the unit comes from.")],
-    t5_model: Annotated[Optional[str], typer.Option(help="Also score with this T5 word-sense model (folder or hub name).")] = None,
+    t5_model: Annotated[Optional[str], typer.Option(help=f"Also score with this T5 word-sense model (folder or hub name, public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="A built corpus.parquet: also list the LLM items its build dropped for LABEL.")] = None,
 ) -> None:

