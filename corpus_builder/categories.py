@@ -33,8 +33,8 @@ _BY_LEXNAME = {
     BODY_FILE: "body",
     PERSON_FILE: "role",
     ACT_FILE: "motion",
-    **dict.fromkeys(SCENE_FILES, "scene"),
-    **dict.fromkeys(OBJECT_FILES, "object"),
+    **dict.fromkeys(sorted(SCENE_FILES), "scene"),
+    **dict.fromkeys(sorted(OBJECT_FILES), "object"),
 }
 # Hypernyms that make an artifact or natural object a place: rooms, buildings, facilities, roads,
 # floors, landforms, water.

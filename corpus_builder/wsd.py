@@ -46,6 +46,7 @@ class Evidence:
     cosine: float | None = None  # sentence-encoder similarity of context and gloss (lesk-embedding)
 
     def score(self, w: Weights) -> float:
+        """The evidence added up with the weights `w`."""
         return self.overlap + w.prior * self.prior + w.visual * self.visual + w.gloss * self.gloss_overlap + w.cosine * (self.cosine or 0.0)
 
 

@@ -25,6 +25,8 @@ from .wsd_methods import all_methods
 
 @dataclass(frozen=True)
 class GoldItem:
+    """A gold row as the build would disambiguate it, with the sense it should choose."""
+
     label: str
     unit: Unit
     sense: str  # the correct synset
@@ -39,6 +41,8 @@ class GoldItem:
 
 @dataclass(frozen=True)
 class Accuracy:
+    """How a method did on a gold table."""
+
     method: str
     hits: int
     total: int
