@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from corpus_builder.disambiguate import METHODS, resolve_method
 from corpus_builder.resources import load_spacy
 from corpus_builder.wsd_eval import evaluate, gold_items, read_gold
+from corpus_builder.wsd_methods import all_methods
 
 TABLES = Path(__file__).resolve().parents[1] / "tests" / "data"
 
@@ -25,20 +25,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--t5-model", help="also measure --wsd t5 with this T5 word-sense model")
     args = parser.parse_args()
-    resolve_method("auto", args.t5_model)  # registers t5 when given
     nlp = load_spacy()
     tables = {name: gold_items(read_gold(TABLES / f"wsd_{name}.tsv"), nlp) for name in ("gold", "heldout")}
     sizes = ", ".join(f"{name} {len(items)}" for name, items in tables.items())
     print(f"pairs: {sizes}")
     print(f"{'method':16s} {'gold':>7s} {'heldout':>8s} {'all':>7s} {'s / 1000 units':>15s}")
-    for method in METHODS:
+    for method in all_methods(args.t5_model):
         first = tables["gold"][0]
         evaluate([first], method)  # load models outside the clock
         results = [evaluate(items, method) for items in tables.values()]
         hits, total = sum(r.hits for r in results), sum(r.total for r in results)
         per_1000 = sum(r.seconds for r in results) / total * 1000
         cells = " ".join(f"{r.accuracy:7.1%}" for r in results)
-        print(f"{method:16s} {cells} {hits / total:7.1%} {per_1000:15.2f}")
+        print(f"{method.name:16s} {cells} {hits / total:7.1%} {per_1000:15.2f}")
 
 
 if __name__ == "__main__":

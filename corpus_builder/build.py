@@ -17,7 +17,6 @@ from alt_common.labels import LabelFile, dedupe, normalize_label
 from .categories import DEFAULT_BODY_PARTS, category_of
 from .clean import clean_units
 from .corpus import COLUMNS
-from .disambiguate import Context, disambiguate, method_record, resolve_method
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
@@ -25,8 +24,11 @@ from .llm import LLM
 from .parse import ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
 from .resources import load_spacy, package_version, spacy_info, wordnet
+from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
+from .wsd_methods import resolve_method
 
 FORMAT_VERSION = 1
+CHOICE_BATCH = 256  # units per disambiguate_many call
 
 
 @dataclass
@@ -56,29 +58,42 @@ def join_units(units: list[Unit], parsed: list[ParsedUnit]) -> list[LabelUnit]:
     return list(joined.values())
 
 
-def _label_rows(
-    label: str, units: list[LabelUnit], wsd: str, phrase_candidates: dict[str, list[Candidate]], answer: str
-) -> Iterable[dict[str, Any]]:
-    """One row per unit of a label: its candidates, the chosen one, its category."""
-    for item in units:
-        unit = item.unit
-        cands = phrase_candidates.get(unit.text) or candidates(unit)
-        siblings = tuple(u.unit.text for u in units if u is not item)
-        context = Context(label, siblings, answer, motion=unit.category_hint == "motion")
-        choice = disambiguate(unit.text, context, cands, wsd)
-        yield {
-            "unit": unit.text,
-            "kind": unit.kind,
-            "description": choice.description,
-            "sense": choice.sense,
-            "category": category_of(choice.sense, unit.category_hint, item.llm_category),
-            "sources": sorted(item.sources),
-            "labels": [label],
-            "wsd_method": choice.method,
-            "wsd_score": choice.score,
-            "wsd_margin": choice.margin,
-            "candidates": [c.description for c in cands] or [choice.description],
-        }
+def _wsd_items(label: str, units: list[LabelUnit], phrase_candidates: dict[str, list[Candidate]], answer: str) -> list[Item]:
+    """What WSD gets for each unit of a label: the unit, its context (the label, its other units, the
+    LLM's answer) and its candidates (the LLM's phrase descriptions, else WordNet's)."""
+    return [
+        (
+            item.unit.text,
+            Context(label, tuple(u.unit.text for u in units if u is not item), answer, motion=item.unit.category_hint == "motion"),
+            phrase_candidates.get(item.unit.text) or candidates(item.unit),
+        )
+        for item in units
+    ]
+
+
+def _choose_senses(items: list[Item], method: WSDMethod, show_progress: bool = False) -> list[Choice]:
+    """The choice for every item, CHOICE_BATCH items per `disambiguate_many` call: a batching method
+    (t5) batches across units and labels, and the progress bar moves between calls."""
+    starts = track(range(0, len(items), CHOICE_BATCH), "Choosing senses", disable=not show_progress, transient=True)
+    return [choice for start in starts for choice in disambiguate_many(items[start : start + CHOICE_BATCH], method)]
+
+
+def _row(label: str, item: LabelUnit, cands: list[Candidate], choice: Choice) -> dict[str, Any]:
+    """The row of one unit of a label: its candidates, the chosen one, its category."""
+    unit = item.unit
+    return {
+        "unit": unit.text,
+        "kind": unit.kind,
+        "description": choice.description,
+        "sense": choice.sense,
+        "category": category_of(choice.sense, unit.category_hint, item.llm_category),
+        "sources": sorted(item.sources),
+        "labels": [label],
+        "wsd_method": choice.method,
+        "wsd_score": choice.score,
+        "wsd_margin": choice.margin,
+        "candidates": [c.description for c in cands] or [choice.description],
+    }
 
 
 def describe_phrases(llm: LLM, prompts: Prompts, phrases: list[str], show_progress: bool) -> dict[str, list[Candidate]]:
@@ -157,9 +172,13 @@ def build_corpus(
     if llm is not None:
         phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"})
         phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
-    rows: list[dict[str, Any]] = []
-    for label in track(labels, "Choosing senses", disable=not show_progress, transient=True):
-        rows.extend(_label_rows(label, units_per_label[label], method, phrase_candidates, answers.get(label, "")))
+    items = {label: _wsd_items(label, units_per_label[label], phrase_candidates, answers.get(label, "")) for label in labels}
+    choices = iter(_choose_senses([i for label in labels for i in items[label]], method, show_progress))
+    rows = [
+        _row(label, unit, cands, next(choices))
+        for label in labels
+        for unit, (_, _, cands) in zip(units_per_label[label], items[label])
+    ]
     if body_parts:
         rows.extend(_body_part_rows())
     df = merge_entities(rows)
@@ -172,7 +191,7 @@ def build_corpus(
         "seconds": round(time.perf_counter() - started, 3),
         "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
         "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
-        "wsd": method_record(method, t5_model),
+        "wsd": method.record(),
         "llm": llm.manifest() if llm is not None else None,
         "llm_dropped": [{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
         "prompts": prompts.sha256 if llm is not None else {},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .lexicon import ACT_FILE, BODY_FILE, GROUP_FILE, OBJECT_FILES, PERSON_FILE, SCENE_FILES
 from .resources import wordnet
 
 CATEGORIES = ("object", "body", "scene", "motion", "role", "other")
@@ -29,18 +30,11 @@ DEFAULT_BODY_PARTS = {
 }
 
 _BY_LEXNAME = {
-    "noun.body": "body",
-    "noun.person": "role",
-    "noun.location": "scene",
-    "noun.phenomenon": "scene",
-    "noun.event": "scene",
-    "noun.act": "motion",
-    "noun.animal": "object",
-    "noun.plant": "object",
-    "noun.food": "object",
-    "noun.substance": "object",
-    "noun.artifact": "object",
-    "noun.object": "object",
+    BODY_FILE: "body",
+    PERSON_FILE: "role",
+    ACT_FILE: "motion",
+    **dict.fromkeys(sorted(SCENE_FILES), "scene"),
+    **dict.fromkeys(sorted(OBJECT_FILES), "object"),
 }
 # Hypernyms that make an artifact or natural object a place: rooms, buildings, facilities, roads,
 # floors, landforms, water.
@@ -66,7 +60,7 @@ def category_of(sense: str | None, hint: str | None = None, llm_hint: str | None
         return "motion"
     hypernyms = {h.name() for h in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
     lexname = synset.lexname()
-    if lexname == "noun.group":
+    if lexname == GROUP_FILE:
         category = "role" if hypernyms & _PEOPLE_HYPERNYMS else "other"
     else:
         category = _BY_LEXNAME.get(lexname, "other")

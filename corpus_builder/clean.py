@@ -13,15 +13,17 @@ applies these rules, each in its own function below:
 4. `duplicate_key`: near-duplicates are one item: case, spaces and hyphens ("tooth brush" and
    "toothbrush"), plural and singular (parse singularises heads), and a generic last word
    (`GENERIC_TAILS`: "kitchen area" and "kitchen", "drum set" and "drum"). The first one stays.
-5. `is_placeholder`: a category name standing for its examples ("Body parts (e.g., hands, feet)",
-   "Ingredients such as basil", "fencing equipment") is dropped; parse has already turned the
-   examples into items of their own, so the placeholder is in effect expanded.
+5. `is_placeholder`: a category name standing for its examples (`lexicon.PLACEHOLDER_NOUNS`:
+   "Body parts (e.g., hands, feet)", "Ingredients such as basil", "fencing equipment") is dropped;
+   parse has already turned the examples into items of their own, so the placeholder is in effect
+   expanded.
 6. `is_sensory`: sounds, music, smells and tastes (WordNet senses under `SENSORY_ROOTS`) are dropped.
 7. `not_visual`: judged with WordNet on the whole unit when it is a lemma, else on its head noun,
    plus its other nouns. A noun is visual when one of its first three senses is in a concrete
-   lexicographer file (`CONCRETE`: artifact, body, food, person, location, group, ...), or when it
-   names a visible motion: a noun.act/noun.event/noun.communication sense and a verb reading in
-   `MOTION_VERBS` (verb.motion, verb.contact, verb.body, ...: "leap", "kick", "splash", "smile").
+   lexicographer file (`lexicon.SEEABLE_FILES`: artifact, body, food, person, location, group,
+   ...), or when it names a visible motion: a noun.act/noun.event/noun.communication sense and a
+   verb reading in `lexicon.MOTION_VERB_FILES` (verb.motion, verb.contact, verb.body, ...: "leap",
+   "kick", "splash", "smile").
    Dropped otherwise, with its lexicographer file as the reason (noun.feeling: "thrill",
    noun.attribute: "precision", noun.state, noun.cognition, noun.communication, noun.time,
    noun.motive, noun.event, noun.act: "teamwork"). A single word whose first sense is an attribute
@@ -41,27 +43,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .extract import compound
+from .lexicon import (
+    ATTRIBUTE_FILE, MOOD_NOUN_FILES, MOOD_VERB_FILES, MOTION_NOUN_FILES, MOTION_VERB_FILES, NOT_MOTION_FIRST_FILES,
+    PLACEHOLDER_NOUNS, SEEABLE_FILES,
+)
 from .parse import ParsedUnit
 from .resources import wordnet
 
 LOOP_REPEATS = 3  # the occurrence of one item that marks the list as looping
 SENSES = 3  # how many of a noun's most frequent senses are looked at
 GENERIC_TAILS = frozenset("equipment gear kit set area space attire apparel".split())
-PLACEHOLDERS = frozenset(
-    """object item thing equipment gear tool product ingredient utensil accessory supply part prop element
-    scene setting environment location surrounding surroundings role participant character""".split()
-)
-CONCRETE = frozenset(
-    f"noun.{name}" for name in
-    "artifact object body food animal plant substance person location group shape phenomenon process".split()
-)
-MOTION_SENSES = frozenset({"noun.act", "noun.event", "noun.communication"})
-MOTION_VERBS = frozenset(
-    f"verb.{name}" for name in "motion contact body competition consumption creation weather".split()
-)
-NOT_MOTION_FIRST = frozenset({"noun.attribute", "noun.time", "noun.feeling"})
-MOOD = frozenset({"noun.feeling", "noun.state", "noun.cognition", "noun.motive"})
-MOOD_VERBS = frozenset({"verb.emotion", "verb.cognition"})
 SENSORY_ROOTS = frozenset(
     "sound.n.01 sound.n.04 sound_property.n.01 noise.n.01 auditory_communication.n.01 "
     "olfactory_property.n.01 smell.n.01 sensation.n.01 taste_property.n.01".split()
@@ -152,7 +143,7 @@ def duplicate_key(text: str) -> str:
 def is_placeholder(text: str) -> bool:
     """A category name rather than a thing: "body part", "ingredient", "fencing equipment"."""
     words = text.split()
-    return text in PLACEHOLDERS or words[-1] in PLACEHOLDERS or (words[-1] + "s") in PLACEHOLDERS
+    return text in PLACEHOLDER_NOUNS or words[-1] in PLACEHOLDER_NOUNS or (words[-1] + "s") in PLACEHOLDER_NOUNS
 
 
 def is_sensory(text: str) -> bool:
@@ -183,21 +174,21 @@ def _is_mood(word: str) -> bool:
     """An adjective or participle of feeling or mind: "passionate", "confident", "focused", "excited"."""
     verb = wordnet().morphy(word, "v")
     if word.endswith("ed") and verb not in (None, word):
-        return bool(_verb_lexnames(verb) & MOOD_VERBS)
-    return not _nouns(word) and bool(_adjective_lexnames(word) & MOOD)
+        return bool(_verb_lexnames(verb) & MOOD_VERB_FILES)
+    return not _nouns(word) and bool(_adjective_lexnames(word) & MOOD_NOUN_FILES)
 
 
 def _concrete(word: str) -> bool:
-    return any(s.lexname() in CONCRETE for s in _nouns(word)[:SENSES])
+    return any(s.lexname() in SEEABLE_FILES for s in _nouns(word)[:SENSES])
 
 
 def _visible_motion(word: str, senses: list[Any]) -> bool:
     """A motion noun ("leap", "kick") or gerund ("dribbling") whose verb is a visible motion; not a
     noun whose first sense is a quality, a time or a feeling ("speed", "thrill")."""
-    if senses and senses[0].lexname() in NOT_MOTION_FIRST:
+    if senses and senses[0].lexname() in NOT_MOTION_FIRST_FILES:
         return False
-    is_act = not senses or any(s.lexname() in MOTION_SENSES for s in senses)
-    return is_act and bool(_verb_lexnames(word) & MOTION_VERBS)
+    is_act = not senses or any(s.lexname() in MOTION_NOUN_FILES for s in senses)
+    return is_act and bool(_verb_lexnames(word) & MOTION_VERB_FILES)
 
 
 def _word_reason(word: str, single: bool) -> str | None:
@@ -208,9 +199,9 @@ def _word_reason(word: str, single: bool) -> str | None:
             return None if _visible_motion(word, senses) else "not a visible motion"
         return "adjective, not a thing" if _is_adjective(word) else None
     first = senses[0].lexname()
-    if single and first == "noun.attribute":
+    if single and first == ATTRIBUTE_FILE:
         return f"abstract ({first})"
-    if any(s.lexname() in CONCRETE for s in senses) or _visible_motion(word, senses):
+    if any(s.lexname() in SEEABLE_FILES for s in senses) or _visible_motion(word, senses):
         return None
     return f"abstract ({first})"
 

@@ -14,6 +14,7 @@ from alt_common.entry import run, setup_logging
 from alt_common.errors import Failed
 
 from .errors import CorpusError
+from .t5wsd import PUBLIC_T5_MODEL
 
 app = typer.Typer(
     name="corpus",
@@ -79,7 +80,7 @@ def build(
     prompts_dir: Annotated[Optional[Path], typer.Option("--prompts", help="Folder with the prompt files (default: prompts/).")] = None,
     allow_llm_failures: Annotated[bool, typer.Option(help="Write the corpus even if some prompts failed after retries.")] = False,
     wsd: Annotated[WSD, typer.Option(help="Word-sense disambiguation; auto: t5 with --t5-model, else lesk-embedding, else lesk.")] = WSD.auto,
-    t5_model: Annotated[Optional[str], typer.Option(help="T5 word-sense model for --wsd t5: a local folder or hub name.")] = None,
+    t5_model: Annotated[Optional[str], typer.Option(help=f"T5 word-sense model for --wsd t5: a local folder or hub name (public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
 ) -> None:
@@ -174,16 +175,18 @@ def embed(
 def explain(
     unit: Annotated[str, typer.Argument(help="The unit whose sense to explain: bat, pool, ice skate.")],
     label: Annotated[str, typer.Option("--label", help="The action label the unit comes from (a label, not a file).")],
-    t5_model: Annotated[Optional[str], typer.Option(help="Also score with this T5 word-sense model (folder or hub name).")] = None,
+    t5_model: Annotated[Optional[str], typer.Option(help=f"Also score with this T5 word-sense model (folder or hub name, public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     corpus: Annotated[Optional[Path], typer.Argument(metavar="[CORPUS.PARQUET]", help="A built corpus.parquet: also list the LLM items its build dropped for LABEL.")] = None,
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
     from .corpus import read_corpus
-    from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS, resolve_method
     from alt_common.labels import normalize_label
+
+    from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS
     from .resources import load_spacy, wordnet
     from .wsd_eval import explain as explain_unit
+    from .wsd_methods import all_methods, resolve_method
 
     dropped = None
     if corpus is not None:
@@ -191,7 +194,7 @@ def explain(
         dropped = [d for d in read_corpus(corpus).attrs["manifest"].get("llm_dropped", []) if d["label"] == wanted]
 
     auto = resolve_method("auto", t5_model)
-    e = explain_unit(label, unit, load_spacy(spacy_model))
+    e = explain_unit(label, unit, load_spacy(spacy_model), all_methods(t5_model))
     item = e.item
     kind = "the label's motion unit" if item.context.motion else f"{item.unit.kind} unit"
     where = "" if e.extracted else " (extraction does not find it in this label: scored as a plain noun)"
@@ -206,7 +209,7 @@ def explain(
                       f"{ev.prior:.3f}", "yes" if ev.visual else "", cosine, *marks)
     out.print(table)
     out.print(f"context: {', '.join([item.label, *item.context.siblings])}; * marks each method's choice; "
-              f"--wsd auto uses {auto} here. lesk = overlap + {LESK_WEIGHTS.prior}·prior + {LESK_WEIGHTS.visual}·visual + "
+              f"--wsd auto uses {auto.name} here. lesk = overlap + {LESK_WEIGHTS.prior}·prior + {LESK_WEIGHTS.visual}·visual + "
               f"{LESK_WEIGHTS.gloss}·gloss; lesk-embedding = overlap + {EMBEDDING_WEIGHTS.prior}·prior + "
               f"{EMBEDDING_WEIGHTS.visual}·visual + {EMBEDDING_WEIGHTS.gloss}·gloss + {EMBEDDING_WEIGHTS.cosine}·cosine",
               highlight=False, soft_wrap=True)

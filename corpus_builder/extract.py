@@ -13,13 +13,12 @@ from typing import Any, Iterable, Iterator
 
 from nltk import RegexpParser
 
+from .lexicon import ACT_FILE, INDEFINITE_NOUNS, NOUN_TAGS, PLURAL_NOUN_TAGS
 from .resources import wordnet
 
 NP_GRAMMAR = "NP: {<JJ|NN.*>*<NN.*>}"
-_NOUN_TAGS = ("NN", "NNS", "NNP", "NNPS")
 _CHUNKER = RegexpParser(NP_GRAMMAR)
 FRAME = "a video of {label}."
-FILLER_NOUNS = frozenset({"something", "someone", "somebody", "thing", "stuff"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _is_action_verb(tokens: list[Any], i: int) -> bool:
         return True
     if word.endswith("ing") and wn.morphy(word, "v") not in (None, word):  # gerunds tagged NN: "clapping"
         return not (i > 0 and compound([tokens[i - 1].text, word]))
-    if i == 0 and len(tokens) > 1 and tok.tag_ in _NOUN_TAGS + ("JJ",):  # HMDB's bare verbs: "brush hair"
+    if i == 0 and len(tokens) > 1 and tok.tag_ in NOUN_TAGS + ("JJ",):  # HMDB's bare verbs: "brush hair"
         nxt = tokens[1].text
         return (
             wn.morphy(word, "v") == word
@@ -126,13 +125,13 @@ def _segments(words: list[str]) -> list[tuple[str, int]]:
 def _chunk_units(chunk: list[tuple[str, str, str]]) -> list[Unit]:
     """Units of one noun-phrase chunk of (word, tag, lemma): its noun segments, and the phrase."""
     words = [w for w, _, _ in chunk]
-    if chunk[-1][1] in ("NNS", "NNPS"):
+    if chunk[-1][1] in PLURAL_NOUN_TAGS:
         words[-1] = singular(words[-1], chunk[-1][2])
     segments = _segments(words)
     units = [Unit(s, "word", "pos") for s, i in segments if is_noun(s) or chunk[i][1].startswith("NN")]
     if len(segments) > 1:
         units.append(Unit(" ".join(words), "phrase", "pos"))
-    return [u for u in units if u.text not in FILLER_NOUNS]
+    return [u for u in units if u.text not in INDEFINITE_NOUNS]
 
 
 def _retag(word: str, tag: str) -> str:
@@ -174,18 +173,18 @@ def _nominal_action(tagged: list[tuple[str, str, str]]) -> str | None:
     if len(tagged) < 2 or any(tag == "VERB" for _, tag, _ in tagged) or not tagged[-1][1].startswith("NN"):
         return None
     word, tag, lemma = tagged[-1]
-    head = singular(word, lemma) if tag in ("NNS", "NNPS") else word
+    head = singular(word, lemma) if tag in PLURAL_NOUN_TAGS else word
     nouns, verb = wn.synsets(head, "n"), wn.morphy(head, "v")
-    if not verb or not any(s.lexname() == "noun.act" for s in nouns):
+    if not verb or not any(s.lexname() == ACT_FILE for s in nouns):
         return None
-    return head if nouns[0].lexname() == "noun.act" or _lemma_count(verb, "v") > _lemma_count(head, "n") else None
+    return head if nouns[0].lexname() == ACT_FILE or _lemma_count(verb, "v") > _lemma_count(head, "n") else None
 
 
 def _own_unit(text: str) -> Unit:
     """The label as its own unit: a `motion` unit when it names an activity (a verb, an act, or unknown)."""
     wn = wordnet()
     key = text.replace(" ", "_")
-    acts = [s for s in wn.synsets(key, "n") if s.lexname() == "noun.act"]
+    acts = [s for s in wn.synsets(key, "n") if s.lexname() == ACT_FILE]
     activity = bool(acts or wn.synsets(key, "v") or not wn.synsets(key, "n"))
     kind = "word" if " " not in text or wn.synsets(key) else "phrase"
     return Unit(text, kind, "label", "motion") if activity else Unit(text, kind, "pos")

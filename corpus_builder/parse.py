@@ -30,8 +30,9 @@ Entities (`parse_entities`), line by line:
   one-word item spaCy finds no noun in is kept when WordNet knows it as a noun ("fencer").
 * Units: the head (last word) is singularised with WordNet (`extract.singular`). Dropped: pronouns,
   units longer than 4 words, single ``-ing``/``-ed`` words WordNet does not know as nouns (outside
-  a motion heading), and abstract filler (`FILLER`: the whole unit, or its head unless the phrase is a
-  WordNet lemma such as "facial expression"). Repeats keep their first occurrence and its hint.
+  a motion heading), and abstract filler (`lexicon.ANSWER_FILLER`: the whole unit, or its head
+  unless the phrase is a WordNet lemma such as "facial expression"). Repeats keep their first
+  occurrence and its hint.
 
 Descriptions (`parse_descriptions`): one string per list item (indented continuation lines joined),
 and any other line as its own string; an answer without list items is one paragraph. Markup,
@@ -45,20 +46,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from .extract import compound, is_noun, singular
+from .lexicon import ANSWER_FILLER, NOUN_TAGS, PLURAL_NOUN_TAGS
 from .resources import load_spacy, wordnet
 
 MAX_WORDS = 4
 FRAME = "a photo of the {item}."
 
-FILLER = frozenset(
-    """focus skill technique concentration balance coordination strength precision timing safety movement
-    motion action activity effort control rhythm speed agility posture form stamina endurance confidence
-    teamwork strategy experience practice energy emotion expression flexibility power grace accuracy
-    patience determination excitement enjoyment fun awareness attention communication trust ability
-    video clip footage characteristic feature element aspect detail thing something someone stuff item
-    place way use presence type kind variety number lot pair etc object top bottom side front middle center
-    centre distance foreground background position""".split()
-)
 QUALIFIERS = frozenset(
     """a an the various different specific appropriate proper possibly typically often usually some
     other several many any certain multiple additional potential possible optional their his her its
@@ -101,7 +94,6 @@ _EXAMPLES = re.compile(r"\s+(?:such as|including|like|e\.g\.?)\s+")
 _ALWAYS_CUT = re.compile(r"\s+(?:used|which|that|who|for)\s+.*$")
 _LONG_CUT = re.compile(r"\s+(?:to|with)\s+.*$")
 _POSSESSOR = re.compile(r"^.*?\b\w+(?:'s|’s|s'|s’)\s+")
-_NOUN_TAGS = ("NN", "NNS", "NNP", "NNPS")
 
 
 @dataclass(frozen=True)
@@ -256,7 +248,7 @@ def _is_prose(text: str) -> bool:
 def _is_label(text: str) -> bool:
     """"Visual characteristics", "Key elements": a name for what follows, not an entity."""
     words = _clean(text).split()
-    return bool(words) and (words[-1] in FILLER or words[-1].removesuffix("s") in FILLER)
+    return bool(words) and (words[-1] in ANSWER_FILLER or words[-1].removesuffix("s") in ANSWER_FILLER)
 
 
 def _is_short_list(text: str) -> bool:
@@ -313,7 +305,7 @@ def _unit_text(tokens: list[Any]) -> str:
     """Words of a noun phrase with the head singularised."""
     last = tokens[-1]
     head = last.lower_
-    if last.tag_ in ("NNS", "NNPS") or (last.tag_ in _NOUN_TAGS and last.lemma_.lower() != head):
+    if last.tag_ in PLURAL_NOUN_TAGS or (last.tag_ in NOUN_TAGS and last.lemma_.lower() != head):
         head = singular(head, last.lemma_.lower())
     return "".join(t.text_with_ws for t in tokens[:-1]).lower() + head
 
@@ -342,7 +334,7 @@ def _chunks(doc: Any, start: int) -> list[str]:
         if chunk.end_char <= start or chunk.root.pos_ == "PRON":
             continue
         tokens = _chunk_tokens(chunk)
-        if tokens and tokens[-1].tag_ in _NOUN_TAGS:
+        if tokens and tokens[-1].tag_ in NOUN_TAGS:
             out.append(_unit_text(tokens))
     return out
 
@@ -355,7 +347,7 @@ def _item_units(doc: Any, start: int, hint: str | None) -> list[str]:
     tokens = list(doc[words[0].i:words[-1].i + 1])
     chunks = [c for c in doc.noun_chunks if c.end_char > start]
     whole = len(chunks) == 1 and chunks[0].start <= tokens[0].i and chunks[0].end == tokens[-1].i + 1
-    if whole and tokens[-1].tag_ in _NOUN_TAGS:
+    if whole and tokens[-1].tag_ in NOUN_TAGS:
         return [_unit_text(tokens)]
     if hint == "motion" and len(tokens) <= MAX_WORDS:  # "rappelling down the cliff"
         return [_unit_text(tokens)]
@@ -367,9 +359,9 @@ def _item_units(doc: Any, start: int, hint: str | None) -> list[str]:
 def _keep(text: str, hint: str | None) -> bool:
     """Is this a concrete, short, nominal unit?"""
     words = text.split()
-    if not words or len(words) > MAX_WORDS or text in FILLER:
+    if not words or len(words) > MAX_WORDS or text in ANSWER_FILLER:
         return False
-    if words[-1] in FILLER and not wordnet().synsets(text.replace(" ", "_"), "n"):
+    if words[-1] in ANSWER_FILLER and not wordnet().synsets(text.replace(" ", "_"), "n"):
         return False
     if len(words) == 1 and text.endswith(("ing", "ed")) and hint != "motion":
         return bool(wordnet().synsets(text, "n"))

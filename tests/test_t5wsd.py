@@ -15,10 +15,11 @@ from tokenizers import Tokenizer, pre_tokenizers, trainers
 from tokenizers.models import Unigram
 from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
 
-from corpus_builder.disambiguate import Context
 from corpus_builder.errors import CorpusError
 from corpus_builder.expand import Candidate
 from corpus_builder.t5wsd import ANSWER_BONUS, T5Disambiguator, match_answer, t5_prompt
+from corpus_builder.wsd import Context
+from corpus_builder.wsd_methods import all_methods, resolve_method
 
 CRICKET_GAME = "a game played with a ball and bat by two teams of 11 players"
 CRICKET = [
@@ -187,6 +188,22 @@ def test_items_without_candidates_get_no_scores(random_t5):
     assert scores[1] == pytest.approx(wsd.scores(*ITEMS[0]), abs=1e-4)
 
 
+def test_a_build_scores_all_its_units_in_one_batched_call(random_t5, monkeypatch):
+    from corpus_builder import build_corpus
+
+    calls = []
+    batched = T5Disambiguator.scores_many
+
+    def counted(self, items):
+        calls.append(len(items))
+        return batched(self, items)
+
+    monkeypatch.setattr(T5Disambiguator, "scores_many", counted)
+    monkeypatch.setattr(T5Disambiguator, "scores", lambda *args: pytest.fail("scored one unit at a time"))
+    df = build_corpus(["playing cricket", "shaking hands", "juggling balls"], wsd="t5", t5_model=random_t5, body_parts=False)
+    assert calls == [int((df["wsd_method"] == "t5").sum())] and calls[0] >= 3
+
+
 def test_a_truncated_answer_still_gives_finite_scores(trained_t5):
     wsd = T5Disambiguator(trained_t5, max_new_tokens=2)
     answer, log_probs = reference(wsd, *ITEMS[0])
@@ -198,6 +215,10 @@ def test_a_truncated_answer_still_gives_finite_scores(trained_t5):
 
 def test_models_are_loaded_once_per_folder_and_device(random_t5):
     assert T5Disambiguator(random_t5).model is T5Disambiguator(random_t5, batch_size=3).model
+
+
+def test_record_names_the_model_as_given(random_t5):
+    assert T5Disambiguator(random_t5).record() == {"method": "t5", "model": random_t5, "weights": None}
 
 
 def test_missing_or_empty_model_folder_is_a_user_error(tmp_path):
@@ -225,12 +246,10 @@ def test_build_with_wsd_t5_through_the_cli(run_cli, random_t5, tmp_path):
     assert manifest["wsd"] == {"method": "t5", "model": random_t5, "weights": None}
 
 
-def test_auto_with_a_t5_model_is_t5(run_cli, random_t5, tmp_path, monkeypatch):
-    import corpus_builder.disambiguate as d
+def test_auto_with_a_t5_model_is_t5(run_cli, random_t5, tmp_path):
     from corpus_builder import read_corpus
 
-    monkeypatch.setattr(d, "METHODS", dict(d.METHODS))
-    assert d.resolve_method("auto", random_t5) == "t5" and "t5" in d.METHODS
+    assert resolve_method("auto", random_t5).name == "t5" and "t5" in [m.name for m in all_methods(random_t5)]
     labels = tmp_path / "labels.txt"
     labels.write_text("playing cricket\n")
     code, _, stderr = run_cli("build", "-l", labels, "-o", tmp_path / "c.parquet", "--no-llm", "--t5-model", random_t5)
@@ -240,9 +259,6 @@ def test_auto_with_a_t5_model_is_t5(run_cli, random_t5, tmp_path, monkeypatch):
 
 
 def test_wsd_t5_without_a_model_is_a_user_error(run_cli, tmp_path):
-    import corpus_builder.disambiguate as d
-
-    d.METHODS.pop("t5", None)
     labels = tmp_path / "labels.txt"
     labels.write_text("playing cricket\n")
     code, _, stderr = run_cli("build", "-l", labels, "-o", tmp_path / "c.parquet", "--no-llm", "--wsd", "t5")
