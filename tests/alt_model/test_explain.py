@@ -12,8 +12,7 @@ from PIL import Image
 
 from alt_model import RegionAwareEncoder
 from alt_model.explain import align_frames, palette, region_picture, write_explanation
-from test_alt_fixtures import make_clip, make_corpus, one_thread  # noqa: F401  (fixtures)
-from videos import task, trained  # noqa: F401  (fixtures)
+from tiny import make_clip, make_corpus
 
 
 @pytest.fixture

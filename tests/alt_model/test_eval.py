@@ -8,8 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from test_alt_fixtures import one_thread  # noqa: F401 - fixture
-from videos import REPO, task, trained  # noqa: F401 - fixtures
+from videos import REPO
 
 from alt_model import ModelError
 from alt_model.cli import eval_main

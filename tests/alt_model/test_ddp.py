@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from test_alt_fixtures import one_thread  # noqa: F401 - fixture
-from videos import REPO, task, tiny_overrides  # noqa: F401 - fixtures
+from videos import REPO, tiny_overrides
 
 from alt_model.config import load_config
 from alt_model.evaluate import evaluate_checkpoint, make_splits

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-from test_alt_fixtures import one_thread  # noqa: F401 - fixture
-from videos import task  # noqa: F401 - fixture
 
 from alt_model import ModelError
 from alt_model.data import (SCALES, VideoDataset, VideoItem, collate, multiscale_box, read_clips,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_alt_fixtures import TINY_CLIP, TINY_VIT, make_clip, one_thread  # noqa: F401 - fixtures
+from tiny import TINY_CLIP, TINY_VIT, make_clip
 
 from alt_model import ModelError, RegionAwareEncoder
 from alt_model.encoder import self_attention

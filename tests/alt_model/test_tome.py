@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from test_alt_fixtures import one_thread  # noqa: F401 - fixture
 
 from alt_model.tome import bipartite_matching, max_merges, merge_assignment, merge_tokens, source_map
 

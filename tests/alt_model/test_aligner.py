@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_alt_fixtures import one_thread  # noqa: F401 - fixture
 
 from alt_model import EntityAligner, ModelError
 

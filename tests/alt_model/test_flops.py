@@ -5,7 +5,7 @@ from __future__ import annotations
 import open_clip
 import pytest
 import torch
-from test_alt_fixtures import TINY_VIT, one_thread  # noqa: F401 - fixtures
+from tiny import TINY_VIT
 from torch.utils.flop_counter import FlopCounterMode
 
 from alt_model import RegionAwareEncoder, count_gflops

@@ -23,7 +23,7 @@ from corpus_builder.wsd import Context, disambiguate
 from corpus_builder.wsd_eval import evaluate, gold_items, read_gold
 from corpus_builder.wsd_methods import all_methods, resolve_method
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")

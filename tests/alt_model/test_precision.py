@@ -6,8 +6,6 @@ from contextlib import nullcontext
 
 import pytest
 import torch
-from test_alt_fixtures import one_thread  # noqa: F401 - fixture
-from videos import task, trained  # noqa: F401 - fixtures
 
 from alt_model import evaluate as evaluate_module
 from alt_model.checkpoint import load_checkpoint

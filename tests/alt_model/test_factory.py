@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_alt_fixtures import TINY_VIT, make_clip, make_corpus, one_thread  # noqa: F401 - fixture
+from tiny import TINY_CLIP, TINY_VIT, make_clip, make_corpus
 
 from alt_model import ModelError
 from alt_model.config import ModelConfig, load_config, parse_overrides
@@ -71,3 +71,9 @@ def test_model_options_no_model_can_use_are_refused(overrides, message):
 def test_adapter_heads_must_divide_the_joint_space(corpus_file):
     with pytest.raises(ModelError, match="adapter_heads must divide the 32-d joint space, got 5"):
         create_model(ModelConfig(adapter_heads=5), corpus_file[0])
+
+
+def test_tiny_configs_build_through_open_clips_factory():
+    for name, patches in ((TINY_VIT, 64), (TINY_CLIP, 4)):
+        visual = make_clip(name).visual
+        assert visual.grid_size[0] * visual.grid_size[1] == patches

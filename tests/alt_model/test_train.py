@@ -7,8 +7,7 @@ import json
 
 import pytest
 import torch
-from test_alt_fixtures import TINY_VIT, clip, corpus, make_clip, one_thread, tokenizer  # noqa: F401 - fixtures
-from videos import REPO, task, tiny_overrides, trained  # noqa: F401 - fixtures
+from videos import REPO, tiny_overrides
 
 from alt_model import ALT, ModelError
 from alt_model.checkpoint import CHECKPOINT_FORMAT_VERSION, TrainState, load_checkpoint

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from test_alt_fixtures import clip, corpus, make_corpus, one_thread, tokenizer  # noqa: F401 - fixtures
+from tiny import make_corpus
 
 from alt_common.errors import UserError
 from alt_model import ALT, AdapterBlock, ModelError

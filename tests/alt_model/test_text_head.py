@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from test_alt_fixtures import clip, one_thread, tokenizer  # noqa: F401 - fixtures
 
 from alt_model import ModelError, TextHead, load_templates
 

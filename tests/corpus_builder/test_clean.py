@@ -12,7 +12,7 @@ from corpus_builder.clean import (
 )
 from corpus_builder.parse import ParsedUnit, parse_entities
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "clean.py"
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "clean.py"
 
 
 def units(*texts: str) -> list[ParsedUnit]:
