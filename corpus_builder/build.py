@@ -145,14 +145,16 @@ def build_corpus(
     show_progress: bool = False,
     prompts: Prompts | None = None,
     t5_model: str | None = None,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Build the entity corpus for these action labels; the manifest is in `df.attrs["manifest"]`.
 
     `llm=None` builds from POS extraction and WordNet alone (the manifest says so). With an `LLM`,
     its entities join the POS units and its descriptions become the phrase units' candidates;
-    prompts that failed after their retries are in `llm.stats.failures` and the manifest.
+    prompts that failed after their retries are in `llm.stats.failures` and the manifest. `device` is
+    where a T5 word-sense model runs.
     """
-    method = resolve_method(wsd, t5_model)
+    method = resolve_method(wsd, t5_model, device)
     labels = dedupe([normalize_label(l) for l in labels])
     if not labels:
         raise CorpusError("no labels to build a corpus from; pass at least one action label")

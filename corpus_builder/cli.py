@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alt_common.device import resolve_device
 from alt_common.entry import run, setup_logging
 from alt_common.errors import Failed
 
@@ -83,15 +84,18 @@ def build(
     t5_model: Annotated[Optional[str], typer.Option(help=f"T5 word-sense model for --wsd t5: a local folder or hub name (public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
+    device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
 ) -> None:
     """Build corpus.parquet from action labels."""
+    from alt_common.labels import read_labels
+
     from .build import build_corpus
     from .corpus import write_corpus
-    from alt_common.labels import read_labels
     from .llm import LLM, LLMConfig
     from .prompts import PROMPTS_DIR, load_prompts
 
     _check_output(out_path)
+    run_on = str(resolve_device(device))
     names, files = read_labels(labels)
     llm = prompts = weights = None
     if llm_backend is Backend.local and not no_llm:
@@ -120,7 +124,7 @@ def build(
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     df = build_corpus(
         names, llm, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
-        show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model,
+        show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model, device=run_on,
     )
     failures = llm.stats.failures if llm is not None else []
     for failure in failures:
@@ -151,8 +155,6 @@ def embed(
     exact_padding: Annotated[bool, typer.Option(help="Use open_clip's padded encode_text (for checks; slower).")] = False,
 ) -> None:
     """Embed corpus.parquet with CLIP's text encoder into corpus.pt and corpus.embeddings.parquet."""
-    from alt_common.device import resolve_device
-
     from .embed import embed_file
 
     resolve_device(device)
@@ -177,6 +179,7 @@ def explain(
     label: Annotated[str, typer.Option("--label", help="The action label the unit comes from (a label, not a file).")],
     t5_model: Annotated[Optional[str], typer.Option(help=f"Also score with this T5 word-sense model (folder or hub name, public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
+    device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
     corpus: Annotated[Optional[Path], typer.Argument(metavar="[CORPUS.PARQUET]", help="A built corpus.parquet: also list the LLM items its build dropped for LABEL.")] = None,
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
@@ -193,8 +196,9 @@ def explain(
         wanted = normalize_label(label)
         dropped = [d for d in read_corpus(corpus).attrs["manifest"].get("llm_dropped", []) if d["label"] == wanted]
 
-    auto = resolve_method("auto", t5_model)
-    e = explain_unit(label, unit, load_spacy(spacy_model), all_methods(t5_model))
+    run_on = str(resolve_device(device))
+    auto = resolve_method("auto", t5_model, run_on)
+    e = explain_unit(label, unit, load_spacy(spacy_model), all_methods(t5_model, run_on))
     item = e.item
     kind = "the label's motion unit" if item.context.motion else f"{item.unit.kind} unit"
     where = "" if e.extracted else " (extraction does not find it in this label: scored as a plain noun)"

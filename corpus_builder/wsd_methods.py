@@ -17,15 +17,15 @@ from .wsd import WSDMethod
 log = logging.getLogger(__name__)
 
 
-def all_methods(t5_model: str | None = None) -> list[WSDMethod]:
+def all_methods(t5_model: str | None = None, device: str = "cpu") -> list[WSDMethod]:
     """Every method, in the order tables show them: the Lesk family, then `t5` when a T5 model is given."""
-    return [*LESK_FAMILY, T5Disambiguator(t5_model)] if t5_model else list(LESK_FAMILY)
+    return [*LESK_FAMILY, T5Disambiguator(t5_model, device)] if t5_model else list(LESK_FAMILY)
 
 
-def _auto(t5_model: str | None) -> WSDMethod:
+def _auto(t5_model: str | None, device: str) -> WSDMethod:
     """`t5` with a T5 model, else `lesk-embedding` when the sentence encoder loads, else `lesk`."""
     if t5_model:
-        return T5Disambiguator(t5_model)
+        return T5Disambiguator(t5_model, device)
     from .sentence_encoder import sentence_encoder
 
     try:
@@ -36,15 +36,16 @@ def _auto(t5_model: str | None) -> WSDMethod:
     return LESK_EMBEDDING
 
 
-def resolve_method(name: str, t5_model: str | None = None) -> WSDMethod:
+def resolve_method(name: str, t5_model: str | None = None, device: str = "cpu") -> WSDMethod:
     """The method `name` stands for (`auto`: see `_auto`); `t5_model` is a T5 model's folder or hub
-    name, loaded only when the method is `t5`. Unknown names and `t5` without a model are user errors."""
+    name, loaded (on `device`) only when the method is `t5`. Unknown names and `t5` without a model are
+    user errors."""
     if name == "auto":
-        return _auto(t5_model)
+        return _auto(t5_model, device)
     if name == T5Disambiguator.name:
         if not t5_model:
             raise CorpusError("--wsd t5 needs a model: pass --t5-model /path/to/model/folder (or a hub name)")
-        return T5Disambiguator(t5_model)
+        return T5Disambiguator(t5_model, device)
     found = next((m for m in LESK_FAMILY if m.name == name), None)
     if found is None:
         names = [m.name for m in LESK_FAMILY] + ([T5Disambiguator.name] if t5_model else [])

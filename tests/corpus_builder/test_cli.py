@@ -34,6 +34,7 @@ def test_build_writes_a_corpus_and_prints_a_summary(run_cli, tmp_path):
         ("dancing\n", ["--labels", "{tmp}/labels.txt", "--out", "{tmp}/no/such/dir/c.parquet"], "does not exist; create it"),
         ("dancing\n", ["--labels", "{tmp}/labels.txt", "--spacy-model", "no_such_model"], "spaCy pipeline no_such_model not found"),
         ("dancing\n", [], "Missing option '--labels'"),
+        ("dancing\n", ["--labels", "{tmp}/labels.txt", "--device", "banana"], "--device banana: not a device name"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(run_cli, tmp_path, setup, args, message):
