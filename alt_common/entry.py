@@ -46,6 +46,6 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
         err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, soft_wrap=True)
         sys.exit(BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted; nothing was written")
+        err.print("interrupted; nothing was written")
         sys.exit(INTERRUPTED)
     sys.exit(code if isinstance(code, int) else OK)

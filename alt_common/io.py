@@ -7,7 +7,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
+
+from .errors import UserError
 
 
 def file_sha256(path: str | Path) -> str:
@@ -48,3 +50,36 @@ def link_atomic(source: Path, target: Path) -> None:
     except OSError:
         shutil.copyfile(source, tmp)
     os.replace(tmp, target)
+
+
+def check_output_file(path: str | Path, inputs: Sequence[str | Path] = (), flag: str = "--out") -> Path:
+    """Refuse, before any work, an output file that is one of the command's inputs, a folder, or in a
+    folder that is missing or cannot be written (UserError naming `flag` and the fix)."""
+    path = Path(path)
+    for given in inputs:
+        if Path(given).exists() and path.exists() and path.resolve() == Path(given).resolve():
+            raise UserError(f"{path}: {flag} is also an input of this command and would be overwritten; choose another {flag}")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; pass a file name to {flag}")
+    check_output_folder(path.parent, flag, create=False)
+    return path
+
+
+def check_output_folder(folder: str | Path, flag: str = "--out", create: bool = True) -> Path:
+    """Make sure files can be written in `folder` before any work (creating it when `create`): a
+    missing parent, a path through a file, a read-only or immutable folder are one-line UserErrors."""
+    folder = Path(folder)
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{folder}: cannot create the {flag} folder ({exc.strerror}); choose another {flag}") from None
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        raise UserError(f"{folder}: the {flag} folder {what}; create it or choose another {flag}")
+    try:  # permissions alone do not tell (root, immutable flags, read-only mounts): try a file
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".alt-write-check-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot write in the {flag} folder ({exc.strerror}); choose another {flag}") from None
+    return folder

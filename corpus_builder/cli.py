@@ -12,6 +12,7 @@ from rich.table import Table
 
 from alt_common.device import resolve_device
 from alt_common.entry import run, setup_logging
+from alt_common.io import check_output_file
 from alt_common.errors import Failed
 
 from .errors import CorpusError
@@ -42,12 +43,6 @@ class Backend(str, Enum):
     openai = "openai"
     local = "local"
 
-
-def _check_output(path: Path) -> None:
-    if not path.parent.exists():
-        raise CorpusError(f"{path}: folder {path.parent} does not exist; create it or choose another --out")
-    if path.is_dir():
-        raise CorpusError(f"{path}: is a folder; pass a file name such as {path / 'corpus.parquet'}")
 
 
 def summary_table(df, title: str) -> Table:
@@ -94,7 +89,7 @@ def build(
     from .llm import LLM, LLMConfig
     from .prompts import PROMPTS_DIR, load_prompts
 
-    _check_output(out_path)
+    check_output_file(out_path, labels)
     run_on = str(resolve_device(device))
     names, files = read_labels(labels)
     llm = prompts = weights = None
@@ -158,6 +153,7 @@ def embed(
     from .embed import embed_file
 
     resolve_device(device)
+    check_output_file(out_path, [corpus])
     bundle, parquet = embed_file(
         corpus, out_path, model, pretrained, template=template, batch_size=batch_size, device=device,
         exact_padding=exact_padding, show_progress=err.is_terminal,
@@ -236,7 +232,7 @@ def report(
     from .corpus import read_corpus
     from .report import corpus_report, load_embeddings
 
-    _check_output(out_path)
+    check_output_file(out_path, [corpus, *([embeddings] if embeddings else [])])
     df = read_corpus(corpus)
     vectors = load_embeddings(embeddings, corpus, df) if embeddings else None
     page = corpus_report(df, vectors, title=f"Corpus report: {corpus.name}", top=top, duplicate_threshold=duplicate_threshold)
