@@ -159,6 +159,15 @@ def _ctrl_c_in_eval(c: Ctx, monkeypatch) -> None:
     monkeypatch.setattr(evaluate, "evaluate", interrupted)
 
 
+def _ctrl_c_in_explain(c: Ctx, monkeypatch) -> None:
+    import alt_model.explain as explain
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(explain, "align_frames", interrupted)
+
+
 def _small_list_limit(c: Ctx, monkeypatch) -> None:
     import alt_model.data as data
 
@@ -236,6 +245,8 @@ CASES = [
     Case("train: a non-finite loss stops the run", "train",
          lambda c: c.train(train__init=c.checkpoint("nan.pt", _nan_weights)), 1, "the loss is not finite at step 1",
          absent=lambda c: [c.out / "last.pt", c.out / "best.pt"], json_lines=lambda c: [c.out / "log.jsonl"]),
+    Case("train: every validation video unreadable", "train", lambda c: c.train(data__val_list=c.broken_list()), 1,
+         "none of the 4 videos of", absent=lambda c: [c.out / "best.pt"], json_lines=lambda c: [c.out / "log.jsonl"]),
     Case("train.lr_adapter=nan", "train", lambda c: c.train(train__lr_adapter="nan"), 2,
          "train.lr_adapter: expected a finite float", absent=lambda c: [c.out]),
     Case("train.lr_vit=inf", "train", lambda c: c.train(train__lr_vit="inf"), 2, "train.lr_vit: expected a finite float",
@@ -295,6 +306,8 @@ CASES = [
          fault=_interrupt_at(1), absent=lambda c: [c.out / "last.pt"]),
     Case("eval Ctrl-C says nothing was written", "eval", lambda c: c.eval(), 130, "interrupted; nothing was written", fault=_ctrl_c_in_eval,
          absent=lambda c: [c.tmp / "eval"]),
+    Case("explain Ctrl-C says nothing was written", "explain", lambda c: c.explain("--out", c.tmp / "x"), 130,
+         "interrupted; nothing was written", fault=_ctrl_c_in_explain, absent=lambda c: [c.tmp / "x"]),
     # cases that hold today and must keep holding
     Case("a crafted .pt runs no code (eval)", "eval", lambda c: c.eval(checkpoint=_crafted(c)), 2, "not an alt-train checkpoint",
          absent=lambda c: [c.tmp / "pwned"]),
