@@ -84,7 +84,12 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path) -> None:
     """Load learned weights into `model`; the corpus buffer stays the model's own."""
     state = {k: v for k, v in state.items() if k != CORPUS_BUFFER}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shapes that differ: another CLIP model (a corpus embedded by it), other model options
+        detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc).splitlines()[0])
+        raise ModelError(f"{source}: weights do not fit this model ({detail[:200]}); use the corpus of the CLIP model it was trained "
+                         "with and the model options it was trained with") from None
     missing = [k for k in missing if k != CORPUS_BUFFER]
     if missing or unexpected:
         raise ModelError(f"{source}: weights do not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
@@ -101,12 +106,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ModelError(f"{path}: checkpoint not found; pass a last.pt or best.pt written by alt-train") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
         raise ModelError(f"{path}: not an alt-train checkpoint ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ModelError(f"{path}: not an alt-train checkpoint (no model weights and config)")
+    for key, kind in (("model", dict), ("config", dict), ("labels", list), ("corpus", str)):
+        if key in ckpt and not isinstance(ckpt[key], kind):
+            raise ModelError(f"{path}: not an alt-train checkpoint (its {key} is a {type(ckpt[key]).__name__}, not a {kind.__name__})")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in ckpt["model"].items()):
+        raise ModelError(f"{path}: not an alt-train checkpoint (its model weights are not named tensors)")
+    if not all(isinstance(label, str) for label in ckpt.get("labels", [])):
+        raise ModelError(f"{path}: not an alt-train checkpoint (its labels are not strings)")
+    version = ckpt.get("format_version", CHECKPOINT_FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"{path}: not an alt-train checkpoint (format_version {version!r})")
     if ckpt.get("format_version", CHECKPOINT_FORMAT_VERSION) > CHECKPOINT_FORMAT_VERSION:
         raise ModelError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this toolkit's "
                          f"({CHECKPOINT_FORMAT_VERSION}); upgrade alt-toolkit")

@@ -9,16 +9,19 @@ Under `torchrun --nproc-per-node N` every process runs the same command; only ra
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from alt_common.entry import run, setup_logging
+from alt_common.errors import INTERRUPTED, Failed
 
 from .errors import ModelError
 
@@ -26,9 +29,45 @@ train_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, ri
 eval_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 out, err = Console(), Console(stderr=True)
 MAIN = os.environ.get("RANK", "0") == "0"
+NOTHING_WRITTEN = "interrupted; nothing was written"
+_RUN: dict[str, Path | None] = {"folder": None}  # alt-train's run folder, once checked: what Ctrl-C reports on
+
+
+def on_ctrl_c(say: Callable[[], str], console: Console | None = None) -> Callable:
+    """A command that, on Ctrl-C (wherever it lands, imports included), prints `say()` and exits 130; typer
+    would turn KeyboardInterrupt into a silent exit 130 before the runner saw it."""
+
+    def wrap(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def guarded(*args, **kwargs):
+            try:
+                return command(*args, **kwargs)
+            except KeyboardInterrupt:
+                if MAIN:
+                    (console or err).print(say(), highlight=False, soft_wrap=True)
+                sys.exit(INTERRUPTED)
+
+        return guarded
+
+    return wrap
+
+
+def _interrupted() -> str:
+    """What Ctrl-C during alt-train leaves: the run's last checkpoint, to resume from, or what there is."""
+    run = _RUN["folder"]
+    if run is None:
+        return NOTHING_WRITTEN
+    last = run / "last.pt"
+    if last.is_file():
+        return f"interrupted; the run's last checkpoint is {last}; continue with alt-train --resume --out {run}"
+    written = [name for name in ("config.yaml", "log.jsonl") if (run / name).is_file()]
+    if written:
+        return f"interrupted before the first checkpoint; {run}/ holds only {' and '.join(written)}"
+    return NOTHING_WRITTEN
 
 
 @train_app.command(no_args_is_help=True)
+@on_ctrl_c(_interrupted)
 def train(
     corpus: Annotated[Path, typer.Option(help="corpus.pt from 'corpus embed': the entities S (and the CLIP model).")],
     config: Annotated[Optional[Path], typer.Option(help="YAML config, e.g. configs/k400_vitb16_8f.yaml.")] = None,
@@ -39,24 +78,39 @@ def train(
 ) -> None:
     """Train ALT on a video list (paper Sec. 3.3, supplementary A); writes config.yaml, log.jsonl, last.pt and
     best.pt to the run folder."""
+    _RUN["folder"] = None
     from .checkpoint import load_checkpoint
     from .config import load_config, parse_overrides
+    from .guard import check_out_folder
     from .train import train as run_training
 
+    # everything is checked before anything is written: options, config values, device, the run folder
     pairs = parse_overrides(overrides or []) | ({"out": str(out_dir)} if out_dir is not None else {})
     if config is None and not resume:
         raise ModelError("pass --config CONFIG.yaml (see configs/), or --resume --out RUN_FOLDER")
     cfg = load_config(config, pairs)
+    _check_device(device)
     checkpoint = None
     if resume:
         checkpoint = Path(cfg.out) / "last.pt"
         cfg = load_config(None, pairs, base=load_checkpoint(checkpoint)["config"])  # the run's own config, then the overrides
+    check_out_folder(cfg.out, "--out", inputs=[corpus, config, cfg.data.labels, cfg.data.train_list, cfg.data.val_list, cfg.train.init],
+                     writes=["config.yaml", "log.jsonl", "last.pt", "best.pt"])
+    _RUN["folder"] = Path(cfg.out)
     result = run_training(cfg, corpus, checkpoint, device)
     if MAIN:
         summary = f"{result.epochs_done} epochs, {result.steps} steps, train loss {result.train_loss:.4f}"
         if result.metrics is not None:
             summary += f", val top-1 {result.metrics.top1:.3f} top-5 {result.metrics.top5:.3f}"
         out.print(f"{'stopped' if result.stopped else 'done'}: {summary}; {result.out}/", highlight=False)
+
+
+def _check_device(device: str) -> None:
+    """--device is checked before any file is loaded, so a bad one is blamed, not the checkpoint."""
+    if device != "auto":
+        from alt_common.device import resolve_device
+
+        resolve_device(device)
 
 
 def _table(names: list[str], results: list, summary: dict | None) -> Table:
@@ -72,6 +126,7 @@ def _table(names: list[str], results: list, summary: dict | None) -> Table:
 
 
 @eval_app.command(no_args_is_help=True)
+@on_ctrl_c(lambda: NOTHING_WRITTEN if _RUN["folder"] is None else f"interrupted; the K-shot runs so far are under {_RUN['folder']}/")
 def evaluate(
     checkpoint: Annotated[Path, typer.Option(help="A last.pt or best.pt written by alt-train.")],
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
@@ -91,19 +146,25 @@ def evaluate(
     """Evaluate an alt-train checkpoint: top-1/top-5, per-class accuracy and the confusion matrix; zero-shot
     splits with mean ± std; K-shot fine-tuning first with --shots."""
     from .checkpoint import load_checkpoint
-    from .config import parse_overrides
+    from .config import load_config, parse_overrides
     from .evaluate import evaluate_checkpoint, make_splits, parse_views, summarise
     from .few_shot import few_shot
+    from .guard import check_out_folder
 
+    _RUN["folder"] = None
     clips_crops = parse_views(views)
+    _check_device(device)
     state = load_checkpoint(checkpoint)
-    saved = state["config"]
-    lists = val_list or ([saved["data"]["val_list"]] if saved["data"].get("val_list") else [])
-    splits = make_splits(lists, labels or [], state.get("labels", []))
     folder = out_dir or checkpoint.parent / "eval"
+    inputs = [checkpoint, corpus, config, *(val_list or []), *(labels or []), *(train_list or [])]
+    check_out_folder(folder, "--out", inputs=inputs, writes=["metrics.json", "confusion.csv", "summary.json"])
+    saved = load_config(base=state["config"])  # the run's config, checked
+    lists = val_list or ([saved.data.val_list] if saved.data.val_list else [])
+    splits = make_splits(lists, labels or [], state.get("labels", []))
     if shots is not None:
         if not train_list or config is None:
             raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. configs/few_shot.yaml)")
+        _RUN["folder"] = folder
         results = few_shot(checkpoint, config, parse_overrides(overrides or []), train_list, splits, shots, folder,
                            corpus=corpus, video_root=video_root, views=clips_crops, device=device)
     else:
@@ -111,6 +172,10 @@ def evaluate(
             raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")
         results = evaluate_checkpoint(checkpoint, splits, corpus=corpus, video_root=video_root, views=clips_crops,
                                       batch_size=batch_size, workers=workers, device=device)
+    empty = [split.name for split, metrics in zip(splits, results) if metrics is None or metrics.count == 0]
+    if empty:  # a top-1 of 0.0 over no videos is not a result
+        skipped = sum(m.failed for m in results if m is not None)
+        raise Failed(f"no video of {', '.join(empty)} could be read ({skipped} skipped; see the warnings above); no metrics were written")
     if not MAIN:
         return
     summary = summarise(results) if len(results) > 1 else None

@@ -10,6 +10,7 @@ resolved configuration is saved with the run (`config.yaml`) and inside every ch
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -21,6 +22,7 @@ import yaml
 from .data import SCALES
 from .encoder import DEFAULT_R
 from .errors import ModelError
+from .guard import MiB, read_text
 from .precision import PRECISIONS
 
 
@@ -114,6 +116,7 @@ class Config:
     seed: int = 1024
 
 
+CONFIG_LIMIT = 1 * MiB  # a config is a few hundred bytes: anything larger is the wrong file
 _NULL = ("null", "none", "~", "")
 
 
@@ -137,7 +140,10 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     bad = ModelError(f"{key}: expected {expected}, got {value!r}")
     if origin is list:
         if isinstance(value, str):
-            value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v.strip()]
+            try:
+                value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v.strip()]
+            except yaml.YAMLError:
+                raise bad from None
         if not isinstance(value, (list, tuple)):
             raise bad
         return [_coerce(v, args[0], key) for v in value]
@@ -154,8 +160,12 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             number = hint(value) if not isinstance(value, str) else hint(float(value) if hint is float else int(value))
         except (TypeError, ValueError):
             raise bad from None
+        except OverflowError:  # int of an infinity
+            raise ModelError(f"{key}: expected a finite {expected}, got {value!r}") from None
         if hint is int and isinstance(value, float) and value != int(value):
             raise bad
+        if not math.isfinite(number):
+            raise ModelError(f"{key}: expected a finite {expected}, got {value!r}")
         return number
     if hint is str:
         if isinstance(value, (dict, list)):
@@ -224,6 +234,31 @@ def check(cfg: Config) -> Config:
         raise ModelError(f"model.templates: every template needs a {{}} placeholder for the label, got {cfg.model.templates}")
     if cfg.data.shots is not None and cfg.data.shots < 1:
         raise ModelError(f"data.shots must be at least 1, got {cfg.data.shots}")
+    t, a = cfg.train, cfg.aug
+    ranges = [  # (key, value, allowed, what to say)
+        ("train.lr_vit", t.lr_vit, t.lr_vit > 0, "a learning rate above 0"),
+        ("train.lr_adapter", t.lr_adapter, t.lr_adapter > 0, "a learning rate above 0"),
+        ("train.weight_decay", t.weight_decay, t.weight_decay >= 0, "at least 0"),
+        ("train.warmup_epochs", t.warmup_epochs, t.warmup_epochs >= 0, "at least 0"),
+        ("train.min_lr_ratio", t.min_lr_ratio, 0 <= t.min_lr_ratio <= 1, "a fraction of the peak, from 0 to 1"),
+        ("train.betas", t.betas, all(0 <= b < 1 for b in t.betas), "two numbers from 0 to below 1"),
+        ("train.grad_clip", t.grad_clip, t.grad_clip is None or t.grad_clip >= 0, "at least 0 (0 or null: no clipping)"),
+        ("train.save_every", t.save_every, t.save_every >= 0, "at least 0 (0: at epoch ends)"),
+        ("train.stop_after_steps", t.stop_after_steps, t.stop_after_steps is None or t.stop_after_steps >= 1, "at least 1 (or null)"),
+        ("aug.flip", a.flip, 0 <= a.flip <= 1, "a probability, from 0 to 1"),
+        ("aug.switch_prob", a.switch_prob, 0 <= a.switch_prob <= 1, "a probability, from 0 to 1"),
+        ("aug.mixup", a.mixup, a.mixup >= 0, "at least 0 (0: off)"),
+        ("aug.cutmix", a.cutmix, a.cutmix >= 0, "at least 0 (0: off)"),
+        ("aug.label_smoothing", a.label_smoothing, 0 <= a.label_smoothing < 1, "from 0 to below 1"),
+        ("aug.scales", a.scales, bool(a.scales) and all(0 < s <= 1 for s in a.scales), "fractions of the shorter side, above 0 and at most 1"),
+        ("model.temperature", cfg.model.temperature, cfg.model.temperature > 0, "above 0"),
+        ("data.workers", cfg.data.workers, cfg.data.workers >= 0, "at least 0 (0: load in the main process)"),
+        ("eval.every", cfg.eval.every, cfg.eval.every >= 0, "at least 0 (0: only at the end)"),
+        ("seed", cfg.seed, 0 <= cfg.seed < 2**32, "from 0 to 2**32 - 1"),
+    ]
+    for key, value, allowed, what in ranges:
+        if not allowed:
+            raise ModelError(f"{key} must be {what}, got {value}")
     return cfg
 
 
@@ -235,9 +270,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     if path is not None:
         path = Path(path)
         try:
-            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (FileNotFoundError, IsADirectoryError):
+            tree = yaml.safe_load(read_text(path, "a config", CONFIG_LIMIT, "; pass a YAML file such as configs/tiny_cpu.yaml")) or {}
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ModelError(f"{path}: config not found; pass a YAML file such as configs/tiny_cpu.yaml") from None
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the config ({exc.strerror})") from None
+        except RecursionError:
+            raise ModelError(f"{path}: config nested too deeply; a config is a mapping of sections (model, data, aug, train, eval)") from None
         except yaml.YAMLError as exc:
             raise ModelError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
         if not isinstance(tree, dict):

@@ -42,9 +42,11 @@ from torch.utils.data import Dataset
 from alt_common.labels import content_lines, csv_header, csv_records, normalize_label
 
 from .errors import ModelError
+from .guard import MiB, read_text
 
 log = logging.getLogger(__name__)
 
+LIST_LIMIT = 256 * MiB  # Kinetics-700's training list is about 40 MB
 SCALES = (1.0, 0.875, 0.75, 0.66)  # MultiScaleCrop (X-CLIP, TSN)
 RESIZE_RATIO = 256 / 224  # shorter side before cropping, relative to the input size (X-CLIP)
 # MultiScaleCrop's 13 fixed crop positions, in quarters of the free space (x, y): corners, centre, edge midpoints, quarter points
@@ -95,9 +97,11 @@ def read_video_list(path: str | Path, video_root: str | Path, labels: Sequence[s
     """
     path, root = Path(path), Path(video_root)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError):
+        text = read_text(path, "a video list", LIST_LIMIT, "; pass a CSV with a 'path,label' header or 'path label_id' lines")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ModelError(f"{path}: video list not found; pass a CSV with a 'path,label' header or 'path label_id' lines") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the video list ({exc.strerror})") from None
     kind, rows = _list_rows(path, text)
     if not rows:
         raise ModelError(f"{path}: no videos listed; add 'path,label' rows (CSV with header) or 'path label_id' lines")

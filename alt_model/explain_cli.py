@@ -20,6 +20,7 @@ from rich.table import Table
 
 from alt_common.entry import run, setup_logging
 
+from .cli import NOTHING_WRITTEN, on_ctrl_c
 from .encoder import DEFAULT_R
 from .errors import ModelError
 
@@ -28,6 +29,7 @@ out, err = Console(), Console(stderr=True)
 
 
 @app.command(no_args_is_help=True)
+@on_ctrl_c(lambda: NOTHING_WRITTEN, err)
 def explain(
     video: Annotated[Path, typer.Argument(help="The video file to explain.")],
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt from 'corpus embed' (default with --checkpoint: its training corpus).")] = None,
@@ -49,12 +51,16 @@ def explain(
 
     from .data import eval_transform, read_clips, tower_norm, tower_size, tsn_indices
     from .explain import align_frames, display_frames, write_explanation
+    from .guard import check_out_folder
 
     if not video.is_file():
         raise ModelError(f"{video}: video not found; pass an existing video file")
     if checkpoint is None and corpus is None:
         raise ModelError("pass --corpus corpus.pt (the entities to align to), or --checkpoint from alt-train")
     run_on = resolve_device(device)
+    folder = out_dir or Path(f"explain_{video.stem}")
+    writes = ["explanation.json", "contact_sheet.png", *(f"frame_{t:02d}{kind}.png" for t in range(frames) for kind in ("", "_regions"))]
+    check_out_folder(folder, "--out", inputs=[video, corpus, checkpoint, *(labels or [])], writes=writes)
     names = read_labels(labels)[0] if labels else None
     if checkpoint is not None:
         net, state = _trained(checkpoint, corpus, r, run_on)
@@ -78,7 +84,6 @@ def explain(
                 probs = (100 * TextHead(clip, tokenizer).class_embeddings(names).to(run_on) @ z).softmax(dim=-1).cpu()
         top = probs.topk(min(5, len(names)))
         predictions = [(names[i], round(float(p), 4)) for p, i in zip(top.values, top.indices)]
-    folder = out_dir or Path(f"explain_{video.stem}")
     data = write_explanation(display_frames(pixels, mean, std), aligned, units, folder, str(video), predictions)
     table = Table(title=f"{video.name}: entities the regions align to ({frames} frames, r={encoder.r})")
     table.add_column("entity")

@@ -45,6 +45,7 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from alt_common.errors import Failed
 from alt_common.io import link_atomic
 from alt_common.labels import read_labels
 
@@ -157,6 +158,17 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float as None: log.jsonl stays JSON (no bare NaN or Infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 class RunLog:
     """log.jsonl lines (and TensorBoard scalars when it is installed), written by rank 0 only."""
 
@@ -180,7 +192,7 @@ class RunLog:
     def write(self, record: dict[str, Any], step: int) -> None:
         if self.file is None:
             return
-        self.file.write(json.dumps(record) + "\n")
+        self.file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
         self.file.flush()
         if self.board is not None:
             for key, value in record.items():
@@ -303,13 +315,23 @@ def start(run: Run) -> Counters:
 def restore(run: Run, state: TrainState, source: Path) -> Counters:
     """Continue where `state` left off: weights, optimizer, scheduler, scaler, and this process's random streams."""
     load_weights(run.model, state.model, source)
-    run.optimizer.load_state_dict(state.optimizer)
-    run.scheduler.load_state_dict(state.scheduler)
-    run.scaler.load_state_dict(state.scaler)
+    for part, load in (("optimizer", run.optimizer.load_state_dict), ("scheduler", run.scheduler.load_state_dict),
+                       ("scaler", run.scaler.load_state_dict)):
+        try:
+            load(getattr(state, part))
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+            raise ModelError(f"{source}: its {part} state is missing or does not fit this run ({type(exc).__name__}: "
+                             f"{str(exc)[:120]}); resume from a last.pt alt-train wrote for this config") from None
+    if not isinstance(state.rng, list) or not state.rng:
+        raise ModelError(f"{source}: it holds no RNG states; resume from a last.pt alt-train wrote")
     if len(state.rng) != run.d.world:
         log.warning("resuming %d processes from a run of %d: the random streams differ, so the result will not be identical",
                     run.d.world, len(state.rng))
-    set_rng_state(state.rng[run.d.rank % len(state.rng)])
+    try:
+        set_rng_state(state.rng[run.d.rank % len(state.rng)])
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+        raise ModelError(f"{source}: its RNG state is missing or malformed ({type(exc).__name__}: {str(exc)[:120]}); "
+                         "resume from a last.pt alt-train wrote") from None
     log.info("resumed from %s at epoch %d, step %d", source, state.counters.epoch + 1, state.counters.step)
     return state.counters
 
@@ -335,15 +357,17 @@ def train_epoch(run: Run, at: Counters, stop_at: int | None, runlog: RunLog, bar
                         pin_memory=run.d.device.type == "cuda", generator=torch.Generator().manual_seed(run.cfg.seed))
     run.model.train()
     task = bar.add_task(f"epoch {at.epoch + 1}/{tc.epochs}", total=plan.micro, completed=at.batches_done, status="")
-    meter, stopped = StepMeter(), False
+    meter, stopped, diverged = StepMeter(), False, False
     for i, batch in enumerate(loader, start=at.batches_done):
         window, closes = plan.window(i)
         loss, videos = micro_step(run, batch, window, sync=closes)
         at.epoch_sums += torch.tensor([loss * videos, videos, batch.failed], dtype=torch.float64)
         meter.add(loss, videos)
         bar.update(task, advance=1, status=f"loss {loss:.4f}")
+        diverged = diverged or not math.isfinite(loss)
         if not closes:
             continue
+        check_finite(run, at, diverged)
         optimizer_step(run)
         at.step, at.batches_done = at.step + 1, i + 1
         if at.step % tc.log_every == 0:
@@ -373,6 +397,18 @@ def micro_step(run: Run, batch: Batch, window: int, sync: bool) -> tuple[float, 
     return float(loss.detach()), len(labels)
 
 
+def check_finite(run: Run, at: Counters, diverged: bool) -> None:
+    """Stop a diverged run (Failed) before its window's step is taken, so no checkpoint ever holds it; the
+    processes agree on it, so none waits for the others."""
+    bad = torch.tensor([float(diverged)])
+    if float(distributed.sum_all(bad, run.d)[0]) == 0:
+        return
+    kept = run.out / "last.pt"
+    keep = f"the run's last checkpoint is {kept}" if kept.is_file() else "no checkpoint was written"
+    raise Failed(f"training diverged: the loss is not finite at step {at.step + 1} (epoch {at.epoch + 1}); the step was not taken and "
+                 f"{keep}; lower train.lr_adapter/train.lr_vit or check train.init and the data")
+
+
 def optimizer_step(run: Run) -> None:
     """One AdamW step on the window's gradients: unscale and clip, step, scheduler, clear."""
     if run.cfg.train.grad_clip:
@@ -392,12 +428,17 @@ def end_epoch(run: Run, at: Counters, runlog: RunLog) -> tuple[float, Metrics | 
     total = distributed.sum_all(at.epoch_sums, d)
     record = {"kind": "epoch", "epoch": at.epoch, "step": at.step, "train_loss": float(total[0] / max(1, total[1])),
               "videos": int(total[1]), "skipped": int(total[2])}
+    if record["videos"] == 0:  # every training video of the epoch was unreadable: nothing was learned, nothing to save
+        runlog.write(record, at.step)
+        raise Failed(f"epoch {at.epoch}: none of the {record['skipped']} training videos could be read (see the warnings above); "
+                     f"no checkpoint was written; check the files of {cfg.data.train_list} under {cfg.data.video_root}")
     metrics = None
     if run.val_set is not None and ((cfg.eval.every and at.epoch % cfg.eval.every == 0) or at.epoch == cfg.train.epochs):
         metrics = evaluate(run.model, run.val_set, run.classes, run.labels, batch_size=cfg.eval.batch_size,
                            workers=cfg.data.workers, d=d, dtype=run.dtype)
         record["val"] = metrics.summary()
-        at.best_top1 = max(at.best_top1, metrics.top1)
+        if metrics.count:
+            at.best_top1 = max(at.best_top1, metrics.top1)
     runlog.write(record, at.step)
     if d.main:
         val = f", val top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f}" if metrics is not None else ""
@@ -405,6 +446,9 @@ def end_epoch(run: Run, at: Counters, runlog: RunLog) -> tuple[float, Metrics | 
                  record["videos"], record["skipped"], val)
     at.epoch_sums = torch.zeros(3, dtype=torch.float64)
     save(run, at, "last.pt", metrics)
+    if metrics is not None and metrics.count == 0:  # a top-1 of 0.0 over no videos is no validation: never the best
+        raise Failed(f"validation after epoch {at.epoch}: none of the {metrics.failed} videos of {cfg.data.val_list} could be read; "
+                     f"the run's last checkpoint is {run.out / 'last.pt'} (no best.pt from it)")
     if d.main and metrics is not None and metrics.top1 >= at.best_top1:
         link_atomic(run.out / "last.pt", run.out / "best.pt")
     distributed.barrier(d)

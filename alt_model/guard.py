@@ -1,0 +1,52 @@
+"""Guards every alt command runs before any work: output folders that can be written (and are not
+inputs), and text inputs read with a size limit, as UTF-8, in one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from alt_common.io import check_output_folder
+
+from .errors import ModelError
+
+MiB = 1 << 20
+
+
+def check_out_folder(folder: str | Path, flag: str = "--out", inputs: Iterable[str | Path] = (), writes: Iterable[str] = ()) -> Path:
+    """Refuse, before any work and without creating anything, an output folder that cannot be made or
+    written: an existing file (an input, maybe), a path under a regular file, a read-only or
+    immutable folder, /proc. `writes` are the file names the command will write in it: none of them
+    may be one of `inputs`."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ModelError(f"{folder}: {flag} is an existing file, not a folder; choose another {flag}")
+    existing = folder
+    while not existing.exists():  # the nearest existing folder above is where it will be created
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ModelError(f"{folder}: cannot create the {flag} folder: {existing} is a file; choose another {flag}")
+    check_output_folder(existing, flag, create=False)  # a probe file: permissions alone do not tell (root, chattr +i, ro mounts)
+    given = {Path(p).resolve() for p in inputs if p is not None and Path(p).exists()}
+    for name in writes:
+        target = (folder / name).resolve()
+        if target in given:
+            raise ModelError(f"{folder / name}: is an input of this command and {flag} would overwrite it; choose another {flag}")
+    return folder
+
+
+def read_text(path: str | Path, what: str, limit: int, hint: str = "") -> str:
+    """A text file's content, at most `limit` bytes, as UTF-8; ModelError naming the file otherwise
+    (missing files are the caller's: FileNotFoundError and IsADirectoryError pass through)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        size = f"{limit // MiB} MiB" if limit >= MiB else f"{limit} bytes"
+        raise ModelError(f"{path}: {what} is larger than {size}, more than any such file needs{hint}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: {what} is not UTF-8 text (byte {exc.start}){hint or '; pass a text file'}") from None
