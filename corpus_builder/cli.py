@@ -208,7 +208,9 @@ def explain(
     dropped = None
     if corpus is not None:
         wanted = normalize_label(label)
-        dropped = [d for d in read_corpus(corpus).attrs["manifest"].get("llm_dropped", []) if d["label"] == wanted]
+        recorded = read_corpus(corpus).attrs["manifest"].get("llm_dropped")
+        dropped = [d for d in (recorded if isinstance(recorded, list) else [])
+                   if isinstance(d, dict) and d.get("label") == wanted and {"item", "reason"} <= d.keys()]
 
     run_on = str(resolve_device(device))
     auto = resolve_method("auto", t5_model, run_on)

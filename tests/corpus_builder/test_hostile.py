@@ -96,6 +96,13 @@ def bad_manifest(tmp: Path) -> None:
     pq.write_table(table.replace_schema_metadata({MANIFEST_KEY: b"{not json"}), tmp / "corpus.parquet")
 
 
+def odd_manifest(tmp: Path) -> None:
+    """JSON of the wrong shape: every section a number."""
+    table = pq.read_table(tmp / "corpus.parquet")
+    odd = {k: 5 for k in ("inputs", "llm", "wsd", "counts", "options", "llm_dropped", "created", "tool")}
+    pq.write_table(table.replace_schema_metadata({MANIFEST_KEY: json.dumps(odd).encode()}), tmp / "corpus.parquet")
+
+
 def huge_manifest(tmp: Path) -> None:
     table = pq.read_table(tmp / "corpus.parquet")
     blob = json.dumps({"padding": "x" * (17 << 20)}).encode()
@@ -248,6 +255,10 @@ CASES = [
          ["corpus.parquet"]),
     Case("explain: the manifest is not JSON", ["explain", "guitar", "--label", "playing guitar", "{corpus}"], bad_manifest, 2,
          "manifest is not JSON", ["corpus.parquet"]),
+    Case("report: a JSON manifest of the wrong shape", ["report", "{corpus}", "--out", "{tmp}/r.html"], odd_manifest, 0, "report on",
+         ["corpus.parquet"]),
+    Case("explain: a JSON manifest of the wrong shape", ["explain", "guitar", "--label", "playing guitar", "{corpus}"], odd_manifest, 0,
+         "dropped for 'playing guitar': none", ["corpus.parquet"]),
     Case("report on a file that is not Parquet", ["report", "{tmp}/c.parquet", "--out", "{tmp}/r.html"],
          files(c__parquet=b"PAR1 but not really"), 2, "not a readable Parquet corpus", ["c.parquet"]),
     Case("embed --template with attribute access", ["embed", "{corpus}", "--template", "{unit.__class__}", "--out", "{tmp}/c.pt"],
