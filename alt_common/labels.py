@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from .errors import UserError
 log = logging.getLogger(__name__)
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# ANSI/VT escape sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \\), and two-character escapes
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+MAX_LABEL_FILE_BYTES = 16 << 20  # a label list is text: far below this; /dev/zero or a runaway pipe is cut here
+DUPLICATES_SHOWN = 3  # examples in the one warning about duplicate labels
 
 
 @dataclass(frozen=True)
@@ -27,23 +32,38 @@ class LabelFile:
     labels: list[str]
 
 
+def strip_control(text: str, keep_lines: bool = False) -> str:
+    """`text` without terminal escape sequences and control or format characters (tabs and line
+    breaks become spaces, or with `keep_lines` stay line breaks), so nothing read from a file or a
+    server can drive the terminal."""
+    text = _ESCAPES.sub("", text)
+    if keep_lines:
+        return "\n".join(strip_control(line) for line in text.splitlines())
+    return "".join(" " if c in "\t\n\r\v\f" else c for c in text if c in "\t\n\r\v\f" or unicodedata.category(c) not in ("Cc", "Cf"))
+
+
 def normalize_label(raw: str) -> str:
-    """`ApplyEyeMakeup` -> `apply eye makeup`; `brush_hair` -> `brush hair`; whitespace collapsed."""
-    text = raw.replace("_", " ").strip()
+    """`ApplyEyeMakeup` -> `apply eye makeup`; `brush_hair` -> `brush hair`; whitespace collapsed;
+    control characters and terminal escape sequences removed."""
+    text = strip_control(raw).replace("_", " ").strip()
     if " " not in text:
         text = _CAMEL.sub(" ", text)
     return " ".join(text.lower().split())
 
 
 def _decode(path: Path) -> tuple[bytes, str]:
-    try:
-        data = path.read_bytes()
+    try:  # read with a cap: a device (/dev/zero), a FIFO or a huge file must not read forever
+        with open(path, "rb") as f:
+            data = f.read(MAX_LABEL_FILE_BYTES + 1)
     except FileNotFoundError:
         raise UserError(f"{path}: label file not found; pass an existing file to --labels") from None
     except IsADirectoryError:
         raise UserError(f"{path}: is a folder, not a label file; pass a .txt or .csv file to --labels") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read label file ({exc.strerror}); check its permissions") from None
+    if len(data) > MAX_LABEL_FILE_BYTES:
+        raise UserError(f"{path}: label file is larger than {MAX_LABEL_FILE_BYTES >> 20} MiB (read stopped there); "
+                        "pass a plain list of action labels to --labels")
     if b"\x00" in data:
         raise UserError(f"{path}: looks binary, not a UTF-8 label list; pass a .txt (one label per line) or .csv with a 'name' column")
     try:
@@ -115,12 +135,17 @@ def read_label_file(path: str | Path) -> LabelFile:
 
 
 def dedupe(labels: list[str]) -> list[str]:
-    """Keep the first occurrence of each label, warning about the rest."""
+    """Keep the first occurrence of each label; one warning line counts the rest, with a few examples."""
     seen: dict[str, None] = {}
+    repeated: dict[str, int] = {}
     for label in labels:
         if label in seen:
-            log.warning("duplicate label %r ignored", label)
+            repeated[label] = repeated.get(label, 0) + 1
         seen.setdefault(label, None)
+    if repeated:
+        shown = ", ".join(repr(label) for label in list(repeated)[:DUPLICATES_SHOWN])
+        more = f" and {len(repeated) - DUPLICATES_SHOWN} more" if len(repeated) > DUPLICATES_SHOWN else ""
+        log.warning("%d duplicate label(s) ignored (%s%s); each label is used once", sum(repeated.values()), shown, more)
     return list(seen)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 from collections import Counter
@@ -15,18 +16,19 @@ from rich.progress import track
 from alt_common.labels import LabelFile, dedupe, normalize_label
 
 from .categories import DEFAULT_BODY_PARTS, category_of
-from .clean import clean_units
+from .clean import Cleaned, DroppedUnit, clean_units
 from .corpus import COLUMNS
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
 from .llm import LLM
-from .parse import ParsedUnit, parse_descriptions, parse_entities
+from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
 from .resources import load_spacy, package_version, spacy_info, wordnet
 from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
 from .wsd_methods import resolve_method
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CHOICE_BATCH = 256  # units per disambiguate_many call
 
@@ -107,6 +109,17 @@ def describe_phrases(llm: LLM, prompts: Prompts, phrases: list[str], show_progre
     return described
 
 
+_BEYOND = f"beyond {MAX_ITEMS} entities per answer"
+
+
+def _capped(cleaned: Cleaned) -> Cleaned:
+    """At most MAX_ITEMS kept entities per answer; the rest are dropped (and recorded) with `_BEYOND`."""
+    if len(cleaned.kept) <= MAX_ITEMS:
+        return cleaned
+    extra = [DroppedUnit(u.text, _BEYOND) for u in cleaned.kept[MAX_ITEMS:]]
+    return Cleaned(cleaned.kept[:MAX_ITEMS], cleaned.dropped + extra)
+
+
 def _body_part_rows() -> Iterable[dict[str, Any]]:
     wn = wordnet()
     for unit, sense in DEFAULT_BODY_PARTS.items():
@@ -169,7 +182,11 @@ def build_corpus(
         asked = {label: prompts.for_label(label) for label in labels}
         replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
         answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
-    cleaned = {label: clean_units(parse_entities(answers.get(label, ""), repeats=True)) for label in labels}
+    cleaned = {label: _capped(clean_units(parse_entities(answers.get(label, ""), repeats=True))) for label in labels}
+    cut = [label for label in labels if any(d.reason == _BEYOND for d in cleaned[label].dropped)]
+    if cut:
+        log.warning("the LLM listed more than %d entities for %d label(s) (e.g. %r); kept the first %d of each",
+                    MAX_ITEMS, len(cut), cut[0], MAX_ITEMS)
     units_per_label = {label: join_units(found[label], cleaned[label].kept) for label in labels}
     if llm is not None:
         phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"})

@@ -86,10 +86,19 @@ def build(
 
     from .build import build_corpus
     from .corpus import write_corpus
-    from .llm import LLM, LLMConfig
+    from .llm import LLM, MAX_ANSWER_CHARS, LLMConfig, check_base_url
     from .prompts import PROMPTS_DIR, load_prompts
 
     check_output_file(out_path, labels)
+    use_llm = not no_llm and (llm_base_url or llm_offline or llm_backend is Backend.local)
+    if use_llm:
+        cache_path = llm_cache or out_path.parent / "llm_cache.sqlite"
+        if cache_path.resolve() == out_path.resolve():
+            raise CorpusError(f"{cache_path}: --llm-cache is also --out and would be overwritten; choose another --llm-cache")
+        check_output_file(cache_path, [*labels, *([llm_gguf] if llm_gguf else []), *([prompts_dir] if prompts_dir else [])],
+                          "--llm-cache")
+    if llm_base_url and not no_llm:
+        check_base_url(llm_base_url)
     run_on = str(resolve_device(device))
     names, files = read_labels(labels)
     llm = prompts = weights = None
@@ -114,7 +123,7 @@ def build(
             concurrency=llm_concurrency, retries=llm_retries, offline=llm_offline, system=prompts.system,
             max_tokens=llm_max_tokens, backend="llama.cpp (xllamacpp)" if weights else "openai-compatible", weights=weights,
         )
-        llm = LLM(config, llm_cache or out_path.parent / "llm_cache.sqlite")
+        llm = LLM(config, cache_path)
     elif not no_llm:
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     df = build_corpus(
@@ -122,6 +131,9 @@ def build(
         show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model, device=run_on,
     )
     failures = llm.stats.failures if llm is not None else []
+    if llm is not None and llm.stats.cut_answers:
+        err.print(f"{llm.stats.cut_answers} LLM answer(s) were longer than {MAX_ANSWER_CHARS} characters and were cut there "
+                  "(the server ignored --llm-max-tokens)", highlight=False, soft_wrap=True)
     for failure in failures:
         err.print(f"LLM prompt failed: {failure['prompt']!r}: {failure['error']}", highlight=False, soft_wrap=True)
     if failures and not allow_llm_failures:
@@ -150,10 +162,16 @@ def embed(
     exact_padding: Annotated[bool, typer.Option(help="Use open_clip's padded encode_text (for checks; slower).")] = False,
 ) -> None:
     """Embed corpus.parquet with CLIP's text encoder into corpus.pt and corpus.embeddings.parquet."""
-    from .embed import embed_file
+    from .embed import check_template, embed_file, embeddings_path
 
     resolve_device(device)
-    check_output_file(out_path, [corpus])
+    check_template(template)
+    inputs = [corpus, *([Path(pretrained)] if Path(pretrained).is_file() else [])]
+    check_output_file(out_path, inputs)
+    twin = embeddings_path(out_path)
+    if twin.resolve() == corpus.resolve() or twin.resolve() == out_path.resolve():
+        raise CorpusError(f"{twin}: the embeddings Parquet written beside --out {out_path} would overwrite an input; choose another --out")
+    check_output_file(twin, inputs)
     bundle, parquet = embed_file(
         corpus, out_path, model, pretrained, template=template, batch_size=batch_size, device=device,
         exact_padding=exact_padding, show_progress=err.is_terminal,
@@ -190,7 +208,9 @@ def explain(
     dropped = None
     if corpus is not None:
         wanted = normalize_label(label)
-        dropped = [d for d in read_corpus(corpus).attrs["manifest"].get("llm_dropped", []) if d["label"] == wanted]
+        recorded = read_corpus(corpus).attrs["manifest"].get("llm_dropped")
+        dropped = [d for d in (recorded if isinstance(recorded, list) else [])
+                   if isinstance(d, dict) and d.get("label") == wanted and {"item", "reason"} <= d.keys()]
 
     run_on = str(resolve_device(device))
     auto = resolve_method("auto", t5_model, run_on)
@@ -265,5 +285,5 @@ def doctor(
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
-    setup_logging(err, "corpus_builder")
+    setup_logging(err, "corpus_builder", "alt_common")
     run(app, err, out)

@@ -32,6 +32,7 @@ CORPUS_SCHEMA = pa.schema(
     ]
 )
 COLUMNS = tuple(CORPUS_SCHEMA.names)
+MAX_MANIFEST_BYTES = 16 << 20  # a manifest is a few KiB; a bigger one is not ours
 
 
 def to_table(df: pd.DataFrame, manifest: dict[str, Any]) -> pa.Table:
@@ -51,17 +52,34 @@ def write_corpus(df: pd.DataFrame, path: str | Path, manifest: dict[str, Any] | 
 
 def read_corpus(path: str | Path) -> pd.DataFrame:
     """Read and validate a corpus.parquet; its manifest is in `df.attrs["manifest"]`."""
+    if Path(path).is_dir():
+        raise CorpusError(f"{path}: is a folder, not a corpus; pass a corpus.parquet")
     try:
         table = pq.read_table(path)
     except FileNotFoundError:
         raise CorpusError(f"{path}: corpus not found; build one with 'corpus build'") from None
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorpusError(f"{path}: not a readable Parquet corpus ({exc}); rebuild it with 'corpus build'") from None
     schema = table.schema.remove_metadata()
     if not schema.equals(CORPUS_SCHEMA):
         raise CorpusError(f"{path}: columns do not match the corpus schema; rebuild it with 'corpus build'")
+    manifest = read_manifest(path, (table.schema.metadata or {}).get(MANIFEST_KEY, b"{}"))
     df = table.to_pandas()
     for column in ("sources", "labels", "candidates"):
         df[column] = df[column].map(list)
-    df.attrs["manifest"] = json.loads((table.schema.metadata or {}).get(MANIFEST_KEY, b"{}"))
+    df.attrs["manifest"] = manifest
     return df
+
+
+def read_manifest(path: str | Path, raw: bytes) -> dict[str, Any]:
+    """The manifest stored in a corpus's metadata: a JSON object of bounded size (CorpusError otherwise)."""
+    fix = "rebuild it with 'corpus build'"
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise CorpusError(f"{path}: its manifest is larger than {MAX_MANIFEST_BYTES >> 20} MiB; {fix}")
+    try:
+        manifest = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise CorpusError(f"{path}: its manifest is not JSON; {fix}") from None
+    if not isinstance(manifest, dict):
+        raise CorpusError(f"{path}: its manifest is a JSON {type(manifest).__name__}, not an object; {fix}")
+    return manifest

@@ -4,6 +4,7 @@ written as corpus.pt (DESIGN §5, `alt_common.bundle`) and its .embeddings.parqu
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,34 @@ from .corpus import read_corpus
 from .errors import CorpusError
 
 DEFAULT_TEMPLATE = "{unit}: {description}"
+TEMPLATE_FIELDS = ("unit", "description", "category")
+
+
+def check_template(template: str) -> str:
+    """`template` if its only fields are the plain {unit}, {description}, {category} (no attribute or
+    index access, no nested fields); else a CorpusError naming --template."""
+    fix = "use only the fields {unit}, {description}, {category} (and {{ }} for braces)"
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise CorpusError(f"bad --template {template!r} ({exc}); {fix}") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in TEMPLATE_FIELDS or "{" in (spec or "") or conversion not in (None, "s"):
+            raise CorpusError(f"bad --template {template!r}: field {{{name}}} is not allowed; {fix}")
+    return template
+
+
+def embeddings_path(out: str | Path) -> Path:
+    """The .embeddings.parquet written beside corpus.pt `out`."""
+    out = Path(out)
+    return out.with_suffix(".embeddings.parquet") if out.suffix == ".pt" else Path(f"{out}.embeddings.parquet")
 
 
 def corpus_texts(df: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
     """The text embedded for each entity: the template filled with its unit, description, category."""
+    check_template(template)
     try:
         return [template.format(unit=u, description=d, category=c) for u, d, c in zip(df["unit"], df["description"], df["category"])]
     except (KeyError, IndexError, ValueError) as exc:
@@ -83,7 +108,7 @@ def embed_file(
         raise CorpusError(f"{out}: folder {out.parent} does not exist; create it or choose another --out")
     df = read_corpus(corpus)
     sha = file_sha256(corpus)
-    parquet = out.with_suffix(".embeddings.parquet") if out.suffix == ".pt" else Path(f"{out}.embeddings.parquet")
+    parquet = embeddings_path(out)
     key = {"model": model, "pretrained": pretrained, "corpus_sha256": sha,
            "text_template": options.get("template", DEFAULT_TEMPLATE), "exact_padding": options.get("exact_padding", False)}
     if out.is_file() and parquet.is_file():

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from rich.progress import Progress
@@ -34,8 +34,63 @@ from .errors import CorpusError
 log = logging.getLogger(__name__)
 _RETRYABLE = (
     openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError,
-    openai.APIResponseValidationError, ValueError,  # ValueError: a body that is not JSON
+    openai.APIResponseValidationError, ValueError,  # ValueError: a body that is not JSON or not a chat completion
 )
+MAX_ANSWER_CHARS = 32_768  # an answer is a short list: a server that ignores max_tokens is cut here
+
+
+def redact_url(url: str | None) -> str:
+    """`url` fit to record or print: no user name or password, no query string or fragment (where
+    `?key=` secrets go)."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
+def check_base_url(url: str, flag: str = "--llm-base-url") -> str:
+    """`url` if it is an http(s) URL with a host; else a UserError naming `flag`, before any request."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        ok = False
+    shown = redact_url(url) if ok else ("<a URL with a password>" if "@" in url else url)
+    if not ok:
+        raise CorpusError(f"{flag} {shown!r} is not an http(s) URL with a host; pass e.g. http://127.0.0.1:8080/v1")
+    if parts.query or parts.fragment:  # the client would append its paths after them
+        raise CorpusError(f"{flag} {shown!r}: a query string or fragment (?...) is not supported; pass the key in "
+                          "$OPENAI_API_KEY and a URL such as http://127.0.0.1:8080/v1")
+    return url
+
+
+def _answer_text(response: Any) -> str:
+    """The text of a chat completion; ValueError (retried) for anything else the server sent."""
+    try:
+        answer = response.choices[0].message.content
+    except (AttributeError, IndexError, KeyError, TypeError):
+        kind = "an HTML page" if isinstance(response, str) and "<" in response[:200] else f"a {type(response).__name__}"
+        raise ValueError(f"the server answered {kind}, not a chat completion; check --llm-base-url (it ends in /v1)") from None
+    if answer is None:
+        raise ValueError("the answer had no content")
+    if not isinstance(answer, str):
+        raise ValueError(f"the answer's content is a {type(answer).__name__}, not text")
+    return answer
+
+
+def _usage(response: Any) -> dict[str, Any]:
+    try:
+        usage = response.usage.model_dump() if response.usage else {}
+    except AttributeError:
+        return {}
+    return {k: v for k, v in usage.items() if isinstance(v, (int, float, type(None)))}
 
 
 @dataclass(frozen=True)
@@ -68,6 +123,7 @@ class LLMStats:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cut_answers: int = 0  # answers longer than MAX_ANSWER_CHARS, kept only up to it
     failures: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -76,8 +132,11 @@ class LLMCache:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CorpusError(f"{self.path}: cannot create the --llm-cache folder ({exc.strerror}); choose another --llm-cache") from None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -86,26 +145,39 @@ class LLMCache:
                 " answer TEXT, usage TEXT, seconds REAL, created TEXT)"
             )
             self._db.commit()
+            self._db.execute("SELECT key, answer FROM answers LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
-            raise CorpusError(f"{self.path}: not a usable LLM cache ({exc}); delete it or pass another --llm-cache") from None
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: Exception) -> CorpusError:
+        return CorpusError(f"{self.path}: not a usable LLM cache ({exc}); delete it or pass another --llm-cache")
 
     def get(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:  # corrupt pages show only when they are read
+            raise self._unusable(exc) from None
+        return row[0] if row and isinstance(row[0], str) else None
 
     def put(self, key: str, model: str, messages: list, params: dict, answer: str, usage: dict, seconds: float) -> None:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, model, json.dumps(messages), json.dumps(params), answer, json.dumps(usage), seconds, created),
-            )
-            self._db.commit()
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, model, json.dumps(messages), json.dumps(params), answer, json.dumps(usage), seconds, created),
+                )
+                self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        try:
+            with self._lock:
+                return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
 
     def close(self) -> None:
         with self._lock:
@@ -180,21 +252,19 @@ class LLM:
                 response = self._client.chat.completions.create(
                     model=cfg.model, messages=messages, **cfg.params()
                 )
-                answer = response.choices[0].message.content
-                if answer is None:
-                    raise ValueError("the answer had no content")
+                answer = self._cut(_answer_text(response), prompt)
             except openai.APIStatusError as exc:
                 if not isinstance(exc, _RETRYABLE):
-                    self._fatal = CorpusError(
+                    self._fatal = CorpusError(self._redact(
                         f"{self.host} answered HTTP {exc.status_code} for model {cfg.model!r}: {exc.message}; "
                         "check --llm-base-url, --llm-model and OPENAI_API_KEY"
-                    )
+                    ))
                     raise self._fatal from None
                 error: Exception = exc
             except _RETRYABLE as exc:
                 error = exc
             else:
-                usage = response.usage.model_dump() if response.usage else {}
+                usage = _usage(response)
                 self._count(prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0)
                 self.cache.put(self.key(prompt), cfg.model, messages, cfg.params(), answer, usage, time.perf_counter() - started)
                 return answer
@@ -208,9 +278,26 @@ class LLM:
             time.sleep(wait)
             attempt += 1
 
+    def _cut(self, answer: str, prompt: str) -> str:
+        """The answer, cut at MAX_ANSWER_CHARS (with a warning) so a runaway server cannot flood the build."""
+        if len(answer) <= MAX_ANSWER_CHARS:
+            return answer
+        self._count(cut_answers=1)
+        log.warning("LLM answer to %r was %d characters; kept the first %d", prompt[:60], len(answer), MAX_ANSWER_CHARS)
+        return answer[:MAX_ANSWER_CHARS]
+
     @property
     def host(self) -> str:
-        return urlparse(self.config.base_url or "").netloc or "cache"
+        """Where the model is, fit to record and print: host and port only (never a user name or password)."""
+        if not self.config.base_url:
+            return "cache"
+        try:
+            parts = urlsplit(self.config.base_url)
+            host, port = parts.hostname or "", parts.port
+        except ValueError:
+            return "<unparsable URL>"
+        host = f"[{host}]" if ":" in host else host
+        return f"{host}:{port}" if port else host
 
     def ask_many(self, prompts: list[str], what: str = "LLM", show_progress: bool = False) -> dict[str, str | None]:
         """Answers for every prompt (None for one that failed after its retries, recorded in stats)."""
@@ -223,7 +310,7 @@ class LLM:
             if cached is None:
                 missing.append(prompt)
             else:
-                answers[prompt] = cached
+                answers[prompt] = self._cut(cached, prompt)  # a cache filled before the cap was kept
         self._count(cache_hits=len(unique) - len(missing))
         if missing and cfg.offline:
             shown = "; ".join(repr(p) for p in missing[:3])
@@ -247,11 +334,22 @@ class LLM:
                     except Exception as exc:  # noqa: BLE001 - every other failure is recorded, never dropped
                         answers[prompt] = None
                         with self._stats_lock:
-                            self.stats.failures.append({"prompt": prompt, "error": f"{type(exc).__name__}: {exc}"})
+                            self.stats.failures.append({"prompt": prompt, "error": self._redact(f"{type(exc).__name__}: {exc}")})
                     progress.advance(task)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return answers
+
+    def _redact(self, text: str) -> str:
+        """An error text without the base URL's credentials or query string, one line, at most 300 characters."""
+        url = self.config.base_url
+        if url:
+            text = text.replace(url, redact_url(url))
+            parts = urlsplit(url)
+            for secret in (parts.password, parts.username, parts.query):
+                if secret:
+                    text = text.replace(secret, "***")
+        return " ".join(text.split())[:300]
 
     def manifest(self) -> dict[str, Any]:
         """What the corpus manifest records of the LLM (never the key)."""

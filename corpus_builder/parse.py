@@ -45,11 +45,15 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from alt_common.labels import strip_control
+
 from .extract import compound, is_noun, singular
 from .lexicon import ANSWER_FILLER, NOUN_TAGS, PLURAL_NOUN_TAGS
 from .resources import load_spacy, wordnet
 
 MAX_WORDS = 4
+MAX_ITEMS = 64  # entities (after cleaning) or descriptions taken from one answer; the rest is dropped
+MAX_PIECES = 4 * MAX_ITEMS  # list items of one answer that are parsed at all (a runaway answer stops here)
 FRAME = "a photo of the {item}."
 
 QUALIFIERS = frozenset(
@@ -289,13 +293,15 @@ def _line_pieces(line: _Line, hint: str | None) -> tuple[list[_Piece], str | Non
 
 
 def _pieces(answer: str) -> list[_Piece]:
-    """All pieces of an answer, each with the hint of its heading."""
+    """The pieces of an answer (its first MAX_PIECES), each with the hint of its heading."""
     pieces: list[_Piece] = []
     hint = None
-    for line in _lines(answer):
+    for line in _lines(strip_control(answer, keep_lines=True)):
         found, hint = _line_pieces(line, hint)
         pieces.extend(found)
-    return pieces
+        if len(pieces) >= MAX_PIECES:
+            break
+    return pieces[:MAX_PIECES]
 
 
 # ---------------------------------------------------------------- units (spaCy, WordNet)
@@ -407,7 +413,7 @@ def parse_descriptions(answer: str) -> list[str]:
     answer as one cleaned sentence/paragraph when it is prose. Strips markdown (bold, bullets, numbering),
     surrounding quotes, extra whitespace; drops empty items. Keeps the text's own wording (no singularising)."""
     entries: list[list[str]] = []  # [text, "item" or "prose"]
-    for line in _lines(answer or ""):
+    for line in _lines(strip_control(answer or "", keep_lines=True)):
         text = _without_greeting(line.text)
         if not text or line.title or _is_intro(text) or text.endswith(":"):
             continue
@@ -417,5 +423,5 @@ def parse_descriptions(answer: str) -> list[str]:
             entries.append([text, "item" if line.listed else "prose"])
     if not any(kind == "item" for _, kind in entries):
         entries = [[" ".join(text for text, _ in entries), "prose"]]
-    kept = (_description(text) for text, _ in entries)
-    return [t for t in kept if t]
+    kept = (_description(text) for text, _ in entries[:MAX_PIECES])
+    return [t for t in kept if t][:MAX_ITEMS]

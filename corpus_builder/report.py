@@ -172,12 +172,16 @@ def corpus_report(df: pd.DataFrame, embeddings: Embeddings | None = None, *, tit
         "entities": len(df), "counts": tallies, "labels": per_label,
         "doubtful": [{"entity_id": int(r.entity_id), "unit": r.unit, "margin": float(r.wsd_margin)} for r in shaky.itertuples()],
     }
-    wsd = manifest.get("wsd") or {}
-    llm = manifest.get("llm") or {}
+    def section(key: str, kind: type = dict) -> Any:  # a manifest from elsewhere may hold anything
+        value = manifest.get(key)
+        return value if isinstance(value, kind) else kind()
+
+    wsd, llm = section("wsd"), section("llm")
+    inputs = [i["path"] for i in section("inputs", list) if isinstance(i, dict) and isinstance(i.get("path"), str)]
     facts = [
-        ["labels", manifest.get("counts", {}).get("labels", "?")], ["entities", len(df)],
-        ["inputs", ", ".join(Path(i["path"]).name for i in manifest.get("inputs", [])) or "?"],
-        ["word-sense method", wsd.get("method", manifest.get("options", {}).get("wsd", "?"))],
+        ["labels", section("counts").get("labels", "?")], ["entities", len(df)],
+        ["inputs", ", ".join(Path(p).name for p in inputs) or "?"],
+        ["word-sense method", wsd.get("method", section("options").get("wsd", "?"))],
         ["LLM", llm.get("model", "none (--no-llm)")], ["built", manifest.get("created", "?")],
         ["tool", f"{manifest.get('tool', '?')} {manifest.get('tool_version', '')}"],
     ]

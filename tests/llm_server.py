@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol, for tests and
 benchmarks: scripted answers, a fixed delay, and injectable faults (429 + Retry-After, 5xx, 4xx,
-malformed JSON, dropped connections). The real `openai` client talks to it.
+malformed JSON, an HTML page, a JSON body that is not a chat completion, dropped connections). The real `openai` client talks to it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def default_answer(prompt: str) -> str:
 
 @dataclass
 class Fault:
-    kind: str  # "429", "500", "503", "400", "401", "404", "malformed", "drop", "sleep"
+    kind: str  # "429", "500", "503", "400", "401", "404", "malformed", "html", "notchat", "drop", "sleep"
     retry_after: float | None = None
     seconds: float = 0.0
 
@@ -89,9 +89,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, request: dict, prompt: str, fault: Fault | None) -> None:
         state = self.state
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if not self.path.split("?")[0].rstrip("/").endswith("/chat/completions"):
             return self._error(404, "not found")
         if fault is not None:
             if fault.kind == "drop":
@@ -137,6 +137,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault.kind == "malformed":
                 return self._send(200, b'{"id": "x", "choices": [ {"message": ')
+            if fault.kind == "html":  # a web server or proxy in front of the wrong path
+                return self._send(200, b"<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>", content_type="text/html")
+            if fault.kind == "notchat":  # JSON, but not a chat completion
+                return self._send(200, json.dumps({"object": "list", "data": []}).encode())
             if fault.kind == "sleep":
                 time.sleep(fault.seconds)
             else:

@@ -60,7 +60,8 @@ def test_duplicates_across_files_are_dropped_with_a_warning(tmp_path, caplog):
         labels, files = read_labels([a, b])
     assert labels == ["archery", "bowling", "playing daf"]
     assert [len(f.labels) for f in files] == [2, 3]
-    assert "duplicate label 'archery'" in caplog.text
+    assert "2 duplicate label(s) ignored ('archery', 'bowling')" in caplog.text
+    assert len([r for r in caplog.records if "duplicate" in r.getMessage()]) == 1
 
 
 def test_reference_lists_parse(shared_labels):
