@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from .errors import BAD_INPUT, FAILED, INTERRUPTED, OK, Failed, UserError
+from .errors import BAD_INPUT, FAILED, INTERRUPTED, NOTHING_WRITTEN, OK, Failed, Interrupted, UserError
 
 UsageError = typer.BadParameter.__base__  # click's UsageError, wherever this typer version keeps click
 
@@ -28,7 +28,9 @@ def setup_logging(err: Console, *packages: str, level: int = logging.INFO) -> No
 
 
 def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
-    """Run `app` on sys.argv and exit: 0, 1 for `Failed`, 2 for user and usage errors, 130 on Ctrl-C."""
+    """Run `app` on sys.argv and exit: 0, 1 for `Failed`, 2 for user and usage errors, 130 on Ctrl-C
+    (`Interrupted`'s message, else "interrupted; nothing was written": outputs are written atomically
+    at the end, so a command stopped before then left nothing half-written)."""
     command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)
@@ -38,6 +40,9 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
     except Failed as exc:
         err.print(f"failed: {exc}", highlight=False, soft_wrap=True)
         sys.exit(FAILED)
+    except Interrupted as exc:
+        err.print(str(exc), highlight=False, soft_wrap=True)
+        sys.exit(INTERRUPTED)
     except UsageError as exc:
         if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # bare command: show help
             out.print(exc.ctx.get_help(), highlight=False)
@@ -46,6 +51,7 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
         err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, soft_wrap=True)
         sys.exit(BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("interrupted; nothing was written")
-        sys.exit(INTERRUPTED)
+        code = INTERRUPTED
+    if code == INTERRUPTED:  # typer turns a KeyboardInterrupt inside a command into a returned 130
+        err.print(NOTHING_WRITTEN, highlight=False)
     sys.exit(code if isinstance(code, int) else OK)

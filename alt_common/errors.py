@@ -1,8 +1,8 @@
 """The toolkit's error type and the exit-code contract every command keeps (enforced by `entry.run`).
 
 0 ok; 1 the command ran but failed (`Failed`: LLM prompts that failed, missing resources in
-`corpus doctor`); 2 bad input (`UserError`: a file, option or resource the user can fix); 130
-interrupted (Ctrl-C).
+`corpus doctor`, a run that read no video); 2 bad input (`UserError`: a file, option or resource the
+user can fix); 130 interrupted (Ctrl-C; `Interrupted` says what was kept).
 """
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -14,3 +14,10 @@ class UserError(Exception):
 
 class Failed(Exception):
     """The command ran to its end but did not succeed; the message says what failed (exit 1)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C reached a command that had already written something; the message says what it kept (exit 130)."""
+
+
+NOTHING_WRITTEN = "interrupted; nothing was written"

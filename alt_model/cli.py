@@ -9,19 +9,17 @@ Under `torchrun --nproc-per-node N` every process runs the same command; only ra
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from alt_common.entry import run, setup_logging
-from alt_common.errors import INTERRUPTED, Failed
+from alt_common.errors import NOTHING_WRITTEN, Failed, Interrupted
 
 from .errors import ModelError
 
@@ -29,34 +27,10 @@ train_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, ri
 eval_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 out, err = Console(), Console(stderr=True)
 MAIN = os.environ.get("RANK", "0") == "0"
-NOTHING_WRITTEN = "interrupted; nothing was written"
-_RUN: dict[str, Path | None] = {"folder": None}  # alt-train's run folder, once checked: what Ctrl-C reports on
 
 
-def on_ctrl_c(say: Callable[[], str], console: Console | None = None) -> Callable:
-    """A command that, on Ctrl-C (wherever it lands, imports included), prints `say()` and exits 130; typer
-    would turn KeyboardInterrupt into a silent exit 130 before the runner saw it."""
-
-    def wrap(command: Callable) -> Callable:
-        @functools.wraps(command)
-        def guarded(*args, **kwargs):
-            try:
-                return command(*args, **kwargs)
-            except KeyboardInterrupt:
-                if MAIN:
-                    (console or err).print(say(), highlight=False, soft_wrap=True)
-                sys.exit(INTERRUPTED)
-
-        return guarded
-
-    return wrap
-
-
-def _interrupted() -> str:
+def _interrupted(run: Path) -> str:
     """What Ctrl-C during alt-train leaves: the run's last checkpoint, to resume from, or what there is."""
-    run = _RUN["folder"]
-    if run is None:
-        return NOTHING_WRITTEN
     last = run / "last.pt"
     if last.is_file():
         return f"interrupted; the run's last checkpoint is {last}; continue with alt-train --resume --out {run}"
@@ -67,7 +41,6 @@ def _interrupted() -> str:
 
 
 @train_app.command(no_args_is_help=True)
-@on_ctrl_c(_interrupted)
 def train(
     corpus: Annotated[Path, typer.Option(help="corpus.pt from 'corpus embed': the entities S (and the CLIP model).")],
     config: Annotated[Optional[Path], typer.Option(help="YAML config, e.g. configs/k400_vitb16_8f.yaml.")] = None,
@@ -78,7 +51,6 @@ def train(
 ) -> None:
     """Train ALT on a video list (paper Sec. 3.3, supplementary A); writes config.yaml, log.jsonl, last.pt and
     best.pt to the run folder."""
-    _RUN["folder"] = None
     from .checkpoint import load_checkpoint
     from .config import load_config, parse_overrides
     from .guard import check_out_folder
@@ -96,8 +68,10 @@ def train(
         cfg = load_config(None, pairs, base=load_checkpoint(checkpoint)["config"])  # the run's own config, then the overrides
     check_out_folder(cfg.out, "--out", inputs=[corpus, config, cfg.data.labels, cfg.data.train_list, cfg.data.val_list, cfg.train.init],
                      writes=["config.yaml", "log.jsonl", "last.pt", "best.pt"])
-    _RUN["folder"] = Path(cfg.out)
-    result = run_training(cfg, corpus, checkpoint, device)
+    try:
+        result = run_training(cfg, corpus, checkpoint, device)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(Path(cfg.out))) from None
     if MAIN:
         summary = f"{result.epochs_done} epochs, {result.steps} steps, train loss {result.train_loss:.4f}"
         if result.metrics is not None:
@@ -126,7 +100,6 @@ def _table(names: list[str], results: list, summary: dict | None) -> Table:
 
 
 @eval_app.command(no_args_is_help=True)
-@on_ctrl_c(lambda: NOTHING_WRITTEN if _RUN["folder"] is None else f"interrupted; the K-shot runs so far are under {_RUN['folder']}/")
 def evaluate(
     checkpoint: Annotated[Path, typer.Option(help="A last.pt or best.pt written by alt-train.")],
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
@@ -151,7 +124,6 @@ def evaluate(
     from .few_shot import few_shot
     from .guard import check_out_folder
 
-    _RUN["folder"] = None
     clips_crops = parse_views(views)
     _check_device(device)
     state = load_checkpoint(checkpoint)
@@ -164,9 +136,11 @@ def evaluate(
     if shots is not None:
         if not train_list or config is None:
             raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. configs/few_shot.yaml)")
-        _RUN["folder"] = folder
-        results = few_shot(checkpoint, config, parse_overrides(overrides or []), train_list, splits, shots, folder,
-                           corpus=corpus, video_root=video_root, views=clips_crops, device=device)
+        try:
+            results = few_shot(checkpoint, config, parse_overrides(overrides or []), train_list, splits, shots, folder,
+                               corpus=corpus, video_root=video_root, views=clips_crops, device=device)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; the K-shot runs so far are under {folder}/") from None
     else:
         if overrides:
             raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")

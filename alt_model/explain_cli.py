@@ -20,7 +20,6 @@ from rich.table import Table
 
 from alt_common.entry import run, setup_logging
 
-from .cli import NOTHING_WRITTEN, on_ctrl_c
 from .encoder import DEFAULT_R
 from .errors import ModelError
 
@@ -29,7 +28,6 @@ out, err = Console(), Console(stderr=True)
 
 
 @app.command(no_args_is_help=True)
-@on_ctrl_c(lambda: NOTHING_WRITTEN, err)
 def explain(
     video: Annotated[Path, typer.Argument(help="The video file to explain.")],
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt from 'corpus embed' (default with --checkpoint: its training corpus).")] = None,
