@@ -40,6 +40,7 @@ class ModelConfig:
     # prompt templates (Eq. 10): a file (one per line, {} for the label) or a list; null: the packaged label_templates.txt
     templates: str | list[str] | None = None
     temperature: float = 1.0
+    aligner_scale: str = "clip"  # clip | learned | none: the cosines' scale before Eq. 4's Gumbel noise (aligner.py)
     align: bool = True
     queries: str = "corpus"
     regions: bool = True
@@ -252,6 +253,7 @@ def check(cfg: Config) -> Config:
         ("aug.label_smoothing", a.label_smoothing, 0 <= a.label_smoothing < 1, "from 0 to below 1"),
         ("aug.scales", a.scales, bool(a.scales) and all(0 < s <= 1 for s in a.scales), "fractions of the shorter side, above 0 and at most 1"),
         ("model.temperature", cfg.model.temperature, cfg.model.temperature > 0, "above 0"),
+        ("model.aligner_scale", cfg.model.aligner_scale, cfg.model.aligner_scale in ("clip", "learned", "none"), "one of clip, learned, none"),
         ("data.workers", cfg.data.workers, cfg.data.workers >= 0, "at least 0 (0: load in the main process)"),
         ("eval.every", cfg.eval.every, cfg.eval.every >= 0, "at least 0 (0: only at the end)"),
         ("seed", cfg.seed, 0 <= cfg.seed < 2**32, "from 0 to 2**32 - 1"),

@@ -37,7 +37,7 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
     clip, tokenizer, _ = load_clip(name, pretrained, str(device))
     templates = load_templates(m.templates) if isinstance(m.templates, str) else m.templates
     model = ALT(clip, bundle, m.frames, m.r, tokenizer=tokenizer, templates=templates, adapter_depth=m.adapter_depth,
-                adapter_heads=m.adapter_heads, temperature=m.temperature, align=m.align, queries=m.queries, regions=m.regions,
+                adapter_heads=m.adapter_heads, temperature=m.temperature, aligner_scale=m.aligner_scale, align=m.align, queries=m.queries, regions=m.regions,
                 temporal_conv=m.temporal_conv, self_attention=m.self_attention, categories=m.categories)
     model.encoder.visual.set_grad_checkpointing(m.grad_checkpointing)
     return model.to(device)

@@ -38,6 +38,7 @@ from .errors import ModelError
 from .text_head import TextHead
 
 QUERIES = ("corpus", "action-names", "learnable")
+ALIGNER_SCALES = ("clip", "learned", "none")  # the cosines' scale before Eq. 4's noise: CLIP's logit scale, learned from it, or 1
 
 
 @dataclass
@@ -71,6 +72,7 @@ class ALT(nn.Module):
         adapter_depth: int | None = None,
         adapter_heads: int | None = None,
         temperature: float = 1.0,
+        aligner_scale: str = "clip",
         align: bool = True,
         queries: str = "corpus",
         regions: bool = True,
@@ -91,7 +93,10 @@ class ALT(nn.Module):
         bundle = corpus if isinstance(corpus, CorpusBundle) else CorpusBundle.from_dict(corpus)
         S, self.entity_units = bundle.entities(dim, categories)
         self.register_buffer("entities", S)  # S, frozen (Sec. 3.1)
-        self.aligner = EntityAligner(temperature)
+        if aligner_scale not in ALIGNER_SCALES:
+            raise ModelError(f"aligner_scale must be one of {ALIGNER_SCALES}, got {aligner_scale!r}")
+        clip_scale = clip_model.logit_scale.exp() if aligner_scale != "none" else 1.0
+        self.aligner = EntityAligner(temperature, clip_scale, learn_scale=aligner_scale == "learned")
         if queries == "learnable":  # Table C4, row Ø: Q_0 learned
             self.learned_queries = nn.Parameter(torch.randn(num_frames, dim) * dim**-0.5)
         else:

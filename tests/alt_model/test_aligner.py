@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from alt_model import EntityAligner, ModelError
+from alt_model.aligner import clip_like_cosines, noise_agreement
 
 
 def _inputs(seed: int = 0):
@@ -53,3 +54,26 @@ def test_gumbel_noise_only_in_training():
 def test_temperature_must_be_positive():
     with pytest.raises(ModelError, match="temperature"):
         EntityAligner(0.0)
+
+
+def test_clips_logit_scale_keeps_the_noisy_argmax_on_the_right_entity():
+    # cosines spread like CLIP's (K = 913, std 0.03), the right entity 0.05 ahead: Gumbel(0, 1) noise on bare
+    # cosines picks it 0.1% of the time (measured), on CLIP's scale of 100 97% (benchmarks/aligner_noise.py)
+    cosines = clip_like_cosines(4000)
+    assert torch.equal(EntityAligner().eval().assign(cosines).entity_ids, torch.zeros(4000, dtype=torch.long))
+    assert noise_agreement(EntityAligner(scale=1.0), cosines) < 0.02
+    assert noise_agreement(EntityAligner(scale=100.0), cosines) > 0.8
+
+
+def test_alt_builds_the_aligner_on_clips_scale_a_learned_one_or_none(clip, corpus, tokenizer):
+    from alt_model import ALT
+
+    build = lambda mode: ALT(clip, corpus, num_frames=8, tokenizer=tokenizer, templates=["a video of {}"], aligner_scale=mode)
+    clip_scale = clip.logit_scale.exp().detach()
+    assert torch.equal(build("clip").aligner.scale, clip_scale) and float(clip_scale) == pytest.approx(1 / 0.07)
+    assert float(build("none").aligner.scale) == 1.0
+    learned = build("learned").aligner
+    assert torch.allclose(learned.scale, clip_scale) and learned.log_scale.requires_grad
+    assert "aligner.log_scale" in build("learned").state_dict() and "aligner.fixed_scale" not in build("clip").state_dict()
+    with pytest.raises(ModelError, match="aligner_scale must be one of"):
+        build("huge")
