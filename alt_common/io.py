@@ -61,19 +61,14 @@ def check_output_file(path: str | Path, inputs: Sequence[str | Path] = (), flag:
             raise UserError(f"{path}: {flag} is also an input of this command and would be overwritten; choose another {flag}")
     if path.is_dir():
         raise UserError(f"{path}: is a folder; pass a file name to {flag}")
-    check_output_folder(path.parent, flag, create=False)
+    check_output_folder(path.parent, flag)
     return path
 
 
-def check_output_folder(folder: str | Path, flag: str = "--out", create: bool = True) -> Path:
-    """Make sure files can be written in `folder` before any work (creating it when `create`): a
-    missing parent, a path through a file, a read-only or immutable folder are one-line UserErrors."""
+def check_output_folder(folder: str | Path, flag: str = "--out") -> Path:
+    """Make sure files can be written in the existing `folder` before any work, creating nothing: a
+    missing folder, a path through a file, a read-only or immutable folder are one-line UserErrors."""
     folder = Path(folder)
-    if create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{folder}: cannot create the {flag} folder ({exc.strerror}); choose another {flag}") from None
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         raise UserError(f"{folder}: the {flag} folder {what}; create it or choose another {flag}")

@@ -28,7 +28,7 @@ def check_out_folder(folder: str | Path, flag: str = "--out", inputs: Iterable[s
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
         raise ModelError(f"{folder}: cannot create the {flag} folder: {existing} is a file; choose another {flag}")
-    check_output_folder(existing, flag, create=False)  # a probe file: permissions alone do not tell (root, chattr +i, ro mounts)
+    check_output_folder(existing, flag)  # a probe file: permissions alone do not tell (root, chattr +i, ro mounts)
     given = {Path(p).resolve() for p in inputs if p is not None and Path(p).exists()}
     for name in writes:
         target = (folder / name).resolve()
