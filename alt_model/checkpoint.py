@@ -27,7 +27,8 @@ from alt_common.io import atomic_write
 from .errors import ModelError
 from .model import ALT
 
-CHECKPOINT_FORMAT_VERSION = 1  # of last.pt/best.pt; corpus.pt has its own (alt_common.bundle.FORMAT_VERSION)
+CHECKPOINT_FORMAT_VERSION = 2  # of last.pt/best.pt; corpus.pt has its own (alt_common.bundle.FORMAT_VERSION)
+FORMAT_1_MODEL = {"adapter_width": "joint"}  # what format 1 built without saying: its adapter ran at the joint width
 CORPUS_BUFFER = "entities"
 
 
@@ -81,8 +82,9 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if k != CORPUS_BUFFER}
 
 
-def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path) -> None:
-    """Load learned weights into `model`; the corpus buffer stays the model's own."""
+def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path, fresh: tuple[str, ...] = ()) -> None:
+    """Load learned weights into `model`; the corpus buffer stays the model's own, and parameters under the
+    prefixes `fresh` keep their initial values when `state` lacks them (a linear probe's new head)."""
     state = {k: v for k, v in state.items() if k != CORPUS_BUFFER}
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -90,7 +92,7 @@ def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path)
         detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc).splitlines()[0])
         raise ModelError(f"{source}: weights do not fit this model ({detail[:200]}); use the corpus of the CLIP model it was trained "
                          "with and the model options it was trained with") from None
-    missing = [k for k in missing if k != CORPUS_BUFFER]
+    missing = [k for k in missing if k != CORPUS_BUFFER and not any(k.startswith(prefix) for prefix in fresh)]
     if missing or unexpected:
         raise ModelError(f"{source}: weights do not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
                          "use the model options it was trained with")
@@ -122,9 +124,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     version = ckpt.get("format_version", CHECKPOINT_FORMAT_VERSION)
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelError(f"{path}: not an alt-train checkpoint (format_version {version!r})")
-    if ckpt.get("format_version", CHECKPOINT_FORMAT_VERSION) > CHECKPOINT_FORMAT_VERSION:
-        raise ModelError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this toolkit's "
-                         f"({CHECKPOINT_FORMAT_VERSION}); upgrade alt-toolkit")
+    if version > CHECKPOINT_FORMAT_VERSION:
+        raise ModelError(f"{path}: checkpoint format {version} is newer than this toolkit's ({CHECKPOINT_FORMAT_VERSION}); upgrade alt-toolkit")
+    if version == 1 and isinstance(ckpt["config"].get("model", {}), dict):  # its config, as format 2 says it
+        ckpt["config"] = {**ckpt["config"], "model": {**FORMAT_1_MODEL, **ckpt["config"].get("model", {})}}
     return ckpt
 
 

@@ -20,9 +20,10 @@ from typing import Any
 import yaml
 
 from .data import SCALES
-from .encoder import DEFAULT_R
+from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER
 from .errors import ModelError
 from .guard import MiB, read_text
+from .model import ADAPTER_WIDTHS, ADAPTERS, ALIGNER_SCALES, FREEZE, HEADS, QUERIES, REDUCE_ORDERS
 from .precision import PRECISIONS
 
 
@@ -35,8 +36,14 @@ class ModelConfig:
     pretrained: str | None = None
     frames: int = 8
     r: int | list[int] = DEFAULT_R  # ToMe merges per block (Sec. 3.3): one for every block, or a list, one per block
+    cls_layer: int = CLS_LAYER  # Eq. 3: the block e_cls is taken after (-1: the last, CLIP's image embedding)
+    region_layer: int = REGION_LAYER  # Eq. 3: the block the regions are taken after (-2: the second-last, as Eq. 3 says)
+    adapter_width: str = "vision"  # vision | joint: the adapter's channels, the image tower's (Table 1's size) or the joint space's
     adapter_depth: int | None = None  # M: 4 for ViT-B, 6 for ViT-L when null
     adapter_heads: int | None = None  # attention heads of the adapter blocks; null: one per 64 channels
+    reduce: str = "mlp-mean"  # mlp-mean | sum-mlp: Eq. 6's order, MLP per token then the area-weighted mean, or as written (adapter.py)
+    adapter: str = "alt"  # alt | self-attention: Eq. 7-8's adapter, or Table 5a's self-attention layers over Ê
+    head: str = "text"  # text | linear: Eq. 10's logits against the labels' text, or Table 8's linear probe (fixed label set)
     # prompt templates (Eq. 10): a file (one per line, {} for the label) or a list; null: the packaged label_templates.txt
     templates: str | list[str] | None = None
     temperature: float = 1.0
@@ -90,7 +97,8 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     grad_clip: float | None = 1.0
     precision: str = "auto"  # auto: bf16 autocast on GPUs that have it, else fp16 + GradScaler; fp32 on CPU
-    init: str | None = None  # start from this checkpoint's model weights (few-shot)
+    init: str | None = None  # start from this checkpoint's model weights (few-shot, linear probe)
+    freeze: str = "none"  # none | encoder (Table 6a) | all-but-head (Table 8's linear probe, with model.head: linear)
     save_every: int = 0  # also checkpoint every N optimizer steps within an epoch (0: at epoch ends)
     stop_after_steps: int | None = None  # checkpoint and stop after N optimizer steps in this run (time-sliced jobs)
     log_every: int = 10  # optimizer steps between log lines
@@ -253,7 +261,11 @@ def check(cfg: Config) -> Config:
         ("aug.label_smoothing", a.label_smoothing, 0 <= a.label_smoothing < 1, "from 0 to below 1"),
         ("aug.scales", a.scales, bool(a.scales) and all(0 < s <= 1 for s in a.scales), "fractions of the shorter side, above 0 and at most 1"),
         ("model.temperature", cfg.model.temperature, cfg.model.temperature > 0, "above 0"),
-        ("model.aligner_scale", cfg.model.aligner_scale, cfg.model.aligner_scale in ("clip", "learned", "none"), "one of clip, learned, none"),
+        *[(f"model.{key}", value, value in allowed, f"one of {', '.join(allowed)}") for key, value, allowed in (
+            ("aligner_scale", cfg.model.aligner_scale, ALIGNER_SCALES), ("adapter_width", cfg.model.adapter_width, ADAPTER_WIDTHS),
+            ("reduce", cfg.model.reduce, REDUCE_ORDERS), ("adapter", cfg.model.adapter, ADAPTERS), ("head", cfg.model.head, HEADS),
+            ("queries", cfg.model.queries, QUERIES))],
+        ("train.freeze", t.freeze, t.freeze in FREEZE, f"one of {', '.join(FREEZE)}"),
         ("data.workers", cfg.data.workers, cfg.data.workers >= 0, "at least 0 (0: load in the main process)"),
         ("eval.every", cfg.eval.every, cfg.eval.every >= 0, "at least 0 (0: only at the end)"),
         ("seed", cfg.seed, 0 <= cfg.seed < 2**32, "from 0 to 2**32 - 1"),
@@ -261,6 +273,8 @@ def check(cfg: Config) -> Config:
     for key, value, allowed, what in ranges:
         if not allowed:
             raise ModelError(f"{key} must be {what}, got {value}")
+    if t.freeze == "all-but-head" and cfg.model.head != "linear":
+        raise ModelError("train.freeze=all-but-head trains a linear probe's head alone; set model.head=linear too")
     return cfg
 
 

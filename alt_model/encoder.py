@@ -9,8 +9,12 @@ its blocks itself, so that it can
   standing for s patches weighs as much as those s patches would;
 - merge r tokens in every block after attention and before the MLP (`tome.py`, Eq. 2);
 - honour open_clip's `set_grad_checkpointing` (each block is recomputed in the backward pass);
-- take the region embeddings E (Eq. 3) after block L-1 (the second-last) through `ln_post` and
-  `proj`, while the class token runs through the last block as in CLIP.
+- take the region embeddings E (Eq. 3) after block `region_layer` and the class embedding after
+  block `cls_layer` (Python indices over the blocks: -1 the last, -2 the second-last), both through
+  `ln_post` and `proj`; the blocks after the later of the two do not run. The defaults are regions
+  from the second-last block (Eq. 3: "after passing through L blocks (the second last layer)") and
+  the class embedding from the last, CLIP's own image embedding (the one trained to match text);
+  Table C5's 141 GFLOPs at r = 0 (8 frames) is the full 12-block ViT-B/16, so the last block runs.
 
 Supported: the standard CLIP ViT (class-token pooling, open_clip's default residual blocks, no
 attentional pooler, no patch dropout); anything else raises `ModelError` naming the option.
@@ -30,6 +34,7 @@ from .errors import ModelError
 from .tome import bipartite_matching, max_merges, merge_assignment, merge_tokens, source_map
 
 DEFAULT_R = 8  # tokens merged per block: the paper's default (supplementary C.5)
+CLS_LAYER, REGION_LAYER = -1, -2  # blocks the class embedding and the regions of E (Eq. 3) are taken after
 
 
 @dataclass
@@ -37,7 +42,7 @@ class EncoderOutput:
     """What the encoder returns for a batch of B images with N patches each."""
 
     cls: Tensor  # [B, d] the image embedding; equals `encode_image` when r = 0
-    regions: Tensor  # [B, n, d] region embeddings in the joint space (Eq. 3), n = N - (L-1)·r
+    regions: Tensor  # [B, n, d] region embeddings in the joint space (Eq. 3), n = N - l·r after block l (l = L-1 by default)
     sizes: Tensor  # [B, n] how many patches each region covers
     sources: Tensor  # [B, n, N] 1 where region i covers patch j (patches in row-major grid order)
 
@@ -88,13 +93,23 @@ def tome_block(block: nn.Module, x: Tensor, sizes: Tensor, assignment: Tensor, r
 
 
 class RegionAwareEncoder(nn.Module):
-    """open_clip ViT + token merging; `r` tokens merged per block (an int, or one per block)."""
+    """open_clip ViT + token merging; `r` tokens merged per block (an int, or one per block); the class
+    embedding after block `cls_layer`, the regions after block `region_layer` (see the module docstring)."""
 
-    def __init__(self, visual: nn.Module, r: int | Sequence[int] = DEFAULT_R) -> None:
+    def __init__(self, visual: nn.Module, r: int | Sequence[int] = DEFAULT_R, cls_layer: int = CLS_LAYER,
+                 region_layer: int = REGION_LAYER) -> None:
         super().__init__()
         check_supported(visual)
+        layers = len(visual.transformer.resblocks)
+        for name, index in (("cls_layer", cls_layer), ("region_layer", region_layer)):
+            if not -layers <= index < layers:
+                raise ModelError(f"{name} must be a block index from {-layers} to {layers - 1} (-1: the last block) "
+                                 f"for this {layers}-block ViT, got {index}")
         self.visual = visual
         self.r = r
+        self.cls_layer, self.region_layer = cls_layer % layers, region_layer % layers
+        for block in visual.transformer.resblocks[max(self.cls_layer, self.region_layer) + 1 :]:
+            block.requires_grad_(False)  # blocks that do not run learn nothing (and DDP wants no unused parameters)
 
     def merge_schedule(self, num_tokens: int) -> list[int]:
         """Tokens merged in each block for `num_tokens` input tokens, capped at what each block can merge."""
@@ -128,10 +143,12 @@ class RegionAwareEncoder(nn.Module):
         assignment = torch.arange(n, device=x.device).expand(batch, -1)  # input position -> token index
         blocks, schedule = self.visual.transformer.resblocks, self.merge_schedule(n)
         checkpointing = self.visual.transformer.grad_checkpointing and torch.is_grad_enabled()
-        for index, (block, r) in enumerate(zip(blocks, schedule)):
-            step = (block, x, sizes, assignment, r, sum(schedule[:index]) > 0)
+        for index in range(max(self.cls_layer, self.region_layer) + 1):  # the later blocks do not run
+            step = (blocks[index], x, sizes, assignment, schedule[index], sum(schedule[:index]) > 0)
             x, sizes, assignment = checkpoint(tome_block, *step, use_reentrant=False) if checkpointing else tome_block(*step)
-            if index == len(blocks) - 2:  # Eq. 3: E after block L-1
+            if index == self.region_layer:  # Eq. 3: the regions of E
                 regions, region_sizes, region_assignment = x[:, 1:], sizes[:, 1:, 0], assignment
+            if index == self.cls_layer:  # Eq. 3: e_cls
+                cls = x[:, 0]
         sources = source_map(region_assignment, regions.shape[1] + 1, regions.dtype)[:, 1:, 1:]
-        return EncoderOutput(cls=self.project(x[:, 0]), regions=self.project(regions), sizes=region_sizes, sources=sources)
+        return EncoderOutput(cls=self.project(cls), regions=self.project(regions), sizes=region_sizes, sources=sources)

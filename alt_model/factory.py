@@ -24,8 +24,10 @@ from .model import ALT
 from .text_head import load_templates
 
 
-def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, device: torch.device | str = "cpu") -> ALT:
-    """The ALT model `cfg` describes, over `bundle` (a corpus.pt or its path) and the CLIP model that embedded it."""
+def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, device: torch.device | str = "cpu",
+                 num_classes: int | None = None) -> ALT:
+    """The ALT model `cfg` describes, over `bundle` (a corpus.pt or its path) and the CLIP model that embedded it;
+    `num_classes`: the label set's size, which a linear head (`model.head: linear`) is built for."""
     m = cfg.model if isinstance(cfg, Config) else cfg
     source = "the corpus" if isinstance(bundle, CorpusBundle) else str(bundle)
     bundle = bundle if isinstance(bundle, CorpusBundle) else CorpusBundle.load(bundle)
@@ -36,9 +38,11 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
         raise ModelError(f"{source} was embedded with {bundle.model!r}, not {name!r}; re-embed it or use that model")
     clip, tokenizer, _ = load_clip(name, pretrained, str(device))
     templates = load_templates(m.templates) if isinstance(m.templates, str) else m.templates
-    model = ALT(clip, bundle, m.frames, m.r, tokenizer=tokenizer, templates=templates, adapter_depth=m.adapter_depth,
-                adapter_heads=m.adapter_heads, temperature=m.temperature, aligner_scale=m.aligner_scale, align=m.align, queries=m.queries, regions=m.regions,
-                temporal_conv=m.temporal_conv, self_attention=m.self_attention, categories=m.categories)
+    model = ALT(clip, bundle, m.frames, m.r, tokenizer=tokenizer, templates=templates, cls_layer=m.cls_layer, region_layer=m.region_layer,
+                adapter_width=m.adapter_width, adapter_depth=m.adapter_depth, adapter_heads=m.adapter_heads, reduce=m.reduce,
+                temperature=m.temperature, aligner_scale=m.aligner_scale, align=m.align, queries=m.queries, regions=m.regions,
+                adapter=m.adapter, temporal_conv=m.temporal_conv, self_attention=m.self_attention, head=m.head,
+                num_classes=num_classes, categories=m.categories)
     model.encoder.visual.set_grad_checkpointing(m.grad_checkpointing)
     return model.to(device)
 
@@ -49,6 +53,6 @@ def load_trained(checkpoint: str | Path, corpus: str | Path | None = None,
     returned with that config and the checkpoint dict."""
     state = load_checkpoint(checkpoint)
     cfg = load_config(base=state["config"])
-    model = create_model(cfg, corpus or state["corpus"], device)
+    model = create_model(cfg, corpus or state["corpus"], device, num_classes=len(state.get("labels", [])))
     load_weights(model, state["model"], checkpoint)
     return model, cfg, state

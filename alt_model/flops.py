@@ -1,17 +1,20 @@
-"""Costs in the papers' convention (DESIGN §8): multiply-adds in billions, called GFLOPs.
+"""Costs in the papers' convention (DESIGN §8): parameters, and multiply-adds in billions called GFLOPs.
 
-`count_gflops` builds the model on the meta device (shapes only: nothing is allocated or
-computed) and runs one video through it under `torch.utils.flop_counter.FlopCounterMode`, which
-counts 2 FLOPs per multiply-add; we halve that. Counted, as by fvcore in the papers: matrix
-products, convolutions and attention (on the meta device attention decomposes into counted batched
-products). Not counted: element-wise operations, norms, softmax and the matching's sort.
-`encoder` is the region-aware encoder over all frames; `adapter` is everything after it (Eq. 4-10:
-alignment, the Eq. 6 MLPs, the adapter, the logits). The text encoder is not counted: class
-embeddings are computed once per label set.
+Both build the model on the meta device (shapes only: nothing is allocated or computed).
+`count_params` counts as Table 1 does: the image tower and everything ALT adds, not the text
+encoder ("Parameters in text encoders are not counted"). `count_gflops` runs one video through the
+model under `torch.utils.flop_counter.FlopCounterMode`, which counts 2 FLOPs per multiply-add; we
+halve that. Counted, as by fvcore in the papers: matrix products, convolutions and attention (on
+the meta device attention decomposes into counted batched products). Not counted: element-wise
+operations, norms, softmax and the matching's sort. `encoder` is the region-aware encoder over all
+frames; `adapter` is everything after it (Eq. 4-10: alignment, the Eq. 6 MLPs, the adapter, the
+logits). The text encoder is not counted: class embeddings are computed once per label set.
+One view is counted; Table 1's "3×1" views cost three times as much.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,6 +24,37 @@ from .encoder import DEFAULT_R
 from .model import ALT
 
 PAPER_K = 913  # text entities in the paper's corpus (supplementary A)
+
+
+@dataclass(frozen=True)
+class PaperCost:
+    """A row of the paper's cost tables: ALT over `model`, `frames` frames, r merges, `views` views."""
+
+    table: str
+    model: str
+    frames: int
+    r: int
+    views: int
+    gflops: float  # for all views, as the table gives it
+    params_m: float | None  # millions, text encoder out; None where the table gives none
+    options: tuple[tuple[str, Any], ...] = ()  # ALT options the row means
+
+    @property
+    def label(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.options)
+        return f"{self.table}: {self.model} {self.frames}f r={self.r} {self.views} view{'s' * (self.views > 1)}{f' ({extra})' if extra else ''}"
+
+
+PAPER_COSTS = (  # every GFLOPs and parameter figure the ALT paper gives for ALT itself
+    PaperCost("Table 1", "ViT-B-16", 16, 8, 3, 657, 134.4),
+    PaperCost("Table 1", "ViT-B-16", 32, 8, 3, 1308, 134.4),
+    PaperCost("Table 1", "ViT-L-14", 16, 8, 3, 2478, 437.1),
+    PaperCost("Table 1", "ViT-L-14", 32, 8, 3, 4947, 437.1),
+    PaperCost("Table C5", "ViT-B-16", 8, 0, 1, 141, None, (("regions", False),)),  # "no token merging (also no region-aware alignment)"
+    PaperCost("Table C5", "ViT-B-16", 8, 4, 1, 129, None),
+    PaperCost("Table C5", "ViT-B-16", 8, 8, 1, 110, 134),  # = Table 6e (finetune): 110 GFLOPs, 134M
+    PaperCost("Table C5", "ViT-B-16", 8, 13, 1, 86, None),
+)
 
 
 class GFlops(float):
@@ -35,9 +69,26 @@ class GFlops(float):
         return f"GFlops({float(self):.1f}: encoder {self.encoder:.1f}, adapter {self.adapter:.1f})"
 
 
-def count_gflops(model_name: str = "ViT-B-16", frames: int = 8, r: int = DEFAULT_R, *, corpus_size: int = PAPER_K,
-                 num_classes: int = 400, **options: Any) -> GFlops:
-    """GFLOPs of ALT over an open_clip model (name or OpenAI name, e.g. "ViT-B/16") for one video of `frames` frames."""
+@dataclass(frozen=True)
+class Params:
+    """Parameters as Table 1 counts them: the image tower (`encoder`) and what ALT adds (`added`); `tunable`:
+    what training updates under the given `freeze`."""
+
+    encoder: int
+    added: int
+    tunable: int
+
+    @property
+    def total(self) -> int:
+        return self.encoder + self.added
+
+    def __repr__(self) -> str:
+        return f"Params({self.total / 1e6:.1f}M: encoder {self.encoder / 1e6:.1f}M, added {self.added / 1e6:.1f}M, tunable {self.tunable / 1e6:.1f}M)"
+
+
+def meta_model(model_name: str, frames: int, r: int | list[int], corpus_size: int, num_classes: int, **options: Any) -> tuple[ALT, torch.Tensor, torch.Tensor]:
+    """ALT over an open_clip model (name or OpenAI name, e.g. "ViT-B/16") on the meta device, with a meta video
+    [1, frames, 3, H, W] and meta class embeddings [num_classes, d]."""
     import open_clip
 
     from alt_common.clip import resolve_model
@@ -46,12 +97,29 @@ def count_gflops(model_name: str = "ViT-B-16", frames: int = 8, r: int = DEFAULT
     with torch.device("meta"):
         clip = open_clip.create_model(name, device="meta")
         dim = clip.visual.output_dim
-        model = ALT(clip, {"embeddings": torch.randn(corpus_size, dim)}, num_frames=frames, r=r, **options).eval()
+        model = ALT(clip, {"embeddings": torch.randn(corpus_size, dim)}, num_frames=frames, r=r, num_classes=num_classes, **options)
         video = torch.randn(1, frames, 3, *clip.visual.image_size)
         classes = torch.randn(num_classes, dim)
+    return model.eval(), video, classes
+
+
+def count_gflops(model_name: str = "ViT-B-16", frames: int = 8, r: int | list[int] = DEFAULT_R, *, corpus_size: int = PAPER_K,
+                 num_classes: int = 400, **options: Any) -> GFlops:
+    """GFLOPs of ALT (`options`: ALT's keyword options) for one view of `frames` frames."""
+    model, video, classes = meta_model(model_name, frames, r, corpus_size, num_classes, **options)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(video, classes)
     per_module = counter.get_flop_counts()
     total = sum(per_module["Global"].values()) / 2e9
     encoder = sum(per_module["ALT.encoder"].values()) / 2e9
     return GFlops(encoder=encoder, adapter=total - encoder)
+
+
+def count_params(model_name: str = "ViT-B-16", frames: int = 8, *, freeze: str = "none", num_classes: int = 400,
+                 **options: Any) -> Params:
+    """Parameters of ALT (`options`: ALT's keyword options; the corpus S is a buffer, not counted), text encoder out."""
+    model, _, _ = meta_model(model_name, frames, DEFAULT_R, PAPER_K, num_classes, **options)
+    model.freeze(freeze)
+    encoder = sum(p.numel() for p in model.encoder.parameters())
+    every = list(model.parameters())
+    return Params(encoder=encoder, added=sum(p.numel() for p in every) - encoder, tunable=sum(p.numel() for p in every if p.requires_grad))

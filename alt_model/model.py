@@ -6,17 +6,22 @@ For a video [B, T, 3, H, W] and a label set, per frame:
   q = Σ_tokens w · MLP(ÂS),  ê = Σ_tokens w · MLP(E)                      (Eq. 6, `TokenReducer`)
 then z = adapter(Q_0, Ê) (Eq. 7-9) and logits = scale · cᵀz (Eq. 10). The class embedding in E is
 the final one (`encode_image`'s, trained to match text); the regions come from the second-last
-block (Eq. 3). Token weights w: the class token weighs as the whole frame (N patches), each region
-as the patches it covers, normalised to sum to 1.
+block (Eq. 3); `cls_layer` / `region_layer` move either. Token weights w: the class token weighs as
+the whole frame (N patches), each region as the patches it covers, normalised to sum to 1
+(`reduce="sum-mlp"`: Eq. 6 as written, every token alike, pooled before the MLP). The adapter runs
+at the image tower's width (`adapter_width="vision"`, Table 1's parameter count) or the joint one.
 
-Ablations (paper Table 4, Table 5, supplementary Table C4):
+Ablations (paper Tables 4-8, supplementary Tables C4-C5):
 - `align=False`: no alignment, the queries come from the image embeddings, q = MLP(E)
-  (row a, the X-CLIP-like "adapt then align" baseline);
-- `queries="action-names"`: align to the label set's own class embeddings instead of S (row b);
-  `queries="learnable"`: Q_0 is a learned [T, d] tensor, no text (Table C4, row Ø);
-- `regions=False`: E is the class embedding alone (rows a-c); r still sets the merging;
-- `temporal_conv`, `self_attention`: the adapter's modules (Table 5);
+  (Table 4a, the X-CLIP-like "adapt then align" baseline);
+- `queries="action-names"`: align to the label set's own class embeddings instead of S (4b);
+  `queries="learnable"`: Q_0 is a learned [T, width] tensor, no text (Table C4, row Ø);
+- `regions=False`: E is the class embedding alone (4a-c; with r = 0, Table C5's first row);
+- `temporal_conv`, `self_attention`: the adapter's modules (Table 5b-e);
+  `adapter="self-attention"`: M self-attention layers over Ê replace the adapter, no queries (5a);
+- `head="linear"`: a linear classifier on z over a fixed label set (Table 8's linear probe);
 - `categories=[...]`: keep only the corpus entities of these categories (Table C4).
+Freezing parts for training (Table 6a's frozen encoder, Table 8) is `freeze`.
 """
 
 from __future__ import annotations
@@ -31,14 +36,18 @@ from torch import Tensor, nn
 
 from alt_common.bundle import CorpusBundle
 
-from .adapter import TokenReducer, VideoAdapter
+from .adapter import REDUCE_ORDERS, TokenReducer, VideoAdapter
 from .aligner import EntityAligner
-from .encoder import DEFAULT_R, EncoderOutput, RegionAwareEncoder
+from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER, EncoderOutput, RegionAwareEncoder
 from .errors import ModelError
-from .text_head import TextHead
+from .text_head import LinearHead, TextHead
 
 QUERIES = ("corpus", "action-names", "learnable")
 ALIGNER_SCALES = ("clip", "learned", "none")  # the cosines' scale before Eq. 4's noise: CLIP's logit scale, learned from it, or 1
+ADAPTER_WIDTHS = ("vision", "joint")  # the adapter's channels: the image tower's (Table 1's size) or the joint space's
+ADAPTERS = ("alt", "self-attention")  # Eq. 7-8's adapter, or Table 5a's self-attention layers over Ê
+HEADS = ("text", "linear")  # Eq. 10's cosine logits against the labels' text, or Table 8's linear probe
+FREEZE = ("none", "encoder", "all-but-head")  # what training leaves fixed: nothing, the image encoder (Table 6a), all but the head (Table 8)
 
 
 @dataclass
@@ -69,52 +78,84 @@ class ALT(nn.Module):
         *,
         tokenizer: Callable[[list[str]], Tensor] | None = None,
         templates: Sequence[str] | None = None,
+        cls_layer: int = CLS_LAYER,
+        region_layer: int = REGION_LAYER,
+        adapter_width: str = "vision",
         adapter_depth: int | None = None,
         adapter_heads: int | None = None,
+        reduce: str = "mlp-mean",
         temperature: float = 1.0,
         aligner_scale: str = "clip",
         align: bool = True,
         queries: str = "corpus",
         regions: bool = True,
+        adapter: str = "alt",
         temporal_conv: bool = True,
         self_attention: bool = True,
+        head: str = "text",
+        num_classes: int | None = None,
         categories: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
-        if queries not in QUERIES:
-            raise ModelError(f"queries must be one of {QUERIES}, got {queries!r}")
+        for name, value, allowed in (("queries", queries, QUERIES), ("aligner_scale", aligner_scale, ALIGNER_SCALES),
+                                     ("adapter_width", adapter_width, ADAPTER_WIDTHS), ("reduce", reduce, REDUCE_ORDERS),
+                                     ("adapter", adapter, ADAPTERS), ("head", head, HEADS)):
+            if value not in allowed:
+                raise ModelError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if not align and queries != "corpus":
             raise ModelError(f"align=False takes the queries from the image embeddings; drop queries={queries!r}")
+        if head == "linear" and not (num_classes and num_classes > 0):
+            raise ModelError("a linear head (head='linear') needs num_classes, the size of its label set")
         dim = clip_model.visual.output_dim
-        if adapter_heads is not None and (adapter_heads < 1 or dim % adapter_heads):
-            raise ModelError(f"adapter_heads must divide the {dim}-d joint space, got {adapter_heads}")
-        self.encoder = RegionAwareEncoder(clip_model.visual, r)
-        self.align, self.queries, self.regions, self.num_frames = align, queries, regions, num_frames
+        width = clip_model.visual.transformer.width if adapter_width == "vision" else dim
+        if adapter_heads is not None and (adapter_heads < 1 or width % adapter_heads):
+            raise ModelError(f"adapter_heads must divide the adapter's {width} channels, got {adapter_heads}")
+        self.encoder = RegionAwareEncoder(clip_model.visual, r, cls_layer, region_layer)
+        self.align, self.queries, self.regions, self.num_frames, self.reduce = align, queries, regions, num_frames, reduce
+        self.uses_queries = adapter == "alt"
         bundle = corpus if isinstance(corpus, CorpusBundle) else CorpusBundle.from_dict(corpus)
         S, self.entity_units = bundle.entities(dim, categories)
         self.register_buffer("entities", S)  # S, frozen (Sec. 3.1)
-        if aligner_scale not in ALIGNER_SCALES:
-            raise ModelError(f"aligner_scale must be one of {ALIGNER_SCALES}, got {aligner_scale!r}")
-        clip_scale = clip_model.logit_scale.exp() if aligner_scale != "none" else 1.0
-        self.aligner = EntityAligner(temperature, clip_scale, learn_scale=aligner_scale == "learned")
-        if queries == "learnable":  # Table C4, row Ø: Q_0 learned
-            self.learned_queries = nn.Parameter(torch.randn(num_frames, dim) * dim**-0.5)
-        else:
-            self.query_reducer = TokenReducer(dim)  # Eq. 6, q
-        self.frame_reducer = TokenReducer(dim)  # Eq. 6, ê
-        self.adapter = VideoAdapter(dim, adapter_depth or default_depth(clip_model.visual.transformer.width),
-                                    adapter_heads, temporal_conv, self_attention)
+        if self.uses_queries and align and queries != "learnable":  # built only where it runs: DDP wants no unused parameters
+            clip_scale = clip_model.logit_scale.exp() if aligner_scale != "none" else 1.0
+            self.aligner = EntityAligner(temperature, clip_scale, learn_scale=aligner_scale == "learned")
+        if self.uses_queries and queries == "learnable":  # Table C4, row Ø: Q_0 learned
+            self.learned_queries = nn.Parameter(torch.randn(num_frames, width) * width**-0.5)
+        elif self.uses_queries:
+            self.query_reducer = TokenReducer(dim, width, reduce)  # Eq. 6, q
+        self.frame_reducer = TokenReducer(dim, width, reduce)  # Eq. 6, ê
+        depth = adapter_depth or default_depth(clip_model.visual.transformer.width)
+        self.adapter = VideoAdapter(width, depth, adapter_heads, temporal_conv, self_attention or not self.uses_queries,
+                                    cross_attention=self.uses_queries, out=dim)
         if tokenizer is None:
             from open_clip.tokenizer import SimpleTokenizer
 
             tokenizer = SimpleTokenizer(context_length=getattr(clip_model, "context_length", 77))
         self.text_head = TextHead(clip_model, tokenizer, templates)
+        if head == "linear":  # Table 8: the labels' text only counts them; its logit scale is not used
+            self.text_head.logit_scale.requires_grad_(False)
+            self.linear_head = LinearHead(dim, num_classes)
+
+    def freeze(self, what: str) -> None:
+        """Leave parts fixed in training: `encoder` (Table 6a), `all-but-head` (Table 8's linear probe), or `none`."""
+        if what not in FREEZE:
+            raise ModelError(f"freeze must be one of {', '.join(FREEZE)}, got {what!r}")
+        if what == "all-but-head" and not hasattr(self, "linear_head"):
+            raise ModelError("freeze='all-but-head' trains only a linear probe's head; build the model with head='linear'")
+        if what == "encoder":
+            self.encoder.requires_grad_(False)
+        elif what == "all-but-head":
+            self.requires_grad_(False)
+            self.linear_head.requires_grad_(True)
 
     def token_weights(self, frames: EncoderOutput) -> Tensor:
-        """[B·T, n]: the class token weighs as the whole frame, each region as its patches; rows sum to 1."""
+        """[B·T, n]: the class token weighs as the whole frame, each region as its patches (`reduce="sum-mlp"`:
+        every token alike); rows sum to 1."""
         if not self.regions:
             return frames.sizes.new_ones(len(frames.sizes), 1)
         weights = torch.cat([frames.sizes.sum(dim=1, keepdim=True), frames.sizes], dim=1)
+        if self.reduce == "sum-mlp":  # Eq. 6 as written: a sum over the tokens
+            weights = torch.ones_like(weights)
         return weights / weights.sum(dim=1, keepdim=True)
 
     def forward(self, video: Tensor, labels: Sequence[str] | Tensor) -> ALTOutput:
@@ -126,17 +167,20 @@ class ALT(nn.Module):
         frames = self.encoder(video.flatten(0, 1))
         E = frames.cls[:, None] if not self.regions else torch.cat([frames.cls[:, None], frames.regions], dim=1)  # Eq. 3
         weights = self.token_weights(frames)
+        unflat = (batch, frames_per_video, -1)
+        frame_keys = self.frame_reducer(E, weights).reshape(unflat)  # Eq. 6: ê = MLP(E)
         entity_ids = None
-        if self.queries == "learnable":
+        if not self.uses_queries:  # Table 5a: self-attention layers over Ê, no queries
+            queries = frame_keys
+        elif self.queries == "learnable":
             queries = self.learned_queries.expand(batch, -1, -1)
         elif not self.align:  # Table 4a: queries from the image embeddings
-            queries = self.query_reducer(E, weights)
+            queries = self.query_reducer(E, weights).reshape(unflat)
         else:
             S = self.entities if self.queries == "corpus" else classes
             aligned = self.aligner(E, S)  # Eq. 4-5
             entity_ids = aligned.entity_ids.view(batch, frames_per_video, -1)
-            queries = self.query_reducer(aligned.weights @ S, weights)  # Eq. 6: q = MLP(ÂS)
-        frame_keys = self.frame_reducer(E, weights)  # Eq. 6: ê = MLP(E)
-        unflat = (batch, frames_per_video, -1)
-        z = self.adapter(queries.reshape(unflat), frame_keys.reshape(unflat))  # Eq. 7-9
-        return ALTOutput(logits=self.text_head(z, classes), video_embedding=z, entity_ids=entity_ids, frames=frames)
+            queries = self.query_reducer(aligned.weights @ S, weights).reshape(unflat)  # Eq. 6: q = MLP(ÂS)
+        z = self.adapter(queries, frame_keys)  # Eq. 7-9
+        logits = self.linear_head(z, classes) if hasattr(self, "linear_head") else self.text_head(z, classes)  # Eq. 10 or Table 8
+        return ALTOutput(logits=logits, video_embedding=z, entity_ids=entity_ids, frames=frames)

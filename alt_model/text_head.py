@@ -1,4 +1,5 @@
-"""Text head (paper Sec. 3.3, Eq. 10): class embeddings from CLIP's frozen text encoder, and logits.
+"""Heads: the text head (paper Sec. 3.3, Eq. 10), class embeddings from CLIP's frozen text encoder
+and cosine logits; and the linear probe of Table 8 (`LinearHead`).
 
 Prompt ensembling as in CLIP and ActionCLIP: each label is put into every template of
 `prompts/label_templates.txt` (one per line, `{}` where the label goes), the texts are embedded
@@ -71,3 +72,19 @@ class TextHead(nn.Module):
         return f"templates={len(self.templates)}, cached_label_sets={len(self._cache)}"
 
 
+
+
+class LinearHead(nn.Module):
+    """Table 8's linear probe: logits = W·ẑ + b over a fixed label set, ẑ the L2-normalised z of Eq. 9
+    (Eq. 10 reads z only through its direction, so its length carries nothing a probe should fit)."""
+
+    def __init__(self, dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, num_classes)
+
+    def forward(self, z: Tensor, classes: Tensor) -> Tensor:
+        """z [B, d] -> logits [B, C]; `classes` [C, d] only says how many labels the caller scores."""
+        if len(classes) != self.linear.out_features:
+            raise ModelError(f"a linear-probe model (model.head: linear) scores the {self.linear.out_features} labels it was "
+                             f"trained on, not {len(classes)}; evaluate it on its training label set")
+        return self.linear(F.normalize(z, dim=-1))

@@ -269,7 +269,8 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     labels = read_labels([cfg.data.labels])[0] if cfg.data.labels else []
     if not labels:
         raise ModelError("data.labels is not set; pass the label file (one label per line, or a CSV with a 'name' column)")
-    model = create_model(cfg, corpus, d.device)
+    model = create_model(cfg, corpus, d.device, num_classes=len(labels))
+    model.freeze(tc.freeze)  # Table 6a, Table 8
     with torch.no_grad():
         classes = model.text_head.class_embeddings(labels)
     train_set, val_set = build_datasets(cfg, labels, model)
@@ -306,8 +307,8 @@ def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDat
 def start(run: Run) -> Counters:
     """A fresh run: `train.init`'s weights when set, and a random stream per process (Gumbel noise, Mixup)."""
     init = run.cfg.train.init
-    if init:
-        load_weights(run.model, load_checkpoint(init)["model"], init)
+    if init:  # a linear probe's head is new: the checkpoint it probes has none
+        load_weights(run.model, load_checkpoint(init)["model"], init, fresh=("linear_head.",) if run.cfg.model.head == "linear" else ())
     seed_all(run.cfg.seed + run.d.rank)
     return Counters()
 

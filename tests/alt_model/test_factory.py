@@ -35,17 +35,24 @@ def test_the_factory_loads_the_clip_model_the_corpus_names(corpus_file):
 def test_every_model_option_is_set_from_yaml(corpus_file, tmp_path):
     (tmp_path / "templates.txt").write_text("a clip of {}\nsomeone {}\n")
     (tmp_path / "run.yaml").write_text(
-        "model:\n  r: [8, 8, 4, 0]\n  adapter_depth: 2\n  adapter_heads: 4\n  temperature: 0.5\n  queries: learnable\n"
-        "  regions: false\n  temporal_conv: false\n  self_attention: false\n  grad_checkpointing: true\n"
+        "model:\n  r: [8, 8, 4, 0]\n  adapter_depth: 2\n  adapter_heads: 4\n  temperature: 0.5\n  aligner_scale: learned\n"
+        "  queries: action-names\n  regions: false\n  temporal_conv: false\n  self_attention: false\n  grad_checkpointing: true\n"
+        "  cls_layer: -2\n  region_layer: 1\n  adapter_width: joint\n  reduce: sum-mlp\n"
         f"  templates: {tmp_path / 'templates.txt'}\n")
     cfg = load_config(tmp_path / "run.yaml")
     model = create_model(cfg, corpus_file[0])
     assert model.encoder.r == [8, 8, 4, 0] and model.encoder.merge_schedule(65) == [8, 8, 4, 0]
+    assert (model.encoder.cls_layer, model.encoder.region_layer) == (2, 1)
     assert len(model.adapter.blocks) == 2 and model.adapter.blocks[0].cross_attn.num_heads == 4
-    assert model.aligner.temperature == 0.5 and model.queries == "learnable" and not model.regions
+    assert model.adapter.blocks[0].cross_attn.embed_dim == 32 and model.frame_reducer.order == "sum-mlp"  # the joint width
+    assert model.aligner.temperature == 0.5 and hasattr(model.aligner, "log_scale")
+    assert model.queries == "action-names" and not model.regions
     assert model.adapter.blocks[0].conv is None and model.adapter.blocks[0].self_attn is None
     assert model.encoder.visual.transformer.grad_checkpointing
     assert model.text_head.templates == ["a clip of {}", "someone {}"]
+    other = load_config(None, parse_overrides(["model.queries=learnable", "model.adapter=self-attention", "model.head=linear"]))
+    model = create_model(other, corpus_file[0], num_classes=3)
+    assert model.adapter.blocks[0].cross_attn is None and model.linear_head.linear.out_features == 3
     listed = load_config(None, parse_overrides(['model.templates=["a video of {}"]']))
     assert create_model(listed, corpus_file[0]).text_head.templates == ["a video of {}"]
 
@@ -69,7 +76,7 @@ def test_model_options_no_model_can_use_are_refused(overrides, message):
 
 
 def test_adapter_heads_must_divide_the_joint_space(corpus_file):
-    with pytest.raises(ModelError, match="adapter_heads must divide the 32-d joint space, got 5"):
+    with pytest.raises(ModelError, match="adapter_heads must divide the adapter's 64 channels, got 5"):
         create_model(ModelConfig(adapter_heads=5), corpus_file[0])
 
 

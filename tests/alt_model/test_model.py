@@ -79,7 +79,7 @@ def test_action_name_queries_align_to_the_label_set_not_the_corpus(clip, corpus,
 
 def test_learnable_queries_replace_the_aligned_entities(clip, corpus, tokenizer):
     model = _alt(clip, corpus, tokenizer, queries="learnable")
-    assert not hasattr(model, "query_reducer") and model.learned_queries.shape == (8, 32)
+    assert not hasattr(model, "query_reducer") and model.learned_queries.shape == (8, 64)  # Q_0 at the adapter width
     out = model(_video(), LABELS)
     assert out.entity_ids is None
     out.logits.sum().backward()
@@ -152,7 +152,7 @@ def test_self_attention_is_what_lets_queries_see_other_frames(self_attention):
 def test_every_adapter_block_convolves_the_adapter_input_over_time(clip, corpus, tokenizer):
     adapter = _alt(clip, corpus, tokenizer).adapter
     seen = [_record_inputs(block.cross_attn) for block in adapter.blocks]
-    queries, frames = torch.randn(2, 8, 32), torch.randn(2, 8, 32)
+    queries, frames = torch.randn(2, 8, 64), torch.randn(2, 8, 64)  # at the adapter width: the tiny tower's 64
     adapter(queries, frames)
     for block, inputs in zip(adapter.blocks, seen):  # Eq. 8: Ê_m = Ê + 1D-CONV_m(Ê), kernel 3, same length
         conv = F.conv1d(frames.transpose(1, 2), block.conv.weight, block.conv.bias, padding=1).transpose(1, 2)

@@ -25,7 +25,9 @@ def test_every_shipped_config_loads(path):
 
 
 def test_shipped_configs_cover_the_recipes():
-    assert {p.stem for p in CONFIGS} >= {"k400_vitb16_8f", "k400_vitb16_16f", "few_shot", "zero_shot", "tiny_cpu"}
+    assert {p.stem for p in CONFIGS} >= {"k400_vitb16_8f", "k400_vitb16_16f", "few_shot", "zero_shot", "tiny_cpu", "linear_probe"}
+    probe = load_config(REPO / "configs/linear_probe.yaml")  # Table 8: a linear head alone, one-hot labels
+    assert (probe.model.head, probe.train.freeze, probe.aug.mixup, probe.aug.cutmix, probe.aug.label_smoothing) == ("linear", "all-but-head", 0, 0, 0)
     k400, few = load_config(REPO / "configs/k400_vitb16_8f.yaml"), load_config(REPO / "configs/few_shot.yaml")
     assert (k400.train.lr_vit, k400.train.lr_adapter, k400.train.weight_decay, k400.train.global_batch) == (8e-6, 8e-5, 0.001, 256)
     assert few.train.lr_adapter == 10 * k400.train.lr_adapter and few.train.global_batch == 64
@@ -152,7 +154,7 @@ def test_cli_rejects_a_missing_config_and_corpus(task, tmp_path, run_train):
 
 def test_a_checkpoint_of_a_newer_format_is_refused(tmp_path):
     torch.save({"model": {}, "config": {}, "format_version": CHECKPOINT_FORMAT_VERSION + 1}, tmp_path / "new.pt")
-    with pytest.raises(ModelError, match="checkpoint format 2 is newer than this toolkit's"):
+    with pytest.raises(ModelError, match=f"checkpoint format {CHECKPOINT_FORMAT_VERSION + 1} is newer than this toolkit.s"):
         load_checkpoint(tmp_path / "new.pt")
 
 
