@@ -2,7 +2,7 @@
 
 A checkpoint is a `TrainState` written as a flat dict with `torch.save` and read with
 `weights_only=True` (no pickled code): model, optimizer, scheduler and scaler states; epoch, batches
-done in that epoch, optimizer steps, best validation top-1 and the epoch's loss sums (`Counters`);
+done in that epoch, optimizer steps, best holdout top-1 and the epoch's loss sums (`Counters`);
 the RNG states of python, numpy and torch (and CUDA) of every process; the resolved config, the
 label set and the corpus path. Writes are atomic (a temporary file in the same folder, fsync,
 rename), so a crash never leaves a half-written `last.pt`.
@@ -39,7 +39,7 @@ class Counters:
     epoch: int = 0  # epochs done
     batches_done: int = 0  # micro-batches of this process done in the current epoch
     step: int = 0  # optimizer steps done
-    best_top1: float = -1.0  # best validation top-1 so far
+    best_top1: float = -1.0  # best top-1 on the held-out training videos (`data.holdout`) so far; never the val_list's
     epoch_sums: torch.Tensor = field(default_factory=lambda: torch.zeros(3, dtype=torch.float64))  # loss · videos, videos, skipped
 
 

@@ -59,7 +59,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Videos: label file, list files (DESIGN §3) under a root, K-shot sampling."""
+    """Videos: label file, list files (DESIGN §3) under a root, the holdout that picks best.pt, K-shot sampling."""
 
     labels: str = ""
     train_list: str = ""
@@ -67,7 +67,10 @@ class DataConfig:
     video_root: str = "."
     workers: int = 4
     skip_missing: bool = False  # go on without listed videos whose files are missing (warned), instead of stopping
-    shots: int | None = None  # K-shot: K training videos per class, drawn with `seed`
+    shots: int | None = None  # K-shot: K training videos per class, drawn with `seed` (after `holdout`, from the rest)
+    # fraction of each class's training videos kept out of training to pick best.pt on (drawn with `seed`); 0: none, the
+    # whole training set is trained on for the whole schedule and best.pt is the last epoch. val_list never picks best.pt.
+    holdout: float = 0.0
 
 
 @dataclass
@@ -77,7 +80,9 @@ class AugConfig:
     scales: list[float] = field(default_factory=lambda: list(SCALES))  # MultiScaleCrop
     flip: float = 0.5
     mixup: float = 0.8  # Beta(α, α) of Mixup; 0 turns it off
-    cutmix: float = 1.0  # Beta(α, α) of CutMix; 0 turns it off
+    # Beta(α, α) of CutMix; 0 turns it off. 1.0 is X-CLIP's config: ALT's supplementary A lists RandomFlip, MultiScaleCrop,
+    # Mixup and label smoothing ("following the manner of X-CLIP") and names no CutMix
+    cutmix: float = 1.0
     switch_prob: float = 0.5  # CutMix instead of Mixup, when both are on
     label_smoothing: float = 0.1
 
@@ -111,7 +116,7 @@ class EvalConfig:
     clips: int = 1
     crops: int = 1
     batch_size: int = 8
-    every: int = 1  # validate every N epochs (0: only at the end)
+    every: int = 1  # validate, and evaluate the data.holdout videos, every N epochs (0: only at the end)
 
 
 @dataclass
@@ -266,6 +271,7 @@ def check(cfg: Config) -> Config:
             ("reduce", cfg.model.reduce, REDUCE_ORDERS), ("adapter", cfg.model.adapter, ADAPTERS), ("head", cfg.model.head, HEADS),
             ("queries", cfg.model.queries, QUERIES))],
         ("train.freeze", t.freeze, t.freeze in FREEZE, f"one of {', '.join(FREEZE)}"),
+        ("data.holdout", cfg.data.holdout, 0 <= cfg.data.holdout < 1, "a fraction of the training videos, from 0 to below 1 (0: none)"),
         ("data.workers", cfg.data.workers, cfg.data.workers >= 0, "at least 0 (0: load in the main process)"),
         ("eval.every", cfg.eval.every, cfg.eval.every >= 0, "at least 0 (0: only at the end)"),
         ("seed", cfg.seed, 0 <= cfg.seed < 2**32, "from 0 to 2**32 - 1"),

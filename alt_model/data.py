@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,22 @@ def read_video_list(path: str | Path, video_root: str | Path, labels: Sequence[s
         log.warning("%s; going on without them", message)
         items = [item for item in items if item.path.is_file()]
     return items
+
+
+def split_holdout(items: Sequence[VideoItem], fraction: float, seed: int) -> tuple[list[VideoItem], list[VideoItem]]:
+    """(kept, held out): of each class's n videos, round(fraction · n) held out, at least 1 and at most n - 1, drawn with `seed`."""
+    if fraction <= 0:
+        return list(items), []
+    by_class: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        by_class.setdefault(item.label, []).append(i)
+    rng = random.Random(seed)
+    held: set[int] = set()
+    for label in sorted(by_class):
+        idx = by_class[label]
+        count = min(len(idx) - 1, max(1, math.floor(fraction * len(idx) + 0.5)))  # nearest, halves up; a class of 1 keeps its video
+        held.update(rng.sample(idx, count))
+    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]
 
 
 def sample_shots(items: Sequence[VideoItem], shots: int, seed: int) -> list[VideoItem]:

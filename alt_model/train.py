@@ -14,17 +14,22 @@
 - Mixed precision as `train.precision` says (`precision.py`: bf16 autocast on GPUs where supported,
   else fp16 with a GradScaler; fp32 on CPUs); gradient clipping; optional activation checkpointing
   of the ViT blocks (`model.grad_checkpointing`).
-- Checkpoints `last.pt` at every epoch end (and every `save_every` steps), `best.pt` by validation
-  top-1, `config.yaml`, and `log.jsonl` (a line per `log_every` steps and per epoch), all written by
-  rank 0. `resume` continues exactly: the sampler order and every augmentation are functions of
-  (seed, epoch, index), the RNG states are restored, and a mid-epoch checkpoint skips the batches
-  already seen; on a CPU a resumed run ends with the same weights as an uninterrupted one.
+- Checkpoints `last.pt` at every epoch end (and every `save_every` steps), `best.pt`, `config.yaml`,
+  and `log.jsonl` (a line per `log_every` steps and per epoch), all written by rank 0. `best.pt` is
+  never chosen on `data.val_list` (for Kinetics-400, the split the results are reported on): with
+  `data.holdout` > 0 it is the epoch with the best top-1 on that fraction of each class's training
+  videos, kept out of training (`select` in the log); with none (0, the default: the whole training
+  set for the whole schedule) it is the last completed epoch. `val_list` is evaluated and logged
+  (`val`) all the same, and selects nothing (`best_rule`, said once at the start).
+- `resume` continues exactly: the sampler order and every augmentation are functions of (seed,
+  epoch, index), the RNG states are restored, and a mid-epoch checkpoint skips the batches already
+  seen; on a CPU a resumed run ends with the same weights as an uninterrupted one.
 - Distributed through torchrun (`distributed.py`): DistributedSampler, DDP with `no_sync` while
   accumulating, metrics summed over processes.
 
 The recipe, as `_train` reads: `build` the run (model, data, optimizer, scheduler, scaler), `start`
 it fresh or `restore` it from a checkpoint (a `TrainState`), then per epoch `train_epoch` (per
-micro-batch `micro_step`, per window `optimizer_step`) and `end_epoch` (validate, log, `save`).
+micro-batch `micro_step`, per window `optimizer_step`) and `end_epoch` (evaluate, log, `save`, link best.pt).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from alt_common.labels import read_labels
 from . import distributed
 from .checkpoint import Counters, TrainState, load_checkpoint, load_weights, model_state, rng_state, save_atomic, set_rng_state
 from .config import Config, TrainConfig, dump, to_dict
-from .data import Batch, VideoDataset, collate, read_video_list, sample_shots, tower_norm, tower_size
+from .data import Batch, VideoDataset, VideoItem, collate, read_video_list, sample_shots, split_holdout, tower_norm, tower_size
 from .distributed import Dist
 from .errors import ModelError
 from .evaluate import Metrics, evaluate
@@ -117,7 +122,8 @@ class Run:
     trainable: list[Tensor]
     classes: Tensor  # [C, d] class embeddings of `labels` (the text tower is frozen: embedded once, Eq. 10)
     train_set: VideoDataset
-    val_set: VideoDataset | None
+    val_set: VideoDataset | None  # data.val_list: evaluated and logged, never selects best.pt
+    holdout_set: VideoDataset | None  # data.holdout of the training videos, kept out of training: selects best.pt
     sampler: DistributedSampler
     plan: BatchPlan
     optimizer: torch.optim.Optimizer
@@ -243,7 +249,7 @@ def train(cfg: Config, corpus: str | Path, resume: str | Path | None = None, dev
 
 
 def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResult:
-    """The recipe: build, start or restore, then epochs of training, each closed by validation, a log line and a checkpoint."""
+    """The recipe: build, start or restore, then epochs of training, each closed by evaluation, a log line and checkpoints."""
     state = TrainState.from_dict(load_checkpoint(resume), resume) if resume else None
     if state is None and (Path(cfg.out) / "last.pt").exists():
         raise ModelError(f"{cfg.out} already holds a run (last.pt); pass --resume to continue it, or another --out to start a new one")
@@ -273,7 +279,7 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     model.freeze(tc.freeze)  # Table 6a, Table 8
     with torch.no_grad():
         classes = model.text_head.class_embeddings(labels)
-    train_set, val_set = build_datasets(cfg, labels, model)
+    train_set, val_set, holdout_set = build_datasets(cfg, labels, model)
     sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
     plan = BatchPlan.of(tc, d.world, len(sampler))
     total_steps, warmup_steps = tc.epochs * plan.steps_per_epoch, round(tc.warmup_epochs * plan.steps_per_epoch)
@@ -283,25 +289,35 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     ddp = DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.world > 1 else model
     return Run(cfg=cfg, d=d, corpus=corpus, labels=labels, model=model, ddp=ddp,
                trainable=[p for p in model.parameters() if p.requires_grad], classes=classes, train_set=train_set, val_set=val_set,
+               holdout_set=holdout_set,
                sampler=sampler, plan=plan, optimizer=optimizer, scheduler=scheduler, scaler=grad_scaler(dtype), dtype=dtype,
                mixer=make_mixer(cfg.aug, len(labels)))
 
 
-def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDataset, VideoDataset | None]:
-    """The training videos (K per class with `data.shots`) and the validation videos, if listed, at the tower's size and norm."""
+def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDataset, VideoDataset | None, VideoDataset | None]:
+    """(training, validation, holdout) videos at the tower's size and norm: the training list less the `data.holdout` videos
+    (K per class of the rest with `data.shots`), the validation list if set, and the held-out videos if any; both
+    evaluated with the test views."""
     if not cfg.data.train_list:
         raise ModelError("data.train_list is not set; pass a video list (CSV 'path,label' or 'path label_id' lines)")
     size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
+
+    def test_views(items: list[VideoItem]) -> VideoDataset:
+        return VideoDataset(items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops, mean=mean, std=std)
+
     items = read_video_list(cfg.data.train_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing)
+    items, held = split_holdout(items, cfg.data.holdout, cfg.seed)
+    if cfg.data.holdout and not held:
+        raise ModelError(f"data.holdout {cfg.data.holdout}: no class of {cfg.data.train_list} has 2 or more training videos, so none "
+                         "can be held out to pick best.pt on; set data.holdout=0 (best.pt: the last epoch)")
     if cfg.data.shots:
         items = sample_shots(items, cfg.data.shots, cfg.seed)
     train_set = VideoDataset(items, cfg.model.frames, size, train=True, seed=cfg.seed, scales=cfg.aug.scales,
                              flip=cfg.aug.flip, mean=mean, std=std)
-    if not cfg.data.val_list:
-        return train_set, None
-    val_items = read_video_list(cfg.data.val_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing)
-    return train_set, VideoDataset(val_items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops,
-                                   mean=mean, std=std)
+    val_set = None
+    if cfg.data.val_list:
+        val_set = test_views(read_video_list(cfg.data.val_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing))
+    return train_set, val_set, test_views(held) if held else None
 
 
 def start(run: Run) -> Counters:
@@ -346,6 +362,18 @@ def announce(run: Run) -> None:
     (run.out / "config.yaml").write_text(dump(run.cfg), encoding="utf-8")
     log.info("%d training videos, %d labels; %d steps of %d videos (%d × %d processes × %d accumulation) per epoch", len(run.train_set),
              len(run.labels), run.plan.steps_per_epoch, tc.global_batch, tc.batch_size, run.d.world, run.plan.accum)
+    log.info("best.pt: %s", best_rule(run))
+
+
+def best_rule(run: Run) -> str:
+    """What picks best.pt in this run, in words (see the module docstring)."""
+    val = "data.val_list is evaluated and logged, never used to pick it"
+    if run.holdout_set is None:
+        return f"the last completed epoch (data.holdout=0: the whole training set is trained on); {val}"
+    every = run.cfg.eval.every
+    when = "after every epoch" if every == 1 else f"every {every} epochs and at the end" if every else "at the end only (eval.every=0)"
+    return (f"the epoch with the best top-1 on {len(run.holdout_set)} training videos held out of training (data.holdout="
+            f"{run.cfg.data.holdout:g}), evaluated {when}; {val}")
 
 
 def train_epoch(run: Run, at: Counters, stop_at: int | None, runlog: RunLog, bar: Any) -> bool:
@@ -422,8 +450,8 @@ def optimizer_step(run: Run) -> None:
 
 
 def end_epoch(run: Run, at: Counters, runlog: RunLog) -> tuple[float, Metrics | None]:
-    """Close an epoch: its train loss summed over processes, validation when due, the log line, last.pt and best.pt.
-    Returns (train loss, validation metrics or None)."""
+    """Close an epoch: its train loss summed over processes, the holdout and validation evaluations when due, the log
+    line, last.pt, and best.pt (`best_rule`). Returns (train loss, validation metrics or None)."""
     cfg, d = run.cfg, run.d
     at.epoch, at.batches_done = at.epoch + 1, 0
     total = distributed.sum_all(at.epoch_sums, d)
@@ -433,27 +461,42 @@ def end_epoch(run: Run, at: Counters, runlog: RunLog) -> tuple[float, Metrics | 
         runlog.write(record, at.step)
         raise Failed(f"epoch {at.epoch}: none of the {record['skipped']} training videos could be read (see the warnings above); "
                      f"no checkpoint was written; check the files of {cfg.data.train_list} under {cfg.data.video_root}")
-    metrics = None
-    if run.val_set is not None and ((cfg.eval.every and at.epoch % cfg.eval.every == 0) or at.epoch == cfg.train.epochs):
-        metrics = evaluate(run.model, run.val_set, run.classes, run.labels, batch_size=cfg.eval.batch_size,
-                           workers=cfg.data.workers, d=d, dtype=run.dtype)
+    due = bool(cfg.eval.every and at.epoch % cfg.eval.every == 0) or at.epoch == cfg.train.epochs
+    select = _evaluate(run, run.holdout_set) if due and run.holdout_set is not None else None
+    metrics = _evaluate(run, run.val_set) if due and run.val_set is not None else None
+    if select is not None:
+        record["select"] = select.summary()
+    if metrics is not None:
         record["val"] = metrics.summary()
-        if metrics.count:
-            at.best_top1 = max(at.best_top1, metrics.top1)
     runlog.write(record, at.step)
     if d.main:
+        held = f", holdout top-1 {select.top1:.3f}" if select is not None else ""
         val = f", val top-1 {metrics.top1:.3f} top-5 {metrics.top5:.3f}" if metrics is not None else ""
-        log.info("epoch %d/%d: train loss %.4f, %d videos, %d skipped%s", at.epoch, cfg.train.epochs, record["train_loss"],
-                 record["videos"], record["skipped"], val)
+        log.info("epoch %d/%d: train loss %.4f, %d videos, %d skipped%s%s", at.epoch, cfg.train.epochs, record["train_loss"],
+                 record["videos"], record["skipped"], held, val)
     at.epoch_sums = torch.zeros(3, dtype=torch.float64)
+    # best.pt (`best_rule`): the best holdout top-1, the later epoch on a tie; with no holdout, every completed epoch.
+    # `metrics` (data.val_list) takes no part.
+    best = run.holdout_set is None or (select is not None and select.count > 0 and select.top1 >= at.best_top1)
+    if run.holdout_set is not None and best:
+        at.best_top1 = select.top1
     save(run, at, "last.pt", metrics)
-    if metrics is not None and metrics.count == 0:  # a top-1 of 0.0 over no videos is no validation: never the best
-        raise Failed(f"validation after epoch {at.epoch}: none of the {metrics.failed} videos of {cfg.data.val_list} could be read; "
-                     f"the run's last checkpoint is {run.out / 'last.pt'} (no best.pt from it)")
-    if d.main and metrics is not None and metrics.top1 >= at.best_top1:
+    # a top-1 of 0.0 over no videos is no evaluation: stop before best.pt is linked to it
+    for name, m, source in (("holdout", select, f"held-out training videos (data.holdout) of {cfg.data.train_list}"),
+                            ("validation", metrics, f"videos of {cfg.data.val_list}")):
+        if m is not None and m.count == 0:
+            raise Failed(f"{name} after epoch {at.epoch}: none of the {m.failed} {source} could be read; "
+                         f"the run's last checkpoint is {run.out / 'last.pt'} (no best.pt from it)")
+    if d.main and best:
         link_atomic(run.out / "last.pt", run.out / "best.pt")
     distributed.barrier(d)
     return record["train_loss"], metrics
+
+
+def _evaluate(run: Run, dataset: VideoDataset) -> Metrics:
+    """`evaluate` on `dataset` (its test views: eval.clips × eval.crops) at eval.batch_size, sharded over the processes."""
+    return evaluate(run.model, dataset, run.classes, run.labels, batch_size=run.cfg.eval.batch_size, workers=run.cfg.data.workers,
+                    d=run.d, dtype=run.dtype)
 
 
 def save(run: Run, at: Counters, name: str, metrics: Metrics | None = None) -> None:

@@ -1,5 +1,6 @@
-"""Two CPU processes under torchrun (gloo): training gives the single-process losses and metrics, and the
-sharded evaluation, summed over processes, equals one process evaluating the same weights."""
+"""Two CPU processes under torchrun (gloo): training gives the single-process losses and metrics, the
+sharded evaluation, summed over processes, equals one process evaluating the same weights, and best.pt
+is the epoch the summed holdout evaluation picks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import pytest
 from videos import REPO, tiny_overrides
 
+from alt_model.checkpoint import load_checkpoint
 from alt_model.config import load_config
 from alt_model.evaluate import evaluate_checkpoint, make_splits
 from alt_model.train import train
@@ -36,17 +38,21 @@ def test_two_process_training_matches_one_process(task, tmp_path):
     # No Gumbel noise (align=false): the only difference left is the order of float sums, so the two
     # trainings agree in their (continuous) losses; their accuracies, argmaxes of slightly different
     # weights, are not compared. Evaluation runs one video per forward pass, so the sharded evaluation
-    # does per video exactly the arithmetic one process does, and its counts must be equal.
-    extra = dict(train__epochs=2, eval__every=1, eval__batch_size=1, model__align="false", train__batch_size=2)
+    # does per video exactly the arithmetic one process does, and its counts must be equal. data.holdout
+    # keeps 2 of each class's 6 training videos out (both runs draw the same) to pick best.pt on.
+    extra = dict(train__epochs=2, eval__every=1, eval__batch_size=1, model__align="false", train__batch_size=2, data__holdout=0.25)
     single = train(load_config(REPO / "configs/tiny_cpu.yaml", tiny_overrides(task, tmp_path / "one", **{**extra, "train__batch_size": 4})),
                    task.corpus)
     overrides = [f"{k}={v}" for k, v in tiny_overrides(task, tmp_path / "two", **extra).items()]
     _torchrun(tmp_path, "train_main", "--corpus", task.corpus, "--config", REPO / "configs/tiny_cpu.yaml", *overrides)
     one, two = _epochs(tmp_path / "one"), _epochs(tmp_path / "two")
-    assert [r["videos"] for r in two] == [24, 24] and [r["step"] for r in two] == [3, 6]  # 2 processes × 2 videos × 2 accumulation
+    assert [r["videos"] for r in two] == [16, 16] and [r["step"] for r in two] == [2, 4]  # 2 processes × 2 videos × 2 accumulation
     assert [r["train_loss"] for r in two] == pytest.approx([r["train_loss"] for r in one], rel=1e-3)
     assert two[-1]["val"]["videos"] == one[-1]["val"]["videos"] == single.metrics.count == 12
+    assert two[-1]["select"]["videos"] == one[-1]["select"]["videos"] == 8
     assert sorted(p.name for p in (tmp_path / "two").iterdir() if p.suffix == ".pt") == ["best.pt", "last.pt"]
+    select = [r["select"]["top1"] for r in two]
+    assert load_checkpoint(tmp_path / "two/best.pt")["epoch"] == max(range(2), key=lambda i: (select[i], i)) + 1
     # the two processes' sharded, summed evaluation equals one process evaluating the same weights
     again = evaluate_checkpoint(tmp_path / "two/last.pt", make_splits([task.val], [task.labels], []), batch_size=1)[0]
     assert two[-1]["val"] == again.summary()

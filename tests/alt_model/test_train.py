@@ -31,6 +31,10 @@ def test_shipped_configs_cover_the_recipes():
     k400, few = load_config(REPO / "configs/k400_vitb16_8f.yaml"), load_config(REPO / "configs/few_shot.yaml")
     assert (k400.train.lr_vit, k400.train.lr_adapter, k400.train.weight_decay, k400.train.global_batch) == (8e-6, 8e-5, 0.001, 256)
     assert few.train.lr_adapter == 10 * k400.train.lr_adapter and few.train.global_batch == 64
+    # Table 1 tests at 3 clips × 1 crop; few- and zero-shot (Tables 2, 3) at a single view; best.pt: the last epoch (no holdout)
+    zero, k400_16 = load_config(REPO / "configs/zero_shot.yaml"), load_config(REPO / "configs/k400_vitb16_16f.yaml")
+    assert [(c.eval.clips, c.eval.crops) for c in (k400, k400_16, few, zero)] == [(3, 1), (3, 1), (1, 1), (1, 1)]
+    assert [c.data.holdout for c in (k400, k400_16, few, zero)] == [0, 0, 0, 0]
 
 
 def test_overrides_are_typed_and_typos_are_named():
@@ -85,20 +89,27 @@ def _run(task, out, **extra):
     return train(load_config(REPO / "configs/tiny_cpu.yaml", tiny_overrides(task, out, **extra)), task.corpus)
 
 
-@pytest.mark.parametrize("stop", [3, 4], ids=["at-epoch-end", "mid-epoch"])
-def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(task, tmp_path, stop):
-    common = dict(train__epochs=2, eval__every=0, aug__mixup=0.8, aug__cutmix=1.0, train__save_every=1)
+@pytest.mark.parametrize("stop, extra, steps", [
+    (3, {}, 6),
+    (4, {}, 6),
+    (3, {"data__holdout": 0.25, "eval__every": 1}, 4),  # 16 videos trained on, 2 steps an epoch; best.pt by the holdout
+], ids=["at-epoch-end", "mid-epoch", "holdout-mid-epoch"])
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(task, tmp_path, stop, extra, steps):
+    common = dict(train__epochs=2, eval__every=0, aug__mixup=0.8, aug__cutmix=1.0, train__save_every=1) | extra
     whole = _run(task, tmp_path / "whole", **common)
     part = _run(task, tmp_path / "part", train__stop_after_steps=stop, **common)
     assert part.stopped and part.steps == stop
     cfg = load_config(None, base=load_checkpoint(tmp_path / "part/last.pt")["config"])
     cfg.train.stop_after_steps = None
     resumed = train(cfg, task.corpus, tmp_path / "part/last.pt")
-    assert resumed.steps == whole.steps == 6
+    assert resumed.steps == whole.steps == steps
     a, b = load_checkpoint(tmp_path / "whole/last.pt"), load_checkpoint(tmp_path / "part/last.pt")
     assert a["model"].keys() == b["model"].keys()
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert resumed.metrics.top1 == whole.metrics.top1
+    best_a, best_b = load_checkpoint(tmp_path / "whole/best.pt"), load_checkpoint(tmp_path / "part/best.pt")
+    assert (best_a["epoch"], best_a["best_top1"]) == (best_b["epoch"], best_b["best_top1"])
+    assert all(torch.equal(best_a["model"][k], best_b["model"][k]) for k in best_a["model"])
 
 
 @pytest.fixture
