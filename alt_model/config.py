@@ -284,27 +284,39 @@ def check(cfg: Config) -> Config:
     return cfg
 
 
+def read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[str, Any, str]]:
+    """The (key, value, file) settings of the YAML config at `path`, those of its `inherit:` config first
+    (a path relative to the file), so that the file's own settings win; ModelError names the file."""
+    if path.resolve() in chain:
+        raise ModelError(f"{path}: configs inherit in a circle ({' -> '.join(p.name for p in (*chain, path.resolve()))}); "
+                         "remove one 'inherit:'")
+    try:
+        tree = yaml.safe_load(read_text(path, "a config", CONFIG_LIMIT, "; pass a YAML file such as configs/tiny_cpu.yaml")) or {}
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ModelError(f"{path}: config not found; pass a YAML file such as configs/tiny_cpu.yaml") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the config ({exc.strerror})") from None
+    except RecursionError:
+        raise ModelError(f"{path}: config nested too deeply; a config is a mapping of sections (model, data, aug, train, eval)") from None
+    except yaml.YAMLError as exc:
+        raise ModelError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(tree, dict):
+        raise ModelError(f"{path}: a config is a mapping of sections (model, data, aug, train, eval)")
+    parent = tree.pop("inherit", None)
+    if parent is not None and not isinstance(parent, str):
+        raise ModelError(f"{path}: 'inherit' names one config file (relative to this one), got {parent!r}")
+    inherited = read_yaml(path.parent / parent, (*chain, path.resolve())) if parent else []
+    return inherited + [(key, value, str(path)) for key, value in _flatten(tree).items()]
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> Config:
-    """Defaults, then `base` (a saved config), then the YAML file at `path`, then `overrides`; checked."""
+    """Defaults, then `base` (a saved config), then the YAML file at `path` (after the config it inherits), then
+    `overrides`; checked."""
     cfg = Config()
     for key, value in _flatten(base or {}).items():
         _set(cfg, key, value, "saved config")
-    if path is not None:
-        path = Path(path)
-        try:
-            tree = yaml.safe_load(read_text(path, "a config", CONFIG_LIMIT, "; pass a YAML file such as configs/tiny_cpu.yaml")) or {}
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ModelError(f"{path}: config not found; pass a YAML file such as configs/tiny_cpu.yaml") from None
-        except OSError as exc:
-            raise ModelError(f"{path}: cannot read the config ({exc.strerror})") from None
-        except RecursionError:
-            raise ModelError(f"{path}: config nested too deeply; a config is a mapping of sections (model, data, aug, train, eval)") from None
-        except yaml.YAMLError as exc:
-            raise ModelError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(tree, dict):
-            raise ModelError(f"{path}: a config is a mapping of sections (model, data, aug, train, eval)")
-        for key, value in _flatten(tree).items():
-            _set(cfg, key, value, str(path))
+    for key, value, source in read_yaml(Path(path)) if path is not None else []:
+        _set(cfg, key, value, source)
     for key, value in (overrides or {}).items():
         _set(cfg, key, value, "command line")
     return check(cfg)

@@ -12,7 +12,7 @@ from videos import REPO, tiny_overrides
 from alt_model import ALT, ModelError
 from alt_model.checkpoint import CHECKPOINT_FORMAT_VERSION, TrainState, load_checkpoint
 from alt_model.cli import train_main
-from alt_model.config import load_config, parse_overrides
+from alt_model.config import dump, load_config, parse_overrides
 from alt_model.train import BatchPlan, lr_factor, param_groups, train
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -193,3 +193,28 @@ def test_bare_commands_show_their_help(run_main):
                          (explain_main, "Which corpus entities")):
         code, out, err = run_main(entry)
         assert code == 0 and "Usage:" in out and words in out and "--device" in out, err
+
+
+def test_a_config_inherits_another_and_its_own_keys_win(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.yaml").write_text("model:\n  frames: 16\n  r: 4\ntrain:\n  epochs: 3\n")
+    (tmp_path / "sub/mid.yaml").write_text("inherit: ../base.yaml\nmodel:\n  r: 2\n")  # relative to the inheriting file
+    (tmp_path / "sub/top.yaml").write_text("inherit: mid.yaml\ntrain:\n  epochs: 7\n")
+    cfg = load_config(tmp_path / "sub/top.yaml", {"model.frames": "8"})
+    assert (cfg.model.frames, cfg.model.r, cfg.train.epochs) == (8, 2, 7)  # the command line, mid, top win in turn
+    assert "inherit" not in dump(cfg)  # the saved config is the resolved one
+    sixteen = load_config(REPO / "configs/k400_vitb16_16f.yaml")  # the shipped 16-frame recipe is the 8-frame one, 16 frames
+    assert sixteen.model.frames == 16 and sixteen.train.lr_vit == 8e-6 and (sixteen.eval.clips, sixteen.eval.crops) == (3, 1)
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.yaml": "inherit: b.yaml\n", "b.yaml": "inherit: a.yaml\n"}, r"inherit in a circle \(a.yaml -> b.yaml -> a.yaml\)"),
+    ({"a.yaml": "inherit: gone.yaml\n"}, r"gone.yaml: config not found"),
+    ({"a.yaml": "inherit: [b.yaml]\n"}, "'inherit' names one config file"),
+    ({"a.yaml": "inherit: b.yaml\n", "b.yaml": "model:\n  frame: 8\n"}, r"b.yaml: unknown config key 'model.frame'"),
+])
+def test_inheritance_errors_name_the_file(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ModelError, match=message):
+        load_config(tmp_path / "a.yaml")
