@@ -136,6 +136,10 @@ class ALT(nn.Module):
             self.text_head.logit_scale.requires_grad_(False)
             self.linear_head = LinearHead(dim, num_classes)
 
+    def is_pretrained(self, name: str) -> bool:
+        """Whether parameter `name` holds CLIP's pretrained weights (the image tower: `train.lr_vit`)."""
+        return name.startswith("encoder.")
+
     def freeze(self, what: str) -> None:
         """Leave parts fixed in training: `encoder` (Table 6a), `all-but-head` (Table 8's linear probe), or `none`."""
         if what not in FREEZE:

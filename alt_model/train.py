@@ -1,7 +1,7 @@
 """Training (paper Sec. 3.3, supplementary A, DESIGN §9): one loop that reads top to bottom like the recipe.
 
-- AdamW (β = 0.9, 0.98) with two parameter groups: the ViT of the region-aware encoder at
-  `train.lr_vit` (8e-6) and everything else at `train.lr_adapter` (8e-5); weight decay 0.001 on
+- AdamW (β = 0.9, 0.98) with two parameter groups: CLIP's pretrained weights (`model.is_pretrained`:
+  ALT's image tower) at `train.lr_vit` (8e-6) and everything else at `train.lr_adapter` (8e-5); weight decay 0.001 on
   matrices only, none on biases, norms, the logit scale, class and positional embeddings and the
   learned queries.
 - Per optimizer step: linear warm-up from 0 over `warmup_epochs`, then cosine down to
@@ -137,13 +137,13 @@ class Run:
         return Path(self.cfg.out)
 
 
-def param_groups(model: torch.nn.Module, cfg: Config) -> list[dict[str, Any]]:
-    """AdamW groups: (ViT | rest) × (decay | no decay), see the module docstring."""
+def param_groups(model: ALT, cfg: Config) -> list[dict[str, Any]]:
+    """AdamW groups: (CLIP's pretrained weights | the rest) × (decay | no decay), see the module docstring."""
     groups: dict[tuple[bool, bool], list[Tensor]] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
             decay = p.ndim >= 2 and not name.endswith(NO_DECAY)
-            groups.setdefault((name.startswith("encoder."), decay), []).append(p)
+            groups.setdefault((model.is_pretrained(name), decay), []).append(p)
     return [{"params": params, "lr": cfg.train.lr_vit if vit else cfg.train.lr_adapter,
              "weight_decay": cfg.train.weight_decay if decay else 0.0, "name": f"{'vit' if vit else 'adapter'}{'' if decay else '_no_decay'}"}
             for (vit, decay), params in sorted(groups.items(), reverse=True)]
