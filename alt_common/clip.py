@@ -110,9 +110,10 @@ def encode_trimmed(clip: Any, tokens: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def encode_texts(
-    clip: Any, tokens: torch.Tensor, batch_size: int = 256, exact_padding: bool = False, show_progress: bool = False
+    clip: Any, tokens: torch.Tensor, batch_size: int = 256, exact_padding: bool = False, show_progress: bool = False,
+    normalize: bool = True,
 ) -> torch.Tensor:
-    """L2-normalised text embeddings [N, d] in the input order, batched by token count."""
+    """Text embeddings [N, d] in the input order, batched by token count; L2-normalised unless `normalize=False`."""
     device = next(clip.parameters()).device
     lengths = tokens.argmax(dim=-1) + 1  # the EOT token has the largest id: it ends each text
     fast = not exact_padding and _fast_path_ok(clip)
@@ -126,7 +127,7 @@ def encode_texts(
             chunks.append(clip.encode_text(batch).float().cpu())
     out = torch.cat(chunks)
     out[order] = out.clone()  # back to the input order
-    return F.normalize(out, dim=-1)
+    return F.normalize(out, dim=-1) if normalize else out
 
 
 def count_truncated(tokenizer: Any, texts: list[str]) -> int:

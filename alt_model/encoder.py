@@ -79,6 +79,19 @@ def self_attention(attn: nn.MultiheadAttention, x: Tensor, bias: Tensor | None) 
     return attn.out_proj(out.transpose(1, 2).reshape(batch, n, width)), k.mean(dim=1)
 
 
+def embed_patches(visual: nn.Module, images: Tensor) -> Tensor:
+    """Eq. 1: patch embeddings, class token and positions, then `ln_pre`, as open_clip's ViT does."""
+    x = visual.conv1(images).flatten(2).transpose(1, 2)
+    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+    return visual.ln_pre(torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype))
+
+
+def project(visual: nn.Module, tokens: Tensor) -> Tensor:
+    """Into the joint image-text space: `ln_post`, then `proj` (when the tower has one)."""
+    tokens = visual.ln_post(tokens)
+    return tokens @ visual.proj if visual.proj is not None else tokens
+
+
 def tome_block(block: nn.Module, x: Tensor, sizes: Tensor, assignment: Tensor, r: int,
                proportional: bool) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. 2, BLOCK_ToMe: attention (log(size) added to the logits once tokens have merged), r merges, MLP."""
@@ -123,21 +136,9 @@ class RegionAwareEncoder(nn.Module):
             num_tokens -= schedule[-1]
         return schedule
 
-    def embed(self, images: Tensor) -> Tensor:
-        """Eq. 1: patch embeddings, class token and positions, then `ln_pre`, as open_clip does."""
-        v = self.visual
-        x = v.conv1(images).flatten(2).transpose(1, 2)
-        cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        return v.ln_pre(torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype))
-
-    def project(self, tokens: Tensor) -> Tensor:
-        """Into the joint image-text space: `ln_post`, then `proj` (when the tower has one)."""
-        tokens = self.visual.ln_post(tokens)
-        return tokens @ self.visual.proj if self.visual.proj is not None else tokens
-
     def forward(self, images: Tensor) -> EncoderOutput:
         """images [B, 3, H, W] at the tower's image size."""
-        x = self.embed(images)
+        x = embed_patches(self.visual, images)
         batch, n, _ = x.shape
         sizes = x.new_ones(batch, n, 1)
         assignment = torch.arange(n, device=x.device).expand(batch, -1)  # input position -> token index
@@ -151,4 +152,4 @@ class RegionAwareEncoder(nn.Module):
             if index == self.cls_layer:  # Eq. 3: e_cls
                 cls = x[:, 0]
         sources = source_map(region_assignment, regions.shape[1] + 1, regions.dtype)[:, 1:, 1:]
-        return EncoderOutput(cls=self.project(cls), regions=self.project(regions), sizes=region_sizes, sources=sources)
+        return EncoderOutput(cls=project(self.visual, cls), regions=project(self.visual, regions), sizes=region_sizes, sources=sources)

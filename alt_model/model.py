@@ -57,7 +57,7 @@ class ALTOutput:
     logits: Tensor  # [B, C]
     video_embedding: Tensor  # [B, d], z of Eq. 9
     entity_ids: Tensor | None  # [B, T, n] aligned entity per token (class token first); None without alignment
-    frames: EncoderOutput  # the encoder's output for the B·T frames (regions, sizes, sources)
+    frames: EncoderOutput | None  # the encoder's output for the B·T frames (regions, sizes, sources); None for X-CLIP
 
 
 def default_depth(vision_width: int) -> int:

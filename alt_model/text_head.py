@@ -45,22 +45,26 @@ def load_templates(path: str | Path = TEMPLATES_FILE) -> list[str]:
 class TextHead(nn.Module):
     """Eq. 10: logits of video embeddings z [B, d] against the prompt-ensembled labels [C, d]."""
 
-    def __init__(self, clip: nn.Module, tokenizer: Callable[[list[str]], Tensor], templates: Sequence[str] | None = None) -> None:
+    def __init__(self, clip: nn.Module, tokenizer: Callable[[list[str]], Tensor], templates: Sequence[str] | None = None,
+                 normalize: bool = True) -> None:
         super().__init__()
         object.__setattr__(self, "clip", clip)  # not a submodule, see the module docstring
         self.tokenizer = tokenizer
         self.templates = list(templates) if templates is not None else load_templates()
+        self.normalize = normalize
         self.logit_scale = nn.Parameter(clip.logit_scale.detach().clone().reshape(()))
         self._cache: dict[tuple[str, ...], Tensor] = {}
 
     def class_embeddings(self, labels: Sequence[str]) -> Tensor:
-        """[C, d] L2-normalised ensembled embeddings of the labels, cached per label set."""
+        """[C, d] ensembled embeddings of the labels, cached per label set: L2-normalised, or with `normalize=False`
+        the mean of the raw text features over the templates (what X-CLIP's prompt generator takes)."""
         key = tuple(labels)
         if key not in self._cache:
             texts = [template.replace("{}", label) for label in key for template in self.templates]
             self.clip.to(self.logit_scale.device)
-            per_template = encode_texts(self.clip, self.tokenizer(texts)).clone()
-            self._cache[key] = F.normalize(per_template.view(len(key), len(self.templates), -1).mean(dim=1), dim=-1)
+            per_template = encode_texts(self.clip, self.tokenizer(texts), normalize=self.normalize).clone()
+            ensembled = per_template.view(len(key), len(self.templates), -1).mean(dim=1)
+            self._cache[key] = F.normalize(ensembled, dim=-1) if self.normalize else ensembled
         return self._cache[key].to(self.logit_scale.device)
 
     def forward(self, z: Tensor, classes: Tensor) -> Tensor:

@@ -1,19 +1,20 @@
-"""ALT's parameters and GFLOPs beside every figure the paper gives (Table 1, Table C5 = Table 6e), and the
-tunable parameters of Table 6a's frozen encoder; counted on the meta device (`alt_model.flops`).
+"""ALT's parameters and GFLOPs beside every figure the paper gives (Table 1, Table C5 = Table 6e), the
+tunable parameters of Table 6a's frozen encoder, and X-CLIP's GFLOPs beside its paper's Table 1 (per view);
+counted on the meta device (`alt_model.flops`).
 
     python benchmarks/model_cost.py
 """
 
 from __future__ import annotations
 
-from alt_model.flops import PAPER_COSTS, count_gflops, count_params
+from alt_model.flops import PAPER_COSTS, XCLIP_COSTS, count_gflops, count_params
 
 
 def main() -> None:
     print("| paper row | GFLOPs (paper) | GFLOPs (ours) | ratio | params M (paper) | params M (ours) | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for row in PAPER_COSTS:
-        options = dict(row.options)
+    for row in PAPER_COSTS + XCLIP_COSTS:
+        options = {**dict(row.options), "arch": row.arch}
         gflops = row.views * count_gflops(row.model, row.frames, row.r, **options)
         params = count_params(row.model, row.frames, **options).total / 1e6
         paper_params = f"{row.params_m:.1f} | {params:.1f} | {params / row.params_m:.3f}" if row.params_m else f"- | {params:.1f} | -"

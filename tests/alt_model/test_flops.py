@@ -1,4 +1,5 @@
-"""alt_model/flops.py: parameters and multiply-adds counted on the meta device, against the paper's Table 1 and C5."""
+"""alt_model/flops.py: parameters and multiply-adds counted on the meta device, against the paper's Table 1 and C5
+and the X-CLIP paper's Table 1."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from tiny import TINY_VIT
 from torch.utils.flop_counter import FlopCounterMode
 
 from alt_model import RegionAwareEncoder, count_gflops, count_params
-from alt_model.flops import PAPER_COSTS
+from alt_model.flops import PAPER_COSTS, XCLIP_COSTS
 from alt_common.clip import resolve_model
 
 
@@ -21,6 +22,20 @@ def test_every_cost_the_paper_gives_is_met_within_3_percent(row):
     assert 0 < gflops.adapter < 0.05 * gflops  # the adapter is a small part of the cost
     if row.params_m is not None:
         assert count_params(row.model, row.frames, **options).total / 1e6 == pytest.approx(row.params_m, rel=0.03)  # 0.982 to 1.0
+
+
+@pytest.mark.parametrize("row", XCLIP_COSTS, ids=lambda row: row.label)
+def test_every_xclip_cost_its_paper_gives_is_met_within_5_percent(row):
+    gflops = count_gflops(row.model, row.frames, arch="xclip")
+    assert row.views * gflops == pytest.approx(row.gflops, rel=0.05)  # measured: 0.979 to 0.999
+    assert 0 < gflops.adapter < 0.07 * gflops  # the MIT and the prompts over 400 labels: 1.1% (L/14) to 6.3% (B/32)
+
+
+def test_xclip_adds_message_tokens_mit_and_prompts_to_the_image_tower():
+    xclip, frozen = count_params("ViT-B-16", arch="xclip"), count_params("ViT-B-16", arch="xclip", freeze="encoder")
+    assert xclip.encoder == 86_192_640  # CLIP ViT-B/16's image tower, as ALT counts it
+    assert 45e6 < xclip.added < 46e6  # 12 message blocks (35.4M), the MIT (3.2M), the prompts (6.7M)
+    assert frozen.tunable == frozen.added  # the messages train with the image tower frozen
 
 
 def test_parameters_split_into_the_image_tower_and_what_alt_adds():

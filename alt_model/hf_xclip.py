@@ -1,0 +1,236 @@
+"""Weights interchange with `transformers`' `XCLIPModel` (DESIGN §10): `load_hf_xclip` builds our `XCLIP` from a local
+HF X-CLIP folder (config.json and model.safetensors, sharded safetensors or pytorch_model.bin: the layout of
+microsoft/xclip-base-patch32 and -patch16); `save_hf_xclip` writes ours back in that layout.
+
+The CLIP underneath is open_clip's `CLIP` class built from the HF config's shapes (no download). Names map by
+`RENAMES`; open_clip packs q/k/v into one `in_proj` (HF keeps three), and stores the two towers' projections as
+[in, out] matrices (HF as `Linear` weights, [out, in]). Every weight is mapped in both directions; a weight left
+over or missing raises `ModelError`. Loading runs no pickle: safetensors, or `torch.load(weights_only=True)`.
+HF's single `hidden_act` per tower serves open_clip's one activation for both towers, and the vision one the MIT
+too, so the text, vision and prompt activations must agree (QuickGELU in X-CLIP's released models).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .errors import ModelError
+from .xclip import ACTIVATIONS, XCLIP
+
+log = logging.getLogger(__name__)
+
+# X-CLIP normalises frames with ImageNet's mean and std (its datasets/build.py), not CLIP's
+XCLIP_MEAN, XCLIP_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+RENAMES = (  # (our name, HF's): regular expressions applied in order to a name of `our_weights`
+    (r"^encoder\.messages\.(\d+)\.(fc|ln|attn)\.", r"vision_model.encoder.layers.\1.message_\2."),
+    (r"^encoder\.visual\.transformer\.resblocks\.", "vision_model.encoder.layers."),
+    (r"^encoder\.visual\.conv1\.", "vision_model.embeddings.patch_embedding."),
+    (r"^encoder\.visual\.class_embedding$", "vision_model.embeddings.class_embedding"),
+    (r"^encoder\.visual\.positional_embedding$", "vision_model.embeddings.position_embedding.weight"),
+    (r"^encoder\.visual\.ln_pre\.", "vision_model.pre_layernorm."),
+    (r"^encoder\.visual\.ln_post\.", "vision_model.post_layernorm."),
+    (r"^encoder\.visual\.proj$", "visual_projection.weight"),
+    (r"^clip\.token_embedding\.", "text_model.embeddings.token_embedding."),
+    (r"^clip\.positional_embedding$", "text_model.embeddings.position_embedding.weight"),
+    (r"^clip\.transformer\.resblocks\.", "text_model.encoder.layers."),
+    (r"^clip\.ln_final\.", "text_model.final_layer_norm."),
+    (r"^clip\.text_projection$", "text_projection.weight"),
+    (r"^mit\.transformer\.resblocks\.", "mit.encoder.layers."),
+    (r"^prompts\.visual_ln\.", "prompts_visual_layernorm."),
+    (r"^prompts\.visual_proj$", "prompts_visual_projection"),
+    (r"^prompts\.ln\.", "prompts_generator.layernorm."),
+    (r"^prompts\.alpha$", "prompts_generator.alpha"),
+    (r"^prompts\.blocks\.(\d+)\.ln_1\.", r"prompts_generator.decoder.\1.norm1."),
+    (r"^prompts\.blocks\.(\d+)\.ln_2\.", r"prompts_generator.decoder.\1.norm3."),
+    (r"^prompts\.blocks\.(\d+)\.attn\.", r"prompts_generator.decoder.\1.cross_attn."),
+    (r"^prompts\.blocks\.(\d+)\.mlp\.c_fc\.", r"prompts_generator.decoder.\1.mlp.0."),
+    (r"^prompts\.blocks\.(\d+)\.mlp\.c_proj\.", r"prompts_generator.decoder.\1.mlp.3."),
+    (r"^text_head\.logit_scale$", "logit_scale"),
+    (r"\.layers\.(\d+)\.ln_1\.", r".layers.\1.layer_norm1."),  # inside the ViT, text and MIT blocks
+    (r"\.layers\.(\d+)\.ln_2\.", r".layers.\1.layer_norm2."),
+    (r"\.layers\.(\d+)\.attn\.", r".layers.\1.self_attn."),
+    (r"\.layers\.(\d+)\.mlp\.c_fc\.", r".layers.\1.mlp.fc1."),
+    (r"\.layers\.(\d+)\.mlp\.c_proj\.", r".layers.\1.mlp.fc2."),
+)
+TRANSPOSED = {"encoder.visual.proj", "clip.text_projection"}  # [in, out] here, [out, in] in HF
+IGNORED = re.compile(r"\.position_ids$")  # buffers older HF checkpoints saved
+
+
+def hf_names(name: str) -> list[str]:
+    """HF's names for one of our weights: one, or q/k/v's three for a packed `in_proj`."""
+    for pattern, replacement in RENAMES:
+        name = re.sub(pattern, replacement, name)
+    base, _, kind = name.rpartition(".in_proj_")
+    return [f"{base}.{p}_proj.{kind}" for p in "qkv"] if base else [name]
+
+
+def text_weights(clip: nn.Module) -> dict[str, Tensor]:
+    """The open_clip CLIP's text tower (its state_dict less the image tower and the logit scale)."""
+    return {k: v for k, v in clip.state_dict().items() if not k.startswith("visual.") and k not in ("logit_scale", "logit_bias")}
+
+
+def our_weights(model: XCLIP) -> dict[str, Tensor]:
+    """Every weight of the model: its state_dict and, as `clip.*`, the frozen text tower it holds outside it."""
+    return {**model.state_dict(), **{f"clip.{k}": v for k, v in text_weights(model.text_head.clip).items()}}
+
+
+def to_hf(weights: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Our weights (`our_weights`) in HF's names and layout."""
+    out = {}
+    for name, value in weights.items():
+        value = value.detach().cpu()
+        names = hf_names(name)
+        parts = value.chunk(3) if len(names) == 3 else [value.T if name in TRANSPOSED else value]
+        out.update((hf, part.contiguous().clone()) for hf, part in zip(names, parts))
+    return out
+
+
+def from_hf(hf: dict[str, Tensor], names: list[str]) -> dict[str, Tensor]:
+    """HF weights into our `names` (those of `our_weights`); raises `ModelError` on a weight missing or left over."""
+    wanted = {name: hf_names(name) for name in names}
+    missing = sorted(h for hs in wanted.values() for h in hs if h not in hf)
+    left = sorted(set(hf) - {h for hs in wanted.values() for h in hs} - {h for h in hf if IGNORED.search(h)})
+    if missing or left:
+        raise ModelError(f"the HF X-CLIP weights do not match its config: missing {missing[:5]}, unexpected {left[:5]}")
+    return {name: torch.cat([hf[h] for h in hs]) if len(hs) == 3 else hf[hs[0]].T if name in TRANSPOSED else hf[hs[0]]
+            for name, hs in wanted.items()}
+
+
+def read_hf_weights(folder: Path) -> dict[str, Tensor]:
+    """The tensors of an HF folder: model.safetensors, its shards (model.safetensors.index.json) or pytorch_model.bin."""
+    from safetensors.torch import load_file
+
+    index = folder / "model.safetensors.index.json"
+    if (folder / "model.safetensors").is_file():
+        return load_file(folder / "model.safetensors")
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return {k: v for shard in shards for k, v in load_file(folder / shard).items()}
+    if (folder / "pytorch_model.bin").is_file():
+        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise ModelError(f"{folder}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin; pass an HF X-CLIP folder")
+
+
+def activation_of(module: nn.Module) -> str:
+    """The name (a key of `ACTIVATIONS`) of an open_clip block's MLP activation."""
+    names = {kind: name for name, kind in ACTIVATIONS.items()}
+    kind = type(module.mlp.gelu)
+    if kind not in names:
+        raise ModelError(f"HF X-CLIP has no activation {kind.__name__}; only {', '.join(ACTIVATIONS)}")
+    return names[kind]
+
+
+def check_config(config: Any) -> str:
+    """Raise `ModelError` where our X-CLIP cannot hold an HF config; return its one activation."""
+    text, vision = config.text_config, config.vision_config
+    acts = {text.hidden_act, vision.hidden_act, config.prompt_hidden_act}
+    problems = [
+        (len(acts) > 1 or not acts <= set(ACTIVATIONS), f"activations text={text.hidden_act}, vision={vision.hidden_act}, "
+                                                        f"prompt={config.prompt_hidden_act} (one of {', '.join(ACTIVATIONS)} for all)"),
+        ({text.layer_norm_eps, vision.layer_norm_eps} != {1e-5}, "layer_norm_eps other than open_clip's 1e-5"),
+        (vision.mit_hidden_size != config.projection_dim, "vision_config.mit_hidden_size != projection_dim"),
+        (vision.num_channels != 3 or not isinstance(vision.image_size, int) or not isinstance(vision.patch_size, int),
+         "non-RGB or non-square frames or patches"),
+    ]
+    unsupported = [what for bad, what in problems if bad]
+    if unsupported:
+        raise ModelError(f"X-CLIP config not supported: {'; '.join(unsupported)}")
+    training_only = {"vision_config.drop_path_rate": vision.drop_path_rate, "vision_config.attention_dropout": vision.attention_dropout,
+                     "text_config.attention_dropout": text.attention_dropout, "prompt_attention_dropout": config.prompt_attention_dropout,
+                     "prompt_projection_dropout": config.prompt_projection_dropout}
+    if any(training_only.values()):
+        log.warning("X-CLIP: %s not supported (training only); loading without", training_only)
+    return acts.pop()
+
+
+def clip_from_config(config: Any, activation: str) -> nn.Module:
+    """open_clip's `CLIP` with the HF X-CLIP config's tower shapes, random weights."""
+    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+
+    text, vision = config.text_config, config.vision_config
+    vision_cfg = CLIPVisionCfg(layers=vision.num_hidden_layers, width=vision.hidden_size,
+                               head_width=vision.hidden_size // vision.num_attention_heads,
+                               mlp_ratio=vision.intermediate_size / vision.hidden_size, patch_size=vision.patch_size,
+                               image_size=vision.image_size)
+    text_cfg = CLIPTextCfg(context_length=text.max_position_embeddings, vocab_size=text.vocab_size, width=text.hidden_size,
+                           heads=text.num_attention_heads, layers=text.num_hidden_layers,
+                           mlp_ratio=text.intermediate_size / text.hidden_size)
+    return CLIP(config.projection_dim, vision_cfg, text_cfg, quick_gelu=activation == "quick_gelu")
+
+
+def frame_normalisation(folder: Path) -> tuple[list[float], list[float]]:
+    """(mean, std) of the folder's preprocessor_config.json, else X-CLIP's (ImageNet's)."""
+    path = folder / "preprocessor_config.json"
+    pre = json.loads(path.read_text()) if path.is_file() else {}
+    return list(pre.get("image_mean", XCLIP_MEAN)), list(pre.get("image_std", XCLIP_STD))
+
+
+def load_hf_xclip(folder: str | Path, device: str | torch.device = "cpu") -> XCLIP:
+    """Our `XCLIP`, in eval mode, from a local HF X-CLIP folder (see the module docstring)."""
+    from open_clip.model import set_model_preprocess_cfg
+    from open_clip.transform import PreprocessCfg
+    from transformers import XCLIPConfig
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{folder}: no config.json; pass a folder saved by XCLIPModel.save_pretrained (or save_hf_xclip)")
+    config = XCLIPConfig.from_pretrained(folder)
+    activation = check_config(config)
+    clip = clip_from_config(config, activation)
+    vision = config.vision_config
+    model = XCLIP(clip, vision.num_frames, mit_layers=vision.mit_num_hidden_layers, mit_heads=vision.mit_num_attention_heads,
+                  mit_mlp_ratio=vision.mit_intermediate_size / vision.mit_hidden_size, prompt_layers=config.prompt_layers,
+                  prompt_heads=config.prompt_num_attention_heads, prompt_alpha=config.prompt_alpha, activation=activation)
+    weights = from_hf(read_hf_weights(folder), list(our_weights(model)))
+    model.load_state_dict({k: v for k, v in weights.items() if not k.startswith("clip.")})
+    clip.load_state_dict({k.removeprefix("clip."): v for k, v in weights.items() if k.startswith("clip.")}, strict=False)
+    mean, std = frame_normalisation(folder)
+    set_model_preprocess_cfg(clip, asdict(PreprocessCfg(size=vision.image_size, mean=mean, std=std)))
+    return model.to(device).eval()
+
+
+def xclip_config(model: XCLIP) -> Any:
+    """The `XCLIPConfig` of our model's shapes."""
+    from transformers import XCLIPConfig
+
+    visual, clip = model.encoder.visual, model.text_head.clip
+    tower = visual.transformer.resblocks[0]
+    activation = activation_of(tower)
+    if activation != model.activation:
+        raise ModelError(f"HF X-CLIP runs the MIT with the image tower's activation ({activation}), this model with {model.activation}")
+    text_block, mit_block = clip.transformer.resblocks[0], model.mit.transformer.resblocks[0]
+    sizes = {visual.image_size[0] == visual.image_size[1], visual.patch_size[0] == visual.patch_size[1]}
+    if sizes != {True}:
+        raise ModelError("HF X-CLIP takes square frames and patches")
+    text = dict(vocab_size=clip.vocab_size, hidden_size=clip.transformer.width, intermediate_size=text_block.mlp.c_fc.out_features,
+                num_hidden_layers=len(clip.transformer.resblocks), num_attention_heads=text_block.attn.num_heads,
+                max_position_embeddings=clip.positional_embedding.shape[0], hidden_act=activation)
+    vision = dict(hidden_size=visual.transformer.width, intermediate_size=tower.mlp.c_fc.out_features,
+                  num_hidden_layers=len(visual.transformer.resblocks), num_attention_heads=tower.attn.num_heads,
+                  image_size=visual.image_size[0], patch_size=visual.patch_size[0], num_frames=model.num_frames,
+                  mit_hidden_size=visual.output_dim, mit_intermediate_size=mit_block.mlp.c_fc.out_features,
+                  mit_num_hidden_layers=len(model.mit.transformer.resblocks), mit_num_attention_heads=mit_block.attn.num_heads,
+                  hidden_act=activation)
+    return XCLIPConfig(text_config=text, vision_config=vision, projection_dim=visual.output_dim, prompt_layers=len(model.prompts.blocks),
+                       prompt_num_attention_heads=model.prompts.blocks[0].attn.heads, prompt_hidden_act=model.activation,
+                       logit_scale_init_value=model.text_head.logit_scale.item())
+
+
+def save_hf_xclip(model: XCLIP, folder: str | Path) -> Path:
+    """Write our model as an HF X-CLIP folder (config.json, model.safetensors) that `XCLIPModel.from_pretrained` loads."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    config = xclip_config(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(folder)
+    save_file(to_hf(our_weights(model)), folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
