@@ -101,7 +101,7 @@ def _table(names: list[str], results: list, summary: dict | None) -> Table:
 
 @eval_app.command(no_args_is_help=True)
 def evaluate(
-    checkpoint: Annotated[Path, typer.Option(help="A last.pt or best.pt written by alt-train.")],
+    checkpoint: Annotated[Path, typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP folder (Hugging Face's layout).")],
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
     labels: Annotated[Optional[list[Path]], typer.Option(help="Label set; repeat for splits (default: the training labels).")] = None,
     video_root: Annotated[Optional[Path], typer.Option(help="Folder the list's paths are relative to (default: the run's).")] = None,
@@ -126,8 +126,9 @@ def evaluate(
 
     clips_crops = parse_views(views)
     _check_device(device)
-    state = load_checkpoint(checkpoint)
-    folder = out_dir or checkpoint.parent / "eval"
+    released = checkpoint.is_dir()  # an HF X-CLIP folder: no run config, no labels of its own
+    state = {"labels": [], "config": {}} if released else load_checkpoint(checkpoint)
+    folder = out_dir or checkpoint.parent / (f"{checkpoint.name}_eval" if released else "eval")
     inputs = [checkpoint, corpus, config, *(val_list or []), *(labels or []), *(train_list or [])]
     check_out_folder(folder, "--out", inputs=inputs, writes=["metrics.json", "confusion.csv", "summary.json"])
     saved = load_config(base=state["config"])  # the run's config, checked

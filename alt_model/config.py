@@ -23,7 +23,7 @@ from .data import SCALES
 from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER
 from .errors import ModelError
 from .guard import MiB, read_text
-from .model import ADAPTER_WIDTHS, ADAPTERS, ALIGNER_SCALES, FREEZE, HEADS, QUERIES, REDUCE_ORDERS
+from .model import ADAPTER_WIDTHS, ADAPTERS, ALIGNER_SCALES, ARCHS, FREEZE, HEADS, QUERIES, REDUCE_ORDERS
 from .precision import PRECISIONS
 
 
@@ -32,6 +32,7 @@ class ModelConfig:
     """The ALT model: every `ALT` option (`factory.create_model` builds it); name/pretrained default to the
     ones that embedded the corpus."""
 
+    arch: str = "alt"  # alt | xclip: ALT (paper Sec. 3), or the X-CLIP baseline (xclip.py), which reads only the keys marked X-CLIP
     name: str | None = None
     pretrained: str | None = None
     frames: int = 8
@@ -55,6 +56,9 @@ class ModelConfig:
     self_attention: bool = True
     categories: list[str] | None = None
     grad_checkpointing: bool = False  # recompute the ViT blocks in the backward pass: less memory, ~30% slower
+    mit_layers: int = 1  # X-CLIP: layers of the multi-frame integration transformer (X-CLIP Sec. 4.1: 1)
+    prompt_layers: int = 2  # X-CLIP: blocks of the video-specific prompt generator (X-CLIP Sec. 4.1: 2)
+    prompt_alpha: float = 0.1  # X-CLIP: the prompts' learned weight α, its initial value (X-CLIP Sec. 3.3: 0.1)
 
 
 @dataclass
@@ -267,7 +271,7 @@ def check(cfg: Config) -> Config:
         ("aug.scales", a.scales, bool(a.scales) and all(0 < s <= 1 for s in a.scales), "fractions of the shorter side, above 0 and at most 1"),
         ("model.temperature", cfg.model.temperature, cfg.model.temperature > 0, "above 0"),
         *[(f"model.{key}", value, value in allowed, f"one of {', '.join(allowed)}") for key, value, allowed in (
-            ("aligner_scale", cfg.model.aligner_scale, ALIGNER_SCALES), ("adapter_width", cfg.model.adapter_width, ADAPTER_WIDTHS),
+            ("arch", cfg.model.arch, ARCHS), ("aligner_scale", cfg.model.aligner_scale, ALIGNER_SCALES), ("adapter_width", cfg.model.adapter_width, ADAPTER_WIDTHS),
             ("reduce", cfg.model.reduce, REDUCE_ORDERS), ("adapter", cfg.model.adapter, ADAPTERS), ("head", cfg.model.head, HEADS),
             ("queries", cfg.model.queries, QUERIES))],
         ("train.freeze", t.freeze, t.freeze in FREEZE, f"one of {', '.join(FREEZE)}"),
@@ -279,7 +283,9 @@ def check(cfg: Config) -> Config:
     for key, value, allowed, what in ranges:
         if not allowed:
             raise ModelError(f"{key} must be {what}, got {value}")
-    if t.freeze == "all-but-head" and cfg.model.head != "linear":
+    if cfg.model.arch == "xclip" and (cfg.model.mit_layers < 1 or cfg.model.prompt_layers < 1):
+        raise ModelError(f"model.mit_layers and model.prompt_layers must be at least 1, got {cfg.model.mit_layers} and {cfg.model.prompt_layers}")
+    if t.freeze == "all-but-head" and (cfg.model.head != "linear" or cfg.model.arch != "alt"):
         raise ModelError("train.freeze=all-but-head trains a linear probe's head alone; set model.head=linear too")
     return cfg
 

@@ -157,6 +157,8 @@ def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Pat
         val_list = Path(val_lists[i if len(val_lists) > 1 else 0])
         label_file = label_files[i if len(label_files) > 1 else 0] if label_files else None
         labels = read_labels([label_file])[0] if label_file else list(default_labels)
+        if not labels:
+            raise ModelError("no label set to evaluate with; pass --labels (a released model carries none)")
         name = Path(label_file).stem if len(label_files) > 1 else val_list.stem
         splits.append(Split(val_list, labels, name))
     return splits

@@ -42,6 +42,7 @@ from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER, EncoderOutput, RegionAw
 from .errors import ModelError
 from .text_head import LinearHead, TextHead
 
+ARCHS = ("alt", "xclip")  # model.arch: this module's ALT, or the X-CLIP baseline (xclip.py)
 QUERIES = ("corpus", "action-names", "learnable")
 ALIGNER_SCALES = ("clip", "learned", "none")  # the cosines' scale before Eq. 4's noise: CLIP's logit scale, learned from it, or 1
 ADAPTER_WIDTHS = ("vision", "joint")  # the adapter's channels: the image tower's (Table 1's size) or the joint space's
