@@ -182,6 +182,12 @@ def load_hf_xclip(folder: str | Path, device: str | torch.device = "cpu") -> XCL
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise ModelError(f"{folder}: no config.json; pass a folder saved by XCLIPModel.save_pretrained (or save_hf_xclip)")
+    try:
+        kind = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise ModelError(f"{folder / 'config.json'}: not a Hugging Face config ({type(exc).__name__}); pass an HF X-CLIP folder") from None
+    if kind != "xclip":
+        raise ModelError(f"{folder / 'config.json'}: a {kind!r} model, not X-CLIP ('model_type': 'xclip'); pass an HF X-CLIP folder")
     config = XCLIPConfig.from_pretrained(folder)
     activation = check_config(config)
     clip = clip_from_config(config, activation)

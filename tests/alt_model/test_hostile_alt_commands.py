@@ -317,9 +317,25 @@ CASES = [
          "not a corpus.pt", absent=lambda c: [c.tmp / "pwned", c.out]),
     Case("unknown config key (holds)", "train", lambda c: c.train("train.lr_vt=1e-3"), 2, "unknown config key 'train.lr_vt'"),
     Case("eval: checkpoint not found (holds)", "eval", lambda c: c.eval(checkpoint=c.tmp / "nope.pt"), 2, "checkpoint not found"),
+    # a folder as --checkpoint is a released X-CLIP in Hugging Face's layout (issue 18)
+    Case("eval: a folder with no config.json", "eval", lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, None)), 2,
+         "no config.json; pass a folder saved by XCLIPModel.save_pretrained"),
+    Case("eval: a folder of another Hugging Face model", "eval",
+         lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, b'{"model_type": "bert"}')), 2, "a 'bert' model, not X-CLIP"),
+    Case("eval: a folder whose config.json is not JSON", "eval",
+         lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, b"\xff[1")), 2, "not a Hugging Face config"),
     Case("train: corpus not found (holds)", "train", lambda c: ["--corpus", c.tmp / "nope.pt", *c.train()[2:]], 2,
          "corpus.pt not found", absent=lambda c: [c.out]),
 ]
+
+
+def _hf_folder(c: Ctx, config: bytes | None) -> Path:
+    """A folder posing as a released X-CLIP: `config` as its config.json (none when None), no weights."""
+    folder = c.tmp / "released"
+    folder.mkdir()
+    if config is not None:
+        (folder / "config.json").write_bytes(config)
+    return folder
 
 
 def _digest(path: Path) -> str:
