@@ -2,7 +2,8 @@
 `alt_model.few_shot`.
 
 alt-train --corpus corpus.pt --config configs/tiny_cpu.yaml [--out RUN] [section.key=value ...] [--resume] [--device D]
-alt-eval (--checkpoint runs/x/best.pt | --pretrained DIR) [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...] [--device D]
+alt-eval (--checkpoint runs/x/best.pt | --pretrained DIR) [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...]
+         [--device D]
 
 Under `torchrun --nproc-per-node N` every process runs the same command; only rank 0 logs and writes.
 """
@@ -131,7 +132,8 @@ def evaluate(
     clips_crops = parse_views(views)
     _check_device(device)
     saved_config, trained_labels = trained_config(source)
-    folder = out_dir or (checkpoint.parent / "eval" if checkpoint else pretrained.with_name(f"{pretrained.name}_eval"))
+    beside = checkpoint.parent / "eval" if checkpoint else Path(f"{pretrained.resolve()}_eval")  # a model folder stays as exported
+    folder = out_dir or beside
     model_files = [checkpoint] if checkpoint else [pretrained / name for name in FILES]
     inputs = [*model_files, corpus, config, *(val_list or []), *(labels or []), *(train_list or [])]
     check_out_folder(folder, "--out", inputs=inputs, writes=["metrics.json", "confusion.csv", "summary.json"])

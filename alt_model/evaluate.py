@@ -181,7 +181,8 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
         for split in splits:
             own = split.labels == trained_labels
             if d.main and not own:
-                log.info("%s: %d labels, %d of them seen in training", split.name, len(split.labels), len(set(split.labels) & set(trained_labels)))
+                seen = len(set(split.labels) & set(trained_labels))
+                log.info("%s: %d labels, %d of them seen in training", split.name, len(split.labels), seen)
             items = read_video_list(split.val_list, video_root or cfg.data.video_root, split.labels, drop_unknown=not own)
             dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std)
             with torch.no_grad():
