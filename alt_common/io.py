@@ -42,6 +42,54 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
             os.unlink(tmp)
 
 
+def atomic_folder(path: str | Path, write: Callable[[Path], object]) -> None:
+    """Call write(tmp_folder) on a new temporary folder beside `path`, fsync its files, then rename it to `path`:
+    a reader sees the whole folder or none of it. An existing `path` is moved aside first and removed once the
+    new folder is in place (the caller decides whether it may be replaced); a failure leaves `path` as it was
+    and no temporary folder behind. The folder and its files get the modes a plain mkdir and open() would give
+    (mkdtemp makes 0700, and some writers 0600)."""
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    aside = tmp.with_suffix(".old")  # where an existing `path` waits until the new folder is in place
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                with open(file, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.chmod(file, 0o666 & ~umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        if path.exists():
+            os.replace(path, aside)
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if aside.exists():
+                os.replace(aside, path)
+            raise
+        _fsync_folder(path.parent)
+    finally:
+        for left in (tmp, aside):
+            if left.exists():
+                shutil.rmtree(left)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (where the platform lets a folder be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def link_atomic(source: Path, target: Path) -> None:
     """`target` becomes another name of `source`'s current content (a hard link, atomically; a copy where links fail)."""
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")

@@ -82,20 +82,20 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if k != CORPUS_BUFFER}
 
 
-def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path, fresh: tuple[str, ...] = ()) -> None:
+def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path, fresh: tuple[str, ...] = (),
+                 fix: str = "use the corpus of the CLIP model it was trained with and the model options it was trained with") -> None:
     """Load learned weights into `model`; the corpus buffer stays the model's own, and parameters under the
-    prefixes `fresh` keep their initial values when `state` lacks them (a linear probe's new head)."""
+    prefixes `fresh` keep their initial values when `state` lacks them (a linear probe's new head). A mismatch
+    is one ModelError naming the first tensor that differs, and `fix`."""
     state = {k: v for k, v in state.items() if k != CORPUS_BUFFER}
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shapes that differ: another CLIP model (a corpus embedded by it), other model options
         detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc).splitlines()[0])
-        raise ModelError(f"{source}: weights do not fit this model ({detail[:200]}); use the corpus of the CLIP model it was trained "
-                         "with and the model options it was trained with") from None
+        raise ModelError(f"{source}: weights do not fit this model ({detail[:200]}); {fix}") from None
     missing = [k for k in missing if k != CORPUS_BUFFER and not any(k.startswith(prefix) for prefix in fresh)]
     if missing or unexpected:
-        raise ModelError(f"{source}: weights do not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
-                         "use the model options it was trained with")
+        raise ModelError(f"{source}: weights do not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}); {fix}")
 
 
 def save_atomic(obj: Any, path: Path) -> None:

@@ -2,7 +2,8 @@
 `alt_model.few_shot`.
 
 alt-train --corpus corpus.pt --config configs/tiny_cpu.yaml [--out RUN] [section.key=value ...] [--resume] [--device D]
-alt-eval --checkpoint runs/x/best.pt [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...] [--device D]
+alt-eval (--checkpoint runs/x/best.pt | --pretrained DIR) [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...]
+         [--device D]
 
 Under `torchrun --nproc-per-node N` every process runs the same command; only rank 0 logs and writes.
 """
@@ -101,7 +102,8 @@ def _table(names: list[str], results: list, summary: dict | None) -> Table:
 
 @eval_app.command(no_args_is_help=True)
 def evaluate(
-    checkpoint: Annotated[Path, typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP folder (Hugging Face's layout).")],
+    checkpoint: Annotated[Optional[Path], typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP folder (Hugging Face's layout).")] = None,
+    pretrained: Annotated[Optional[Path], typer.Option(help="Instead of --checkpoint: a model folder written by alt-export (or a released X-CLIP's).")] = None,
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
     labels: Annotated[Optional[list[Path]], typer.Option(help="Label set; repeat for splits (default: the training labels).")] = None,
     video_root: Annotated[Optional[Path], typer.Option(help="Folder the list's paths are relative to (default: the run's).")] = None,
@@ -113,27 +115,31 @@ def evaluate(
     train_list: Annotated[Optional[list[Path]], typer.Option(help="K-shot training list; repeat for splits.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="K-shot recipe, e.g. configs/few_shot.yaml.")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="K-shot config overrides, section.key=value.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where metrics.json and confusion.csv go (default: beside the checkpoint).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where metrics.json and confusion.csv go (default: beside the model).")] = None,
     device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
 ) -> None:
-    """Evaluate an alt-train checkpoint: top-1/top-5, per-class accuracy and the confusion matrix; zero-shot
-    splits with mean ± std; K-shot fine-tuning first with --shots."""
-    from .checkpoint import load_checkpoint
+    """Evaluate an alt-train checkpoint or an alt-export folder: top-1/top-5, per-class accuracy and the confusion
+    matrix; zero-shot splits with mean ± std; K-shot fine-tuning first with --shots."""
     from .config import load_config, parse_overrides
     from .evaluate import evaluate_checkpoint, make_splits, parse_views, summarise
     from .few_shot import few_shot
-    from .guard import check_out_folder
+    from .guard import check_model_source, check_out_folder
+    from .hub import FILES, trained_config
 
+    source = check_model_source(checkpoint, pretrained)
+    if shots is not None and checkpoint is None:
+        raise ModelError("--shots fine-tunes from an alt-train checkpoint (train.init reads one); pass --checkpoint")
     clips_crops = parse_views(views)
     _check_device(device)
-    released = checkpoint.is_dir()  # an HF X-CLIP folder: no run config, no labels of its own
-    state = {"labels": [], "config": {}} if released else load_checkpoint(checkpoint)
-    folder = out_dir or checkpoint.parent / (f"{checkpoint.name}_eval" if released else "eval")
-    inputs = [checkpoint, corpus, config, *(val_list or []), *(labels or []), *(train_list or [])]
+    saved_config, trained_labels = trained_config(source)
+    beside = source.parent / "eval" if source.is_file() else Path(f"{source.resolve()}_eval")  # a model folder stays as it is
+    folder = out_dir or beside
+    model_files = [source] if source.is_file() else [source / name for name in FILES]
+    inputs = [*model_files, corpus, config, *(val_list or []), *(labels or []), *(train_list or [])]
     check_out_folder(folder, "--out", inputs=inputs, writes=["metrics.json", "confusion.csv", "summary.json"])
-    saved = load_config(base=state["config"])  # the run's config, checked
+    saved = load_config(base=saved_config)  # the run's config, checked
     lists = val_list or ([saved.data.val_list] if saved.data.val_list else [])
-    splits = make_splits(lists, labels or [], state.get("labels", []))
+    splits = make_splits(lists, labels or [], trained_labels)
     if shots is not None:
         if not train_list or config is None:
             raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. configs/few_shot.yaml)")
@@ -145,7 +151,7 @@ def evaluate(
     else:
         if overrides:
             raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")
-        results = evaluate_checkpoint(checkpoint, splits, corpus=corpus, video_root=video_root, views=clips_crops,
+        results = evaluate_checkpoint(source, splits, corpus=corpus, video_root=video_root, views=clips_crops,
                                       batch_size=batch_size, workers=workers, device=device)
     empty = [split.name for split, metrics in zip(splits, results) if metrics is None or metrics.count == 0]
     if empty:  # a top-1 of 0.0 over no videos is not a result

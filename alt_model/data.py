@@ -305,18 +305,20 @@ class VideoDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int] | None:
-        item = self.items[index]
-        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
         try:
-            frames = read_clips(item.path, lambda n: tsn_indices(n, self.frames, rng, 1 if self.train else self.clips))
+            return self.video(index), self.items[index].label
         except ModelError as exc:
             log.warning("skipped: %s", exc)
             return None
+
+    def video(self, index: int) -> Tensor:
+        """The model input of video `index`; ModelError naming the file when it cannot be read."""
+        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
+        frames = read_clips(self.items[index].path, lambda n: tsn_indices(n, self.frames, rng, 1 if self.train else self.clips))
         if self.train:
-            video = train_transform(frames[0], self.size, rng, self.scales, self.flip, self.mean, self.std)
-        else:  # views ordered clip-major: [clips, crops] flattened
-            video = torch.cat([eval_transform(clip, self.size, self.crops, self.mean, self.std) for clip in frames])
-        return video, item.label
+            return train_transform(frames[0], self.size, rng, self.scales, self.flip, self.mean, self.std)
+        # views ordered clip-major: [clips, crops] flattened
+        return torch.cat([eval_transform(clip, self.size, self.crops, self.mean, self.std) for clip in frames])
 
 
 def collate(samples: Sequence[tuple[Tensor, int] | None]) -> Batch:

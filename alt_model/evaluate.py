@@ -34,7 +34,7 @@ from . import distributed
 from .data import VideoDataset, collate, read_video_list, shard, tower_norm, tower_size
 from .distributed import Dist
 from .errors import ModelError
-from .factory import load_trained
+from .hub import load_model
 from .precision import autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
@@ -108,11 +108,16 @@ def evaluate(model: torch.nn.Module, dataset: VideoDataset, classes: Tensor, lab
         views = video.shape[1]
         with autocast(d.device, dtype):
             logits = model(video.flatten(0, 1), classes).logits.float()
-        probs = logits.softmax(dim=-1).view(len(batch.labels), views, -1).mean(dim=1).cpu()
+        probs = view_probabilities(logits, views).cpu()
         confusion.index_put_((batch.labels, probs.argmax(dim=-1)), torch.ones(len(batch.labels), dtype=torch.int64), accumulate=True)
         counts[0] += int((probs.topk(min(5, num), dim=-1).indices == batch.labels[:, None]).any(dim=-1).sum())
     confusion, counts = distributed.sum_all(confusion, d), distributed.sum_all(counts, d)
     return Metrics(list(labels), confusion, int(counts[0]), int(counts[1]))
+
+
+def view_probabilities(logits: Tensor, views: int) -> Tensor:
+    """[B·V, C] logits of B videos' V views (video-major) -> [B, C]: the views' softmax probabilities, averaged."""
+    return logits.softmax(dim=-1).view(-1, views, logits.shape[-1]).mean(dim=1)
 
 
 def summarise(results: Sequence[Metrics]) -> dict[str, Any]:
@@ -167,19 +172,19 @@ def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Pat
 def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corpus: str | Path | None = None,
                         video_root: str | Path | None = None, views: tuple[int, int] = (1, 1), batch_size: int = 8,
                         workers: int = 0, device: str = "auto") -> list[Metrics]:
-    """Metrics of a checkpoint on each split; labels outside a split's label set leave their videos out."""
+    """Metrics of a trained model (an alt-train checkpoint or an alt-export folder, `hub.load_model`) on each split;
+    labels outside a split's label set leave their videos out."""
     d = distributed.setup(device)
     try:
-        model, cfg, state = load_trained(checkpoint, corpus, d.device)
+        model, cfg, trained_labels = load_model(checkpoint, corpus, d.device)
         size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
         dtype = autocast_dtype(cfg.train.precision, d.device)  # the precision the run was configured with
-        trained_on = set(state.get("labels", []))
         results = []
         for split in splits:
-            seen = len(set(split.labels) & trained_on)
-            if d.main and split.labels != state.get("labels"):
+            own = split.labels == trained_labels
+            if d.main and not own:
+                seen = len(set(split.labels) & set(trained_labels))
                 log.info("%s: %d labels, %d of them seen in training", split.name, len(split.labels), seen)
-            own = split.labels == state.get("labels")
             items = read_video_list(split.val_list, video_root or cfg.data.video_root, split.labels, drop_unknown=not own)
             dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std)
             with torch.no_grad():

@@ -19,7 +19,7 @@ from alt_common.bundle import CorpusBundle
 from alt_common.clip import load_clip, resolve_model
 
 from .checkpoint import load_checkpoint, load_weights
-from .config import Config, ModelConfig, load_config, to_dict
+from .config import Config, ModelConfig, load_config
 from .errors import ModelError
 from .model import ALT
 from .text_head import load_templates
@@ -62,10 +62,7 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
 def load_trained(checkpoint: str | Path, corpus: str | Path | None = None,
                  device: torch.device | str = "cpu") -> tuple[ALT | XCLIP, Config, dict[str, Any]]:
     """The model a checkpoint's config describes, with its weights, over `corpus` (default: its training corpus);
-    returned with that config and the checkpoint dict. A folder is a released X-CLIP in Hugging Face's layout
-    (`load_released`)."""
-    if Path(checkpoint).is_dir():
-        return load_released(checkpoint, device)
+    returned with that config and the checkpoint dict."""
     state = load_checkpoint(checkpoint)
     cfg = load_config(base=state["config"])
     model = create_model(cfg, corpus or state["corpus"], device, num_classes=len(state.get("labels", [])))
@@ -73,11 +70,10 @@ def load_trained(checkpoint: str | Path, corpus: str | Path | None = None,
     return model, cfg, state
 
 
-def load_released(folder: str | Path, device: torch.device | str = "cpu") -> tuple[XCLIP, Config, dict[str, Any]]:
-    """A released X-CLIP (an HF folder such as microsoft/xclip-base-patch32's) as `load_trained` returns a run: the
-    model, a config of its arch and frames, and a checkpoint-like dict with no labels (evaluations name their own)."""
+def load_released(folder: str | Path, device: torch.device | str = "cpu") -> tuple[XCLIP, Config]:
+    """A released X-CLIP (an HF folder such as microsoft/xclip-base-patch32's) with a config of its arch and frames;
+    it carries no labels (evaluations name their own)."""
     from .hf_xclip import load_hf_xclip
 
     model = load_hf_xclip(folder, device)
-    cfg = load_config(None, {"model.arch": "xclip", "model.frames": model.num_frames})
-    return model, cfg, {"labels": [], "config": to_dict(cfg), "model": {}}
+    return model, load_config(None, {"model.arch": "xclip", "model.frames": model.num_frames})

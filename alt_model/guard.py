@@ -3,6 +3,7 @@ inputs), and text inputs read with a size limit, as UTF-8, in one-line errors.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable
 
@@ -50,3 +51,28 @@ def read_text(path: str | Path, what: str, limit: int, hint: str = "") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ModelError(f"{path}: {what} is not UTF-8 text (byte {exc.start}){hint or '; pass a text file'}") from None
+
+
+def is_hf_xclip(path: str | Path) -> bool:
+    """Whether `path` is a folder whose config.json says it is a Hugging Face X-CLIP ('model_type': 'xclip')."""
+    try:
+        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type") == "xclip"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
+
+
+def check_model_source(checkpoint: Path | None, pretrained: Path | None, required: bool = True) -> Path | None:
+    """The trained model a command runs: one of --checkpoint (an alt-train file, or a released X-CLIP folder) and
+    --pretrained (an alt-export folder, or a released X-CLIP's), never both; neither is None, or a ModelError when the command needs a model (`required`)."""
+    if checkpoint is not None and pretrained is not None:
+        raise ModelError("pass one of --checkpoint CKPT (alt-train) and --pretrained DIR (alt-export), not both")
+    if checkpoint is None and pretrained is None and required:
+        raise ModelError("pass --checkpoint CKPT (a last.pt or best.pt of alt-train) or --pretrained DIR (a folder of alt-export)")
+    if checkpoint is not None and checkpoint.is_dir() and not is_hf_xclip(checkpoint):  # a released X-CLIP folder is welcome
+        raise ModelError(f"--checkpoint {checkpoint}: a folder, but not a released X-CLIP (no config.json with model_type "
+                         "'xclip'); pass a last.pt or best.pt file (a folder of alt-export goes to --pretrained)")
+    if pretrained is not None and not pretrained.is_dir():
+        what = "not found" if not pretrained.exists() else "a file"
+        raise ModelError(f"--pretrained {pretrained}: {what}; it takes a model folder written by alt-export "
+                         "(a training checkpoint goes to --checkpoint)")
+    return checkpoint or pretrained

@@ -1,6 +1,7 @@
-"""Fixtures of the alt_model tests: tiny real models and corpora (tiny.py), the synthetic video task and a
-short training run on it (videos.py), and one intra-op thread per test: tiny models gain nothing from
-threads, and on a busy 2-core machine their hand-offs made a few-second test run for half a minute."""
+"""Fixtures of the alt_model tests: tiny real models and corpora (tiny.py), the synthetic video task, a short
+training run on it (videos.py) and that run as an alt-export folder, and one intra-op thread per test: tiny
+models gain nothing from threads, and on a busy 2-core machine their hand-offs made a few-second test run for
+half a minute."""
 
 from __future__ import annotations
 
@@ -48,3 +49,11 @@ def task(tmp_path_factory) -> Task:
 def trained(task, tmp_path_factory) -> Path:
     """The folder of a short alt-train run on the synthetic task, trained once per session."""
     return train_tiny(task, tmp_path_factory.mktemp("alt-run") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def exported(trained, tmp_path_factory) -> Path:
+    """The trained run's best.pt as an alt-export model folder, written once per session."""
+    from alt_model.hub import export_checkpoint
+
+    return export_checkpoint(trained / "best.pt", tmp_path_factory.mktemp("alt-export") / "tiny-alt")

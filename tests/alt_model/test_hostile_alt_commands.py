@@ -1,4 +1,5 @@
-"""Hostile input and faults against alt-train, alt-eval and alt-explain (issue 22), one row per case.
+"""Hostile input and faults against alt-train, alt-eval, alt-explain (issue 22), alt-predict and alt-export (issue 20),
+one row per case.
 
 Every row: the command, its arguments (built from the session's synthetic task and trained run), the
 exit code and a fragment of the one line it must print, the files that must be unchanged and the
@@ -24,8 +25,9 @@ from videos import REPO, tiny_overrides
 
 from alt_model.cli import eval_main, train_main
 from alt_model.explain_cli import main as explain_main
+from alt_model.predict_cli import export_main, predict_main
 
-ENTRIES = {"train": train_main, "eval": eval_main, "explain": explain_main}
+ENTRIES = {"train": train_main, "eval": eval_main, "explain": explain_main, "predict": predict_main, "export": export_main}
 CONFIG = REPO / "configs" / "tiny_cpu.yaml"
 
 
@@ -45,12 +47,20 @@ class Ctx:
         values = tiny_overrides(self.task, out or self.out, **(defaults | overrides))
         return ["--corpus", self.task.corpus, "--config", CONFIG, *(f"{k}={v}" for k, v in values.items()), *extra]
 
-    def eval(self, *extra: object, checkpoint: Path | None = None) -> list:
-        return ["--checkpoint", checkpoint or self.trained / "best.pt", "--val-list", self.short_list(4, self.task.val),
+    def eval(self, *extra: object, checkpoint: Path | None = None, model: tuple = ()) -> list:
+        return [*(model or ("--checkpoint", checkpoint or self.trained / "best.pt")), "--val-list", self.short_list(4, self.task.val),
                 "--workers", 0, "--out", self.tmp / "eval", *extra]
 
     def explain(self, *extra: object) -> list:
         return [self.video(), "--checkpoint", self.trained / "last.pt", "--frames", 2, *extra]
+
+    def predict(self, *extra: object, model: tuple = (), source: Path | None = None) -> list:
+        """alt-predict of a 3-video list with trained/best.pt (or `model`'s flags) into preds.jsonl."""
+        return [source or self.video_list(), *(model or ("--checkpoint", self.trained / "best.pt")), "--workers", 0,
+                "--out", self.tmp / "preds.jsonl", *extra]
+
+    def export(self, *extra: object, checkpoint: Path | None = None, folder: Path | None = None) -> list:
+        return [checkpoint or self.trained / "best.pt", folder or self.tmp / "model", *extra]
 
     # --- files
     def video(self) -> Path:
@@ -79,6 +89,33 @@ class Ctx:
         path = self.tmp / name
         path.write_bytes(data)
         return path
+
+    def video_list(self, n: int = 3) -> Path:
+        """A list of the first `n` synthetic videos, one absolute path per line."""
+        path = self.tmp / "videos.txt"
+        path.write_text("".join(f"{v}\n" for v in sorted(self.task.root.rglob("*.mp4"))[:n]))
+        return path
+
+    def exported(self, edit: Callable[[dict], object] | None = None, config: str | None = None) -> Path:
+        """trained/best.pt as an alt-export folder, with `edit` applied to its config.json, or `config` as its text."""
+        from alt_model.hub import export_checkpoint
+
+        folder = export_checkpoint(self.trained / "best.pt", self.tmp / "exported")
+        if edit is not None:
+            meta = json.loads((folder / "config.json").read_text())
+            edit(meta)
+            config = json.dumps(meta)
+        if config is not None:
+            (folder / "config.json").write_text(config)
+        return folder
+
+    def folder(self, name: str, *files: str) -> Path:
+        """A folder holding `files` (each a line of text)."""
+        folder = self.tmp / name
+        folder.mkdir()
+        for file in files:
+            (folder / file).write_text("precious\n")
+        return folder
 
     def copy(self, source: Path, name: str) -> Path:
         return self.file(name, source.read_bytes())
@@ -166,6 +203,45 @@ def _ctrl_c_in_explain(c: Ctx, monkeypatch) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(explain, "align_frames", interrupted)
+
+
+def _ctrl_c_in_predict(after: int):
+    """A fault: Ctrl-C while alt-predict works on video `after` + 1 (the first `after` are done)."""
+
+    def fault(c: Ctx, monkeypatch) -> None:
+        import alt_model.predict as predict
+
+        real = predict.predict
+
+        def interrupted(*args, **kwargs):
+            for n, p in enumerate(real(*args, **kwargs)):
+                if n == after:
+                    raise KeyboardInterrupt
+                yield p
+
+        monkeypatch.setattr(predict, "predict", interrupted)
+
+    return fault
+
+
+def _ctrl_c_in_export(c: Ctx, monkeypatch) -> None:
+    import safetensors.torch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(safetensors.torch, "save_file", interrupted)
+
+
+def _pickled_weights(c: Ctx) -> Path:
+    folder = c.exported()
+    torch.save({"x": Boom(c.tmp / "pwned")}, folder / "model.safetensors")
+    return folder
+
+
+def _exported_left(c: Ctx) -> list:
+    """The folder alt-export was to write and any temporary sibling of it."""
+    return [c.tmp / "model", *c.tmp.glob(".model.*")]
 
 
 def _small_list_limit(c: Ctx, monkeypatch) -> None:
@@ -310,6 +386,64 @@ CASES = [
          absent=lambda c: [c.tmp / "eval"]),
     Case("explain Ctrl-C says nothing was written", "explain", lambda c: c.explain("--out", c.tmp / "x"), 130,
          "interrupted; nothing was written", fault=_ctrl_c_in_explain, absent=lambda c: [c.tmp / "x"]),
+    # alt-predict (issue 20): outputs checked first, one flag per model, unreadable videos counted, lines kept on Ctrl-C
+    Case("predict --out is the video list (an input)", "predict",
+         lambda c: c.predict("--out", c.copy(c.video_list(), "list.csv"), source=c.tmp / "list.csv"), 2,
+         "--out is also an input of this command", keep=lambda c: [c.tmp / "list.csv"]),
+    Case("predict --out in an immutable folder", "predict", lambda c: c.predict("--out", c.immutable() / "p.jsonl"), 2,
+         "cannot write in the --out folder", absent=lambda c: [c.tmp / "locked" / "p.jsonl"]),
+    Case("predict --out under a regular file", "predict", lambda c: c.predict("--out", c.file("plain.txt") / "p.jsonl"), 2,
+         "the --out folder is not a folder", keep=lambda c: [c.tmp / "plain.txt"]),
+    Case("predict --out is a folder", "predict", lambda c: c.predict("--out", c.folder("preds.jsonl")), 2,
+         "is a folder; pass a file name to --out"),
+    Case("predict --out of another kind", "predict", lambda c: c.predict("--out", c.tmp / "preds.txt"), 2,
+         "name a .jsonl (a JSON line per video) or .csv file", absent=lambda c: [c.tmp / "preds.txt"]),
+    Case("predict --labels /dev/zero", "predict", lambda c: c.predict("--labels", "/dev/zero"), 2,
+         "/dev/zero: label file is larger than 16 MiB", absent=lambda c: [c.tmp / "preds.jsonl"]),
+    Case("predict --checkpoint and --pretrained", "predict",
+         lambda c: c.predict(model=("--checkpoint", c.trained / "best.pt", "--pretrained", c.exported())), 2,
+         "pass one of --checkpoint CKPT (alt-train) and --pretrained DIR (alt-export), not both", absent=lambda c: [c.tmp / "preds.jsonl"]),
+    Case("predict --pretrained a training checkpoint", "predict", lambda c: c.predict(model=("--pretrained", c.trained / "best.pt")), 2,
+         "it takes a model folder written by alt-export"),
+    Case("predict --device banana", "predict", lambda c: c.predict("--device", "banana"), 2, "--device banana: not a device name",
+         absent=lambda c: [c.tmp / "preds.jsonl"]),
+    Case("predict: the video list is not UTF-8", "predict", lambda c: c.predict(source=c.file("bin.txt", b"\xff\xfe.mp4\n")), 2,
+         "bin.txt: a video list is not UTF-8 text"),
+    Case("predict: every video unreadable", "predict", lambda c: c.predict(source=c.broken_list()), 1, "no video could be read",
+         json_lines=lambda c: [c.tmp / "preds.jsonl"]),
+    Case("predict: a crafted .pt runs no code", "predict", lambda c: c.predict(model=("--checkpoint", _crafted(c))), 2,
+         "not an alt-train checkpoint", absent=lambda c: [c.tmp / "pwned", c.tmp / "preds.jsonl"]),
+    Case("predict --pretrained: model.safetensors is a pickle", "predict", lambda c: c.predict(model=("--pretrained", _pickled_weights(c))),
+         2, "not a readable safetensors file", absent=lambda c: [c.tmp / "pwned", c.tmp / "preds.jsonl"]),
+    Case("predict --pretrained: config.json is not JSON", "predict",
+         lambda c: c.predict(model=("--pretrained", c.exported(config="{oops"))), 2, "config.json: not valid JSON"),
+    Case("predict --pretrained: weights of another model shape", "predict",
+         lambda c: c.predict(model=("--pretrained", c.exported(lambda m: m["config"]["model"].update(adapter_width="joint")))), 2,
+         "weights do not fit this model (size mismatch for", absent=lambda c: [c.tmp / "preds.jsonl"]),
+    Case("predict Ctrl-C keeps the lines written", "predict", lambda c: c.predict(), 130, "interrupted after 1 of 3 videos",
+         fault=_ctrl_c_in_predict(1), json_lines=lambda c: [c.tmp / "preds.jsonl"]),
+    Case("predict Ctrl-C before the first video", "predict", lambda c: c.predict(), 130, "interrupted; nothing was written",
+         fault=_ctrl_c_in_predict(0), absent=lambda c: [c.tmp / "preds.jsonl"]),
+    # alt-export (issue 20): a folder written whole or not at all, never over someone else's files
+    Case("export DIR is an existing file (an input)", "export", lambda c: c.export(folder=c.copy(c.trained / "best.pt", "victim.pt")), 2,
+         "DIR is an existing file, not a folder", keep=lambda c: [c.tmp / "victim.pt"]),
+    Case("export DIR holds other files", "export", lambda c: c.export(folder=c.folder("own", "notes.md")), 2,
+         "holds files alt-export did not write (notes.md)", keep=lambda c: [c.tmp / "own" / "notes.md"]),
+    Case("export DIR in an immutable folder", "export", lambda c: c.export(folder=c.immutable() / "model"), 2,
+         "cannot write in the DIR folder", absent=lambda c: [c.tmp / "locked" / "model"]),
+    Case("export DIR under /proc", "export", lambda c: c.export(folder=Path("/proc/alt-hostile-model")), 2, "/proc: cannot write in the DIR folder"),
+    Case("export: a crafted .pt runs no code", "export", lambda c: c.export(checkpoint=_crafted(c)), 2, "not an alt-train checkpoint",
+         absent=lambda c: [c.tmp / "pwned", *_exported_left(c)]),
+    Case("export: the checkpoint's corpus is gone", "export",
+         lambda c: c.export(checkpoint=c.checkpoint("moved.pt", lambda s: s.update(corpus=str(c.tmp / "gone.pt")))), 2,
+         "its training corpus", absent=_exported_left),
+    Case("export Ctrl-C leaves no folder", "export", lambda c: c.export(), 130, "interrupted; nothing was written", fault=_ctrl_c_in_export,
+         absent=_exported_left),
+    Case("eval --pretrained: weights of another model shape", "eval",
+         lambda c: c.eval(model=("--pretrained", c.exported(lambda m: m["config"]["model"].update(adapter_depth=1)))), 2,
+         "model.safetensors and config.json describe different models", absent=lambda c: [c.tmp / "eval" / "metrics.json"]),
+    Case("eval --checkpoint and --pretrained", "eval", lambda c: c.eval("--pretrained", c.exported()), 2,
+         "pass one of --checkpoint CKPT (alt-train) and --pretrained DIR (alt-export), not both"),
     # cases that hold today and must keep holding
     Case("a crafted .pt runs no code (eval)", "eval", lambda c: c.eval(checkpoint=_crafted(c)), 2, "not an alt-train checkpoint",
          absent=lambda c: [c.tmp / "pwned"]),
@@ -318,12 +452,15 @@ CASES = [
     Case("unknown config key (holds)", "train", lambda c: c.train("train.lr_vt=1e-3"), 2, "unknown config key 'train.lr_vt'"),
     Case("eval: checkpoint not found (holds)", "eval", lambda c: c.eval(checkpoint=c.tmp / "nope.pt"), 2, "checkpoint not found"),
     # a folder as --checkpoint is a released X-CLIP in Hugging Face's layout (issue 18)
-    Case("eval: a folder with no config.json", "eval", lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, None)), 2,
-         "no config.json; pass a folder saved by XCLIPModel.save_pretrained"),
-    Case("eval: a folder of another Hugging Face model", "eval",
-         lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, b'{"model_type": "bert"}')), 2, "a 'bert' model, not X-CLIP"),
-    Case("eval: a folder whose config.json is not JSON", "eval",
-         lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, b"\xff[1")), 2, "not a Hugging Face config"),
+    Case("eval --checkpoint a folder with no config.json", "eval", lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, None)),
+         2, "a folder, but not a released X-CLIP"),
+    Case("eval --checkpoint a folder of another Hugging Face model", "eval",
+         lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, b'{"model_type": "bert"}')), 2, "a folder, but not a released X-CLIP"),
+    Case("eval --checkpoint a folder whose config.json is not JSON", "eval",
+         lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, b"\xff[1")), 2, "a folder, but not a released X-CLIP"),
+    Case("eval --checkpoint a released X-CLIP folder without its weights", "eval",
+         lambda c: c.eval("--labels", c.task.labels, checkpoint=_hf_folder(c, b'{"model_type": "xclip"}')), 2,
+         "no model.safetensors, model.safetensors.index.json or pytorch_model.bin"),
     Case("train: corpus not found (holds)", "train", lambda c: ["--corpus", c.tmp / "nope.pt", *c.train()[2:]], 2,
          "corpus.pt not found", absent=lambda c: [c.out]),
 ]

