@@ -260,10 +260,19 @@ def entity_shares(ids: Tensor, sizes: Tensor, names: Sequence[str], top: int = E
 
 
 @torch.no_grad()
+def check_entities(model: nn.Module) -> None:
+    """ModelError unless `model` has corpus entities its tokens can be matched to (ALT and CLIP zero-shot; not X-CLIP)."""
+    if not hasattr(model, "entity_units"):
+        raise ModelError(f"--entities shows the corpus entities an ALT model's regions align to; this {type(model).__name__} "
+                         "model aligns none (leave out --entities)")
+
+
 def predict(predictor: Predictor, dataset: VideoFiles, labels: Sequence[str], classes: Tensor, *, top_k: int = 5,
             entities: bool = False, batch_size: int = 8, workers: int = 0, device: torch.device = torch.device("cpu")) -> Iterator[Prediction]:
     """One `Prediction` per video of `dataset`, in its order, as each batch is done (a generator: stop it any time)."""
     model = predictor.model.eval()
+    if entities:
+        check_entities(model)
     views, frames = dataset.clips * dataset.crops, dataset.frames
     loader = DataLoader(dataset, batch_size, num_workers=workers, collate_fn=collate_videos, pin_memory=device.type == "cuda")
     classes = classes.to(device)

@@ -78,7 +78,7 @@ def predict(
     from .evaluate import parse_views
     from .guard import check_model_source
     from .hub import FILES
-    from .predict import PredictionWriter, check_out_suffix, class_embeddings, collect_videos, load_predictor
+    from .predict import PredictionWriter, check_entities, check_out_suffix, class_embeddings, collect_videos, load_predictor
     from .predict import predict as run_predictions
 
     # everything is checked before any work: the model flags, options, inputs, labels, the output file
@@ -94,6 +94,8 @@ def predict(
         model_files = [checkpoint] if checkpoint else [pretrained / name for name in FILES] if pretrained else []
         check_output_file(out_file, [source, *videos, *(labels or []), *model_files, *([corpus] if corpus else [])])
     predictor = load_predictor(model, corpus, run_on)
+    if entities:
+        check_entities(predictor.model)
     names = names or predictor.labels
     if not names:
         raise ModelError(f"{model}: records no training labels; pass --labels FILE")

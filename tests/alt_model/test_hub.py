@@ -156,7 +156,7 @@ def test_export_cli_and_eval_of_the_folder(trained, exported, run_main, tmp_path
 @pytest.mark.parametrize("args, message", [
     (["--checkpoint", "{ckpt}", "--pretrained", "{folder}"], "pass one of --checkpoint CKPT (alt-train) and --pretrained DIR"),
     (["--pretrained", "{ckpt}"], "it takes a model folder written by alt-export"),
-    (["--checkpoint", "{folder}"], "is a folder; pass a last.pt or best.pt file"),
+    (["--checkpoint", "{folder}"], "a folder, but not a released X-CLIP"),
     (["--pretrained", "{folder}", "--shots", "2"], "--shots fine-tunes from an alt-train checkpoint"),
 ])
 def test_eval_takes_exactly_one_model(trained, exported, run_main, args, message):

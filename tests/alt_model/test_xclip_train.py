@@ -14,6 +14,7 @@ from videos import REPO, tiny_overrides
 
 from alt_model.checkpoint import load_checkpoint
 from alt_model.cli import eval_main
+from alt_model.predict_cli import predict_main
 from alt_model.config import _flatten, load_config, to_dict
 from alt_model.evaluate import evaluate_checkpoint, make_splits
 from alt_model.factory import create_model, load_trained
@@ -60,6 +61,12 @@ def test_xclip_trains_above_chance_and_alt_eval_reads_it_as_a_checkpoint_and_as_
     code, out, _ = run_main(eval_main, "--checkpoint", tmp_path / "hf", "--val-list", task.val, "--video-root", task.root,
                             "--labels", task.labels)
     assert code == 0 and json.loads((tmp_path / "hf_eval/metrics.json").read_text())["top1"] == released.top1
+    video = next(task.root.rglob("val_*.mp4"))
+    code, _, _ = run_main(predict_main, video, "--checkpoint", tmp_path / "hf", "--labels", task.labels, "--out", tmp_path / "p.jsonl")
+    line = json.loads((tmp_path / "p.jsonl").read_text())
+    assert code == 0 and len(line["predictions"]) == 4 and sum(x["probability"] for x in line["predictions"]) == pytest.approx(1, abs=1e-4)
+    code, _, err = run_main(predict_main, video, "--checkpoint", tmp_path / "x/last.pt", "--entities", "--out", tmp_path / "e.jsonl")
+    assert code == 2 and "this XCLIP model aligns none" in err and not (tmp_path / "e.jsonl").exists()
 
 
 def test_xclip_resume_ends_with_the_same_weights(task, tmp_path):
