@@ -11,6 +11,8 @@ from alt_common.io import check_output_folder
 
 from .errors import ModelError
 
+HF_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")  # a Hugging Face X-CLIP folder, as save_hf_xclip writes it
+
 MiB = 1 << 20
 
 
@@ -51,6 +53,16 @@ def read_text(path: str | Path, what: str, limit: int, hint: str = "") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ModelError(f"{path}: {what} is not UTF-8 text (byte {exc.start}){hint or '; pass a text file'}") from None
+
+
+def hf_labels(folder: str | Path) -> list[str]:
+    """The label set an HF X-CLIP folder's config.json names (`id2label`, in id order), or none (transformers' defaults)."""
+    try:
+        id2label = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("id2label") or {}
+        labels = [id2label[key] for key in sorted(id2label, key=int)]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, ValueError, TypeError):
+        return []
+    return [] if all(label == f"LABEL_{i}" for i, label in enumerate(labels)) else labels
 
 
 def is_hf_xclip(path: str | Path) -> bool:

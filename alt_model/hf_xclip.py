@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -230,13 +231,31 @@ def xclip_config(model: XCLIP) -> Any:
                        logit_scale_init_value=model.text_head.logit_scale.item())
 
 
-def save_hf_xclip(model: XCLIP, folder: str | Path) -> Path:
-    """Write our model as an HF X-CLIP folder (config.json, model.safetensors) that `XCLIPModel.from_pretrained` loads."""
+def save_hf_xclip(model: XCLIP, folder: str | Path, labels: Sequence[str] = ()) -> Path:
+    """Write our model as an HF X-CLIP folder that `XCLIPModel.from_pretrained` loads, atomically (an existing folder is
+    replaced): config.json (with `labels`, the set it was trained on, as `id2label`), model.safetensors, and
+    preprocessor_config.json with the frame normalisation the model reads frames with."""
     from safetensors.torch import save_file
+
+    from alt_common.io import atomic_folder
+
+    from .data import tower_norm, tower_size
 
     folder = Path(folder)
     config = xclip_config(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    config.save_pretrained(folder)
-    save_file(to_hf(our_weights(model)), folder / "model.safetensors", metadata={"format": "pt"})
+    if labels:
+        config.id2label, config.label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}
+    weights = to_hf(our_weights(model))
+    (mean, std), size = tower_norm(model.encoder.visual), tower_size(model.encoder.visual)
+    frames = {"image_processor_type": "VideoMAEImageProcessor", "image_mean": list(mean), "image_std": list(std),
+              "size": {"shortest_edge": size}, "crop_size": {"height": size, "width": size}}
+
+    def write(tmp: Path) -> None:
+        config.save_pretrained(tmp)
+        save_file(weights, tmp / "model.safetensors", metadata={"format": "pt"})
+        (tmp / "preprocessor_config.json").write_text(json.dumps(frames, indent=2) + "\n", encoding="utf-8")
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    atomic_folder(folder, write)
     return folder
+

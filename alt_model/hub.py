@@ -42,7 +42,7 @@ from .checkpoint import load_checkpoint, load_weights, model_state
 from .config import Config, load_config, to_dict
 from .errors import ModelError
 from .factory import create_model, load_released, load_trained
-from .guard import MiB, check_out_folder, is_hf_xclip, read_text
+from .guard import HF_FILES, MiB, check_out_folder, hf_labels, is_hf_xclip, read_text
 from .model import ALT
 
 FORMAT, FORMAT_VERSION, ARCH = "alt-pretrained", 1, "alt"
@@ -97,7 +97,7 @@ def check_export_folder(folder: str | Path, inputs: Sequence[str | Path | None] 
     folder = Path(folder)
     check_out_folder(folder, "DIR")
     if folder.is_dir():
-        foreign = sorted(p.name for p in folder.iterdir() if p.name not in FILES)
+        foreign = sorted(p.name for p in folder.iterdir() if p.name not in FILES + HF_FILES)
         if foreign:
             raise ModelError(f"{folder}: holds files alt-export did not write ({', '.join(foreign[:3])}); choose a new or empty DIR")
     for given in inputs:
@@ -107,9 +107,15 @@ def check_export_folder(folder: str | Path, inputs: Sequence[str | Path | None] 
 
 
 def export_checkpoint(checkpoint: str | Path, folder: str | Path, corpus: str | Path | None = None) -> Path:
-    """`alt-export`: an alt-train checkpoint as a model folder, over its training corpus (or `corpus`); no model is built."""
+    """`alt-export`: an alt-train checkpoint as a model folder, over its training corpus (or `corpus`); no model is built.
+    An X-CLIP run is written in Hugging Face's X-CLIP layout (`save_hf_xclip`), text tower included, so that
+    transformers' `XCLIPModel` loads it too."""
     state = load_checkpoint(checkpoint)
     cfg = load_config(base=state["config"])
+    if cfg.model.arch == "xclip":
+        from .hf_xclip import save_hf_xclip
+
+        return save_hf_xclip(load_trained(checkpoint, corpus)[0], folder, state.get("labels", []))
     corpus_path = Path(corpus or state.get("corpus", ""))
     if corpus is None and not corpus_path.is_file():
         raise ModelError(f"{checkpoint}: its training corpus {corpus_path} is not there; pass --corpus with the corpus.pt it was trained with")
@@ -189,7 +195,7 @@ def trained_config(source: str | Path) -> tuple[dict[str, Any], list[str]]:
     """(saved run config, training labels) of an alt-train checkpoint or a model folder, without building the model;
     a released X-CLIP folder has neither (its arch only)."""
     if is_hf_xclip(source):
-        return {"model": {"arch": "xclip"}}, []
+        return {"model": {"arch": "xclip"}}, hf_labels(source)
     if Path(source).is_dir():
         meta = read_pretrained(source)
         return meta["config"], list(meta["labels"])
@@ -202,7 +208,7 @@ def load_model(source: str | Path, corpus: str | Path | None = None,
     """(model, config, training labels) of an alt-train checkpoint file, a model folder (over `corpus` or its own) or a
     released X-CLIP folder in Hugging Face's layout (no labels)."""
     if is_hf_xclip(source):
-        return (*load_released(source, device), [])
+        return (*load_released(source, device), hf_labels(source))
     if Path(source).is_dir():
         model, cfg, meta = from_pretrained(source, device, corpus)
         return model, cfg, list(meta["labels"])

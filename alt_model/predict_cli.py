@@ -136,18 +136,20 @@ def predict(
 
 @export_app.command(no_args_is_help=True)
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="A last.pt or best.pt written by alt-train.")],
+    checkpoint: Annotated[Path, typer.Argument(help="A last.pt or best.pt written by alt-train (ALT or X-CLIP).")],
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="The model folder to write (a new folder, or one alt-export wrote).")],
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt the model was trained with (default: the one the checkpoint names).")] = None,
 ) -> None:
     """Turn an alt-train checkpoint into a model folder to share: config.json, model.safetensors and corpus.safetensors
-    (loaded with no pickle by alt-predict/alt-eval --pretrained DIR, or alt_model.hub.from_pretrained)."""
-    from .hub import FILES, check_export_folder, export_checkpoint
+    (loaded with no pickle by alt-predict/alt-eval --pretrained DIR, or alt_model.hub.from_pretrained); an X-CLIP run
+    in Hugging Face's X-CLIP layout, which transformers' XCLIPModel.from_pretrained loads too."""
+    from .hub import check_export_folder, export_checkpoint
 
     check_export_folder(folder, [checkpoint, corpus])
     export_checkpoint(checkpoint, folder, corpus)
-    size = sum((folder / name).stat().st_size for name in FILES) / (1 << 20)
-    out.print(f"{folder}/: {', '.join(FILES)} ({size:.1f} MiB)", highlight=False, markup=False, soft_wrap=True)
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    size = sum(p.stat().st_size for p in files) / (1 << 20)
+    out.print(f"{folder}/: {', '.join(p.name for p in files)} ({size:.1f} MiB)", highlight=False, markup=False, soft_wrap=True)
 
 
 def predict_main() -> None:

@@ -8,13 +8,13 @@ import json
 
 import pytest
 import torch
-from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from transformers import XCLIPModel
 from test_ddp import _epochs, _torchrun
 from videos import REPO, tiny_overrides
 
 from alt_model.checkpoint import load_checkpoint
 from alt_model.cli import eval_main
-from alt_model.predict_cli import predict_main
+from alt_model.predict_cli import export_main, predict_main
 from alt_model.config import _flatten, load_config, to_dict
 from alt_model.evaluate import evaluate_checkpoint, make_splits
 from alt_model.factory import create_model, load_trained
@@ -50,19 +50,25 @@ def test_xclip_trains_above_chance_and_alt_eval_reads_it_as_a_checkpoint_and_as_
     splits = make_splits([task.val], [task.labels], [])
     again = evaluate_checkpoint(tmp_path / "x/last.pt", splits, views=(2, 3))[0]
     assert again.count == 12 and again.top1 > 0.5
-    # the same weights as a released X-CLIP folder (HF's layout), with the frame normalisation the run used
+    # the same weights as a released X-CLIP folder (HF's layout): saved bare, it needs --labels
     model, _, _ = load_trained(tmp_path / "x/last.pt")
     save_hf_xclip(model, tmp_path / "hf")
-    (tmp_path / "hf/preprocessor_config.json").write_text(json.dumps({"image_mean": OPENAI_DATASET_MEAN, "image_std": OPENAI_DATASET_STD}))
+    assert sorted(p.name for p in (tmp_path / "hf").iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json"]
     released = evaluate_checkpoint(tmp_path / "hf", splits, video_root=task.root, views=(2, 3))[0]
-    assert released.summary() == again.summary()
+    assert released.summary() == again.summary()  # preprocessor_config.json carries the run's frame normalisation
     code, _, err = run_main(eval_main, "--checkpoint", tmp_path / "hf", "--val-list", task.val, "--video-root", task.root)
     assert code == 2 and "pass --labels (a released model carries none)" in err and "Traceback" not in err
-    code, out, _ = run_main(eval_main, "--checkpoint", tmp_path / "hf", "--val-list", task.val, "--video-root", task.root,
-                            "--labels", task.labels)
-    assert code == 0 and json.loads((tmp_path / "hf_eval/metrics.json").read_text())["top1"] == released.top1
+    # alt-export writes an X-CLIP run in HF's layout, its labels as id2label: transformers loads it, alt-eval needs no --labels
+    code, _, err = run_main(export_main, tmp_path / "x/last.pt", tmp_path / "exported")
+    assert code == 0, err
+    hf = XCLIPModel.from_pretrained(tmp_path / "exported")
+    assert list(hf.config.id2label.values()) == task.labels.read_text().split("\n")[:4]
+    code, _, err = run_main(eval_main, "--pretrained", tmp_path / "exported", "--val-list", task.val, "--video-root", task.root,
+                            "--views", "2x3")
+    assert code == 0, err
+    assert json.loads((tmp_path / "exported_eval/metrics.json").read_text())["top1"] == again.top1
     video = next(task.root.rglob("val_*.mp4"))
-    code, _, _ = run_main(predict_main, video, "--checkpoint", tmp_path / "hf", "--labels", task.labels, "--out", tmp_path / "p.jsonl")
+    code, _, _ = run_main(predict_main, video, "--pretrained", tmp_path / "exported", "--out", tmp_path / "p.jsonl")
     line = json.loads((tmp_path / "p.jsonl").read_text())
     assert code == 0 and len(line["predictions"]) == 4 and sum(x["probability"] for x in line["predictions"]) == pytest.approx(1, abs=1e-4)
     code, _, err = run_main(predict_main, video, "--checkpoint", tmp_path / "x/last.pt", "--entities", "--out", tmp_path / "e.jsonl")
