@@ -98,7 +98,10 @@ def _trained(checkpoint: Path, corpus: Path | None, r: int | None, device: torch
     """(ALT with the checkpoint's weights, in eval mode, over `corpus` or its training corpus; the checkpoint)."""
     from .factory import load_trained
 
-    net, _, state = load_trained(checkpoint, corpus, device)
+    net, cfg, state = load_trained(checkpoint, corpus, device)
+    if cfg.model.arch != "alt":
+        raise ModelError(f"{checkpoint}: an {cfg.model.arch} run aligns no regions to the corpus; alt-explain explains ALT runs "
+                         "(or, with --corpus and no --checkpoint, the frozen CLIP model)")
     if r is not None:
         net.encoder.r = r
     return net.eval(), state

@@ -17,6 +17,7 @@ from alt_model.cli import eval_main
 from alt_model.predict_cli import export_main, predict_main
 from alt_model.config import _flatten, load_config, to_dict
 from alt_model.evaluate import evaluate_checkpoint, make_splits
+from alt_model.explain_cli import main as explain_main
 from alt_model.factory import create_model, load_trained
 from alt_model.hf_xclip import save_hf_xclip
 from alt_model.train import param_groups, train
@@ -73,6 +74,8 @@ def test_xclip_trains_above_chance_and_alt_eval_reads_it_as_a_checkpoint_and_as_
     assert code == 0 and len(line["predictions"]) == 4 and sum(x["probability"] for x in line["predictions"]) == pytest.approx(1, abs=1e-4)
     code, _, err = run_main(predict_main, video, "--checkpoint", tmp_path / "x/last.pt", "--entities", "--out", tmp_path / "e.jsonl")
     assert code == 2 and "this XCLIP model aligns none" in err and not (tmp_path / "e.jsonl").exists()
+    code, _, err = run_main(explain_main, video, "--checkpoint", tmp_path / "x/last.pt", "--out", tmp_path / "explained")
+    assert code == 2 and "an xclip run aligns no regions to the corpus" in err and not (tmp_path / "explained").exists()
 
 
 def test_xclip_resume_ends_with_the_same_weights(task, tmp_path):
