@@ -8,18 +8,18 @@ import json
 
 import pytest
 import torch
-from transformers import XCLIPModel
 from test_ddp import _epochs, _torchrun
+from transformers import XCLIPModel
 from videos import REPO, tiny_overrides
 
 from alt_model.checkpoint import load_checkpoint
 from alt_model.cli import eval_main
-from alt_model.predict_cli import export_main, predict_main
 from alt_model.config import _flatten, load_config, to_dict
 from alt_model.evaluate import evaluate_checkpoint, make_splits
 from alt_model.explain_cli import main as explain_main
 from alt_model.factory import create_model, load_trained
 from alt_model.hf_xclip import save_hf_xclip
+from alt_model.predict_cli import export_main, predict_main
 from alt_model.train import param_groups, train
 from alt_model.xclip import NEW_MODULES, XCLIP
 
