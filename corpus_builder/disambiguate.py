@@ -25,13 +25,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import asdict, dataclass, replace
+from typing import Sequence
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from .expand import Candidate, head_word
 from .lexicon import ACT_FILE, PERSON_FILE, VISIBLE_THING_FILES
 from .resources import wordnet
-from .wsd import Context, Evidence, Weights, WSDMethod
+from .wsd import Context, Evidence, Item, Weights, WSDMethod
 
 _WORD = re.compile(r"[a-z][a-z'-]*")
 
@@ -141,15 +142,29 @@ def gloss_text(candidate: Candidate) -> str:
     return f"{synset.lemma_names()[0].replace('_', ' ')}{kind}: {synset.definition()}"
 
 
-def embedding_evidence(unit: str, context: Context, candidates: list[Candidate]) -> list[Evidence]:
-    """Lexical evidence plus the cosine of "the UNIT in a video of LABEL" with each gloss (Basile et al. 2014)."""
+def _query_text(unit: str, context: Context) -> str:
+    return f"the {unit} in a video of {context.label}"
+
+
+def embedding_evidence_many(items: Sequence[Item]) -> list[list[Evidence]]:
+    """For each item, lexical evidence plus the cosine of "the UNIT in a video of LABEL" with each
+    gloss (Basile et al. 2014); the texts of all items go to the encoder in one call."""
     from .sentence_encoder import sentence_encoder
 
     encoder = sentence_encoder()
-    query = encoder.encode([f"the {unit} in a video of {context.label}"])[0]
-    cosines = (encoder.encode([gloss_text(c) for c in candidates]) @ query).tolist()
-    lexical = lexical_evidence(unit, context, candidates)
-    return [replace(e, cosine=cos) for e, cos in zip(lexical, cosines)]
+    queries = [_query_text(unit, context) for unit, context, _ in items]
+    glosses = [[gloss_text(c) for c in cands] for _, _, cands in items]
+    encoder.encode(queries + [g for gs in glosses for g in gs])  # fills the cache, batched by length
+    evidence = []
+    for (unit, context, cands), query, texts in zip(items, queries, glosses):
+        cosines = (encoder.encode(texts) @ encoder.encode([query])[0]).tolist()
+        evidence.append([replace(e, cosine=cos) for e, cos in zip(lexical_evidence(unit, context, cands), cosines)])
+    return evidence
+
+
+def embedding_evidence(unit: str, context: Context, candidates: list[Candidate]) -> list[Evidence]:
+    """Lexical evidence plus the cosine of "the UNIT in a video of LABEL" with each gloss (Basile et al. 2014)."""
+    return embedding_evidence_many([(unit, context, candidates)])[0]
 
 
 @dataclass(frozen=True)
@@ -161,8 +176,15 @@ class Lesk(WSDMethod):
     embedding: bool = False
 
     def scores(self, unit: str, context: Context, candidates: list[Candidate]) -> list[float]:
-        evidence = (embedding_evidence if self.embedding else lexical_evidence)(unit, context, candidates)
-        return [e.score(self.weights) for e in evidence]
+        return self.scores_many([(unit, context, candidates)])[0]
+
+    def scores_many(self, items: Sequence[Item]) -> list[list[float]]:
+        """Scores of every item; with `embedding`, all their texts are encoded in one batched pass."""
+        if self.embedding:
+            evidence = embedding_evidence_many(items)
+        else:
+            evidence = [lexical_evidence(*item) for item in items]
+        return [[e.score(self.weights) for e in ev] for ev in evidence]
 
     def record(self) -> dict[str, object]:
         """The weights, and for lesk-embedding the sentence encoder's folder."""

