@@ -1,4 +1,5 @@
-"""Video decoding (DESIGN §3): one entry point, `read_frames` and `read_clips`, over PyAV, decord or torchcodec.
+"""Video decoding (DESIGN §2: the decoding backends of `data`, in a module of their own): one entry point, `read_frames`
+and `read_clips`, over PyAV, decord or torchcodec.
 
 Training, evaluation, alt-predict and alt-explain all read frames here (through `data.VideoDataset` or
 directly); the backend is `data.backend` (`auto`: the first installed of `AUTO_ORDER`). Every backend
@@ -9,8 +10,9 @@ on a file it cannot read into `ModelError`, which the dataset logs, skips and co
   which gives the frame count and, for each wanted frame, the keyframe it must be decoded from. Each
   group of wanted frames sharing a keyframe is one seek and one decoding run, with the decoder told
   to skip the non-reference frames it does not need (`skip_frame=NONREF`: no other frame depends on
-  them, so the frames kept are bit-identical). A stream without usable timestamps, or one whose seek
-  lands elsewhere, is decoded from the start instead, frame by frame.
+  them, so the frames kept are bit-identical). AVI files and raw streams (no presentation times; an
+  AVI's B-frames carry made-up ones), and any stream whose seeks or frames do not land where its
+  timestamps say, are decoded from the start instead, counting frames in display order.
 - **decord** (0.6.0, X-CLIP's loader) and **torchcodec** (its `exact` seek mode: a scan of the file
   gives the count and keyframes) seek to the keyframe before each wanted frame and decode from there.
 
@@ -41,18 +43,19 @@ INSTALL = {
 }
 
 
-@functools.cache
 def installed() -> tuple[str, ...]:
     """The backends that load in this process, in `NAMES` order (importing torchcodec takes a second or two)."""
-    return tuple(name for name in NAMES if _loads(name))
+    return tuple(name for name in NAMES if loads(name))
 
 
-def _loads(name: str) -> bool:
+@functools.cache
+def loads(name: str) -> bool:
+    """Whether backend `name` loads here: its module imports (and torchcodec finds FFmpeg's libraries)."""
     if name == "pyav":
         return True
     try:
         module = importlib.import_module(name)
-    except Exception:  # noqa: BLE001 -- a wheel built for another torch or Python fails in many ways: not installed
+    except Exception:  # noqa: BLE001 - a wheel built for another torch or Python fails in many ways: not installed
         return False
     return name != "torchcodec" or module.ffmpeg_major_version is not None  # torchcodec imports without FFmpeg, then cannot decode
 
@@ -73,9 +76,9 @@ def resolve_backend(name: str = "auto") -> str:
     """The installed backend `name` stands for (`auto`: the first of AUTO_ORDER installed), or ModelError saying how
     to install it."""
     check_backend(name)
-    if name == "auto":
-        return next(n for n in AUTO_ORDER if n in installed())
-    if name not in installed():
+    if name == "auto":  # the first that loads: the others are not imported
+        return next(n for n in AUTO_ORDER if loads(n))
+    if not loads(name):
         raise ModelError(f"data.backend={name}: {name} is not installed here (installed: {', '.join(installed())}); {INSTALL[name]}")
     return name
 
@@ -97,7 +100,9 @@ class _PyAV:
         return (av.error.FFmpegError, IndexError, ValueError, OSError)
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        from av.video.reformatter import VideoReformatter
+
+        self.path, self.reformatter = path, VideoReformatter()  # one colour converter for all frames: a frame's own is new each time
         self._open()
         try:
             self.packets = [(p.pts, p.is_keyframe) for p in self.container.demux(self.stream) if p.size and not p.is_discard]
@@ -125,6 +130,9 @@ class _PyAV:
 
     def close(self) -> None:
         self.container.close()
+
+    def rgb(self, frame) -> np.ndarray:
+        return self.reformatter.reformat(frame, format="rgb24").to_ndarray()
 
     def frames(self, wanted: Sequence[int]) -> tuple[dict[int, np.ndarray], int]:
         if self.timed:
@@ -162,7 +170,7 @@ class _PyAV:
                     raise _Unseekable  # frames out of display order: the timestamps do not say where they belong
                 shown = index
                 if index in want:
-                    out[index] = frame.to_ndarray(format="rgb24")
+                    out[index] = self.rgb(frame)
 
         for key, last in self._runs(wanted):
             self.container.seek(self.packets[key][0], stream=self.stream, backward=True)  # FFmpeg seeks by presentation time
@@ -196,7 +204,7 @@ class _PyAV:
         self._open()
         for count, frame in enumerate(self.container.decode(self.stream), start=1):
             if count - 1 in want:
-                out[count - 1] = frame.to_ndarray(format="rgb24")
+                out[count - 1] = self.rgb(frame)
             if count - 1 == last:
                 break
         return out, count

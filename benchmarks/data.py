@@ -163,11 +163,12 @@ def main() -> None:
                             totals[name] += measure(path, reader, workers, args.seconds / args.rounds, full)
                     base = totals["pyav before"]
                     for name, (clips, wall, cpu) in totals.items():
-                        per_core[name] = max(per_core.get(name, 0.0), clips / cpu)
+                        per_core[name] = clips / cpu  # at the most workers: a training run's many workers share the machine
                         print(f"{path.name[:28]:<28} {name:<12} {workers:>7} {clips / wall:>8.1f} {clips / wall / (base[0] / base[1]):>7.2f}x "
                               f"{clips / cpu:>11.1f} {clips / cpu / (base[0] / base[2]):>7.2f}x  {frames.get(name, '')}", flush=True)
             if full:
-                print("\nworkers (a core each) to feed one GPU training " + " or ".join(f"{rate:g}" for rate in args.gpu_rate) + " clips/s:")
+                print(f"\nworkers (a core each, at the per-core rate of {args.workers[-1]} workers) to feed one GPU training "
+                      + " or ".join(f"{rate:g}" for rate in args.gpu_rate) + " clips/s:")
                 for name, rate in per_core.items():
                     print(f"  {name:<12} {rate:6.1f} clips per core-second -> " + " or ".join(str(math.ceil(g / rate)) for g in args.gpu_rate))
 

