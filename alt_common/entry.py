@@ -30,25 +30,26 @@ def setup_logging(err: Console, *packages: str, level: int = logging.INFO) -> No
 def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
     """Run `app` on sys.argv and exit: 0, 1 for `Failed`, 2 for user and usage errors, 130 on Ctrl-C
     (`Interrupted`'s message, else "interrupted; nothing was written": outputs are written atomically
-    at the end, so a command stopped before then left nothing half-written)."""
+    at the end, so a command stopped before then left nothing half-written). Messages print as written,
+    not as rich markup, so `alt-toolkit[fast-video]` or a path with brackets stays whole."""
     command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)
     except UserError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(BAD_INPUT)
     except Failed as exc:
-        err.print(f"failed: {exc}", highlight=False, soft_wrap=True)
+        err.print(f"failed: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(FAILED)
     except Interrupted as exc:
-        err.print(str(exc), highlight=False, soft_wrap=True)
+        err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
         sys.exit(INTERRUPTED)
     except UsageError as exc:
         if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # bare command: show help
             out.print(exc.ctx.get_help(), highlight=False)
             sys.exit(OK)
         hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
-        err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, soft_wrap=True)
+        err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
         code = INTERRUPTED

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from .data import SCALES
+from .decode import check_backend
 from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER
 from .errors import ModelError
 from .guard import MiB, read_text
@@ -70,6 +71,9 @@ class DataConfig:
     val_list: str | None = None
     video_root: str = "."
     workers: int = 4
+    # video decoding: auto | pyav | decord | torchcodec (alt_model/decode.py); auto: the fastest installed. The same frames from
+    # each (tested); decord and torchcodec come with the fast-video extra. alt-eval and alt-predict decode with auto
+    backend: str = "auto"
     skip_missing: bool = False  # go on without listed videos whose files are missing (warned), instead of stopping
     shots: int | None = None  # K-shot: K training videos per class, drawn with `seed` (after `holdout`, from the rest)
     # fraction of each class's training videos kept out of training to pick best.pt on (drawn with `seed`); 0: none, the
@@ -252,6 +256,7 @@ def check(cfg: Config) -> Config:
         raise ModelError(f"model.templates: every template needs a {{}} placeholder for the label, got {cfg.model.templates}")
     if cfg.data.shots is not None and cfg.data.shots < 1:
         raise ModelError(f"data.shots must be at least 1, got {cfg.data.shots}")
+    check_backend(cfg.data.backend)  # a known name; whether it is installed is checked where videos are read (a saved config loads anywhere)
     t, a = cfg.train, cfg.aug
     ranges = [  # (key, value, allowed, what to say)
         ("train.lr_vit", t.lr_vit, t.lr_vit > 0, "a learning rate above 0"),

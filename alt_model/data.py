@@ -6,10 +6,11 @@
 - **Sampling** is TSN's sparse sampling: the video is cut into T equal segments and one frame is
   taken from each, at a random offset in training and at the centre at test. For C temporal clips
   at test, clip c takes the frame at fraction (c + 0.5) / C of every segment (C = 1: the centres).
-- **Decoding** with PyAV reads the frame count from the stream (or counts packets when the container
-  does not say), decodes only up to the last frame needed, and decodes again with the true count if
-  the stream ends early. A video that cannot be read is logged and skipped: the dataset returns
-  None and the batch counts it (`Batch.failed`), so a run never stops on one bad file.
+- **Decoding** is `decode.read_clips` / `read_frames` (PyAV, decord or torchcodec: `data.backend`), the
+  only way frames are read; the frame count comes from the same backend, and if the stream ends
+  early the indices are drawn again from the frames that are there. A video that cannot be read is
+  logged and skipped: the dataset returns None and the batch counts it (`Batch.failed`), so a run
+  never stops on one bad file.
 - **Train transform** (X-CLIP's, after TSN): MultiScaleCrop with scales (1, .875, .75, .66) of
   the shorter side of the frame resized to 256/224 of the input size, width and height scales at
   most one step apart, the crop at one of 13 fixed positions (corners, centre, edge midpoints and
@@ -28,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -42,16 +43,29 @@ from torch.utils.data import Dataset
 
 from alt_common.labels import content_lines, csv_header, csv_records, normalize_label
 
+from .decode import installed, read_clips, read_frames, resolve_backend
 from .errors import ModelError
 from .guard import MiB, read_text
 
 log = logging.getLogger(__name__)
-
 LIST_LIMIT = 256 * MiB  # Kinetics-700's training list is about 40 MB
 SCALES = (1.0, 0.875, 0.75, 0.66)  # MultiScaleCrop (X-CLIP, TSN)
 RESIZE_RATIO = 256 / 224  # shorter side before cropping, relative to the input size (X-CLIP)
 # MultiScaleCrop's 13 fixed crop positions, in quarters of the free space (x, y): corners, centre, edge midpoints, quarter points
 CROP_POSITIONS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 0), (2, 4), (1, 1), (3, 1), (1, 3), (3, 3))
+
+# with decode.py's entry points, read_frames and read_clips (and BACKENDS, below): frames are read through this module
+__all__ = [
+    "CROP_POSITIONS", "LIST_LIMIT", "RESIZE_RATIO", "SCALES", "Batch", "VideoDataset", "VideoItem", "collate", "eval_transform",
+    "multiscale_box", "read_clips", "read_frames", "read_video_list", "sample_shots", "shard", "split_holdout", "tower_norm", "tower_size",
+    "train_transform", "tsn_indices",
+]
+
+
+def __getattr__(name: str):
+    if name == "BACKENDS":  # the decoding backends installed here, found on first use (importing torchcodec takes seconds)
+        return installed()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -178,53 +192,6 @@ def tsn_indices(num_frames: int, samples: int, rng: np.random.Generator | None =
     return np.minimum(num_frames - 1, (starts + offsets).astype(np.int64))
 
 
-def _frame_count(path: Path) -> int:
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        if stream.frames:
-            return stream.frames
-        return sum(1 for packet in container.demux(stream) if packet.size)
-
-
-def _decode_at(path: Path, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
-    """The frames at `wanted` indices as RGB arrays, and how many frames were decoded."""
-    import av
-
-    last, frames, count = max(wanted), {}, 0
-    with av.open(str(path)) as container:
-        container.streams.video[0].thread_type = "AUTO"
-        for count, frame in enumerate(container.decode(video=0), start=1):
-            if count - 1 in wanted:
-                frames[count - 1] = frame.to_ndarray(format="rgb24")
-            if count - 1 == last:
-                break
-    return frames, count
-
-
-def read_clips(path: str | Path, choose: Callable[[int], np.ndarray]) -> np.ndarray:
-    """uint8 RGB frames [*choose(n).shape, H, W, 3] of a video of n frames, at the indices `choose(n)` returns."""
-    import av
-
-    path = Path(path)
-    try:
-        n = _frame_count(path)
-        if n <= 0:
-            raise ModelError(f"{path}: the video has no frames")
-        for _ in range(2):
-            indices = choose(n)
-            frames, decoded = _decode_at(path, set(indices.ravel().tolist()))
-            if len(frames) == len(set(indices.ravel().tolist())):
-                return np.stack([frames[i] for i in indices.ravel()]).reshape(*indices.shape, *frames[indices.flat[0]].shape)
-            if decoded == 0:
-                raise ModelError(f"{path}: no frame could be decoded")
-            n = decoded  # the stream ended before its stated length: sample again from what is there
-        raise ModelError(f"{path}: the frame count keeps changing between reads")
-    except (av.error.FFmpegError, IndexError, ValueError, OSError) as exc:
-        raise ModelError(f"{path}: cannot decode a video stream ({type(exc).__name__}: {str(exc)[:80]})") from None
-
-
 # ---------------------------------------------------------------------------------------------- transforms
 
 
@@ -287,14 +254,16 @@ class VideoDataset(Dataset):
     """Listed videos as model inputs: train clips [T, 3, S, S], or test views [clips·crops, T, 3, S, S].
 
     `set_epoch` changes the sampling and augmentation of the next epoch (see the module docstring).
-    A video that cannot be read is logged and returned as None (`collate` skips it).
+    A video that cannot be read is logged and returned as None (`collate` skips it). `backend` is the
+    decoding backend (`decode.CHOICES`), resolved here so that one not installed stops the run before it starts.
     """
 
     def __init__(self, items: Sequence[VideoItem], frames: int, size: int, *, train: bool, seed: int = 0,
                  clips: int = 1, crops: int = 1, scales: Sequence[float] = SCALES, flip: float = 0.5,
-                 mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> None:
+                 mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD, backend: str = "auto") -> None:
         self.items, self.frames, self.size, self.train, self.seed = list(items), frames, size, train, seed
         self.clips, self.crops, self.scales, self.flip, self.mean, self.std = clips, crops, tuple(scales), flip, mean, std
+        self.backend = resolve_backend(backend)
         self.epoch = 0
         eval_transform(np.zeros((1, size, size, 3), np.uint8), size, crops)  # reject a bad crop count now, not in a worker
 
@@ -314,7 +283,7 @@ class VideoDataset(Dataset):
     def video(self, index: int) -> Tensor:
         """The model input of video `index`; ModelError naming the file when it cannot be read."""
         rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
-        frames = read_clips(self.items[index].path, lambda n: tsn_indices(n, self.frames, rng, 1 if self.train else self.clips))
+        frames = read_clips(self.items[index].path, lambda n: tsn_indices(n, self.frames, rng, 1 if self.train else self.clips), self.backend)
         if self.train:
             return train_transform(frames[0], self.size, rng, self.scales, self.flip, self.mean, self.std)
         # views ordered clip-major: [clips, crops] flattened

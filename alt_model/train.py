@@ -58,6 +58,7 @@ from . import distributed
 from .checkpoint import Counters, TrainState, load_checkpoint, load_weights, model_state, rng_state, save_atomic, set_rng_state
 from .config import Config, TrainConfig, dump, to_dict
 from .data import Batch, VideoDataset, VideoItem, collate, read_video_list, sample_shots, split_holdout, tower_norm, tower_size
+from .decode import resolve_backend
 from .distributed import Dist
 from .errors import ModelError
 from .evaluate import Metrics, evaluate
@@ -271,6 +272,7 @@ def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResu
 def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     """The model, data, optimizer, scheduler and scaler of a run; every process builds the same initial weights."""
     tc = cfg.train
+    resolve_backend(cfg.data.backend)  # a decoding backend not installed here stops the run before the model is built
     seed_all(cfg.seed)
     labels = read_labels([cfg.data.labels])[0] if cfg.data.labels else []
     if not labels:
@@ -303,7 +305,8 @@ def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDat
     size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
 
     def test_views(items: list[VideoItem]) -> VideoDataset:
-        return VideoDataset(items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops, mean=mean, std=std)
+        return VideoDataset(items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops, mean=mean, std=std,
+                            backend=cfg.data.backend)
 
     items = read_video_list(cfg.data.train_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing)
     items, held = split_holdout(items, cfg.data.holdout, cfg.seed)
@@ -313,7 +316,7 @@ def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDat
     if cfg.data.shots:
         items = sample_shots(items, cfg.data.shots, cfg.seed)
     train_set = VideoDataset(items, cfg.model.frames, size, train=True, seed=cfg.seed, scales=cfg.aug.scales,
-                             flip=cfg.aug.flip, mean=mean, std=std)
+                             flip=cfg.aug.flip, mean=mean, std=std, backend=cfg.data.backend)
     val_set = None
     if cfg.data.val_list:
         val_set = test_views(read_video_list(cfg.data.val_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing))

@@ -45,9 +45,29 @@ if ! "$venv/bin/corpus" doctor --quiet >/dev/null 2>&1; then
     }
 fi
 
+# torchcodec (data.backend: torchcodec, with [fast-video] or [dev]) loads FFmpeg's shared libraries from the system: the ones
+# Debian's ffmpeg depends on (libavcodec, libavformat, libswscale...), as root, when it finds none.
+if [ "$extra" = dev ] || [ "$extra" = fast-video ]; then
+    no_ffmpeg='import importlib.util, sys; sys.exit(importlib.util.find_spec("torchcodec") is not None and __import__("torchcodec").ffmpeg_major_version is None)'
+    if ! "$venv/bin/python" -c "$no_ffmpeg" 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "Installing FFmpeg's shared libraries from Debian (torchcodec decodes with them)..."
+        apt-get update -qq >/dev/null
+        libs=$(apt-cache depends ffmpeg | grep -oE 'lib(av(codec|device|filter|format|util)|sw(resample|scale))[0-9]+' | sort -u)
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $libs >/dev/null
+    fi
+    "$venv/bin/python" -c "$no_ffmpeg" 2>/dev/null || echo "torchcodec finds no FFmpeg libraries: data.backend=torchcodec is unavailable (PyAV and decord work)." >&2
+fi
+
 # The tests render `corpus report` pages in headless Chromium: Debian's chromium, with [dev], as root.
 if [ "$extra" = dev ] && ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing chromium from Debian (the report test renders a page)..."
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+# The decoding tests read real AVI clips (MPEG-4 with B-frames, cinepak) from Debian's opencv-doc, with [dev], as root.
+if [ "$extra" = dev ] && [ ! -d /usr/share/doc/opencv-doc/examples/data ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing opencv-doc from Debian (its AVI clips for the decoding tests)..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opencv-doc >/dev/null
 fi

@@ -244,6 +244,12 @@ def _exported_left(c: Ctx) -> list:
     return [c.tmp / "model", *c.tmp.glob(".model.*")]
 
 
+def _only_pyav(c: Ctx, monkeypatch) -> None:
+    from alt_model import decode
+
+    monkeypatch.setattr(decode, "loads", lambda name: name == "pyav")
+
+
 def _small_list_limit(c: Ctx, monkeypatch) -> None:
     import alt_model.data as data
 
@@ -340,6 +346,11 @@ CASES = [
     Case("seed=-1", "train", lambda c: c.train(seed=-1), 2, "seed must be from 0"),
     Case("data.holdout=1 (all held out)", "train", lambda c: c.train(data__holdout=1), 2,
          "data.holdout must be a fraction of the training videos, from 0 to below 1", absent=lambda c: [c.out]),
+    Case("data.backend=ffmpeg (no such backend)", "train", lambda c: c.train(data__backend="ffmpeg"), 2,
+         "data.backend must be one of auto, pyav, decord, torchcodec (installed here: pyav", absent=lambda c: [c.out]),
+    Case("data.backend=decord where it is not installed", "train", lambda c: c.train(data__backend="decord"), 2,
+         "data.backend=decord: decord is not installed here (installed: pyav); pip install 'alt-toolkit[fast-video]'",
+         fault=_only_pyav, absent=lambda c: [c.out]),
     # 5. bounded, UTF-8 input
     Case("config is /dev/zero", "train", lambda c: ["--corpus", c.task.corpus, "--config", "/dev/zero"], 2,
          "/dev/zero: a config is larger than 1 MiB"),
