@@ -25,10 +25,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .encoder import DEFAULT_R
 from .errors import ModelError
-from .model import ALT
+from .model import ALT, ARCHS
 
 PAPER_K = 913  # text entities in the paper's corpus (supplementary A)
-ARCHS = ("alt", "xclip")
 
 
 @dataclass(frozen=True)
