@@ -65,12 +65,17 @@ def hf_labels(folder: str | Path) -> list[str]:
     return [] if all(label == f"LABEL_{i}" for i, label in enumerate(labels)) else labels
 
 
+def hf_model_type(path: str | Path) -> str | None:
+    """The `model_type` a Hugging Face folder's config.json names, or None where there is no readable JSON mapping."""
+    try:
+        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+
+
 def is_hf_xclip(path: str | Path) -> bool:
     """Whether `path` is a folder whose config.json says it is a Hugging Face X-CLIP ('model_type': 'xclip')."""
-    try:
-        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type") == "xclip"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return False
+    return hf_model_type(path) == "xclip"
 
 
 def check_model_source(checkpoint: Path | None, pretrained: Path | None, required: bool = True) -> Path | None:

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ModelError
+from .guard import hf_model_type
 from .xclip import ACTIVATIONS, XCLIP
 
 log = logging.getLogger(__name__)
@@ -183,10 +184,9 @@ def load_hf_xclip(folder: str | Path, device: str | torch.device = "cpu") -> XCL
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise ModelError(f"{folder}: no config.json; pass a folder saved by XCLIPModel.save_pretrained (or save_hf_xclip)")
-    try:
-        kind = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
-        raise ModelError(f"{folder / 'config.json'}: not a Hugging Face config ({type(exc).__name__}); pass an HF X-CLIP folder") from None
+    kind = hf_model_type(folder)
+    if kind is None:
+        raise ModelError(f"{folder / 'config.json'}: not a Hugging Face config (no JSON mapping); pass an HF X-CLIP folder")
     if kind != "xclip":
         raise ModelError(f"{folder / 'config.json'}: a {kind!r} model, not X-CLIP ('model_type': 'xclip'); pass an HF X-CLIP folder")
     config = XCLIPConfig.from_pretrained(folder)
