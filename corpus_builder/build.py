@@ -24,6 +24,7 @@ from .extract import NP_GRAMMAR, Unit, compound, extract_units
 from .llm import LLM
 from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
+from .related import keep_related, related_units
 from .resources import load_spacy, package_version, spacy_info, wordnet
 from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
 from .wsd_methods import resolve_method
@@ -98,6 +99,31 @@ def _row(label: str, item: LabelUnit, cands: list[Candidate], choice: Choice) ->
     }
 
 
+def _related_rows(
+    labels: list[str], units: dict[str, list[LabelUnit]], chosen: dict[str, list[Choice]], nlp: Any, method: WSDMethod, show_progress: bool
+) -> list[dict[str, Any]]:
+    """The rows of the things WordNet relates to each label's chosen senses (related.py): each
+    disambiguated in the label's context, the gloss it was read from as extra context, and kept
+    when `keep_related` says a frame shows it."""
+    wn = wordnet()
+    own = {label: [c.sense for c in chosen[label]] for label in labels}
+    motion = sorted({s for ss in own.values() for s in ss if s and (wn.synset(s).pos() == "v" or wn.synset(s).lexname() in ("noun.act", "noun.event"))})
+    tagged = dict(zip(motion, nlp.pipe(wn.synset(s).definition() for s in motion)))
+    found = []
+    for label in labels:
+        texts = {u.unit.text for u in units[label]}
+        siblings = tuple(sorted(texts))
+        for unit, gloss in related_units(label, own[label], {s: list(doc) for s, doc in tagged.items()}):
+            if unit.text not in texts:
+                found.append((label, LabelUnit(unit, {unit.source}), (unit.text, Context(label, siblings, gloss), candidates(unit))))
+    choices = _choose_senses([item for _, _, item in found], method, show_progress)
+    return [
+        _row(label, item, wsd_item[2], choice)
+        for (label, item, wsd_item), choice in zip(found, choices)
+        if keep_related(item.unit, choice, wsd_item[1], own[label])
+    ]
+
+
 def describe_phrases(llm: LLM, prompts: Prompts, phrases: list[str], show_progress: bool) -> dict[str, list[Candidate]]:
     """The LLM's descriptions of each phrase unit, from the paper's three prompts (supplementary B)."""
     asked = {phrase: prompts.for_phrase(phrase) for phrase in phrases}
@@ -159,13 +185,15 @@ def build_corpus(
     prompts: Prompts | None = None,
     t5_model: str | None = None,
     device: str = "cpu",
+    related: bool | None = None,
 ) -> pd.DataFrame:
     """Build the entity corpus for these action labels; the manifest is in `df.attrs["manifest"]`.
 
     `llm=None` builds from POS extraction and WordNet alone (the manifest says so). With an `LLM`,
     its entities join the POS units and its descriptions become the phrase units' candidates;
     prompts that failed after their retries are in `llm.stats.failures` and the manifest. `device` is
-    where a T5 word-sense model runs.
+    where a T5 word-sense model runs. `related` adds the things WordNet relates to each label's
+    senses (related.py); by default only without an LLM, whose answers list such things themselves.
     """
     method = resolve_method(wsd, t5_model, device)
     labels = dedupe([normalize_label(l) for l in labels])
@@ -193,11 +221,14 @@ def build_corpus(
         phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
     items = {label: _wsd_items(label, units_per_label[label], phrase_candidates, answers.get(label, "")) for label in labels}
     choices = iter(_choose_senses([i for label in labels for i in items[label]], method, show_progress))
+    chosen = {label: [next(choices) for _ in items[label]] for label in labels}
     rows = [
-        _row(label, unit, cands, next(choices))
+        _row(label, unit, cands, choice)
         for label in labels
-        for unit, (_, _, cands) in zip(units_per_label[label], items[label])
+        for unit, (_, _, cands), choice in zip(units_per_label[label], items[label], chosen[label])
     ]
+    if related if related is not None else llm is None:
+        rows.extend(_related_rows(labels, units_per_label, chosen, nlp, method, show_progress))
     if body_parts:
         rows.extend(_body_part_rows())
     df = merge_entities(rows)
@@ -209,7 +240,8 @@ def build_corpus(
         "created": created,
         "seconds": round(time.perf_counter() - started, 3),
         "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
-        "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR},
+        "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR,
+                    "related": related if related is not None else llm is None},
         "wsd": method.record(),
         "llm": llm.manifest() if llm is not None else None,
         "llm_dropped": [{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],

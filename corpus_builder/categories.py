@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lexicon import ACT_FILE, BODY_FILE, GROUP_FILE, OBJECT_FILES, PERSON_FILE, SCENE_FILES
+from .lexicon import ACT_FILE, BODY_FILE, EVENT_FILE, GROUP_FILE, OBJECT_FILES, PERSON_FILE, SCENE_FILES
 from .resources import wordnet
 
 CATEGORIES = ("object", "body", "scene", "motion", "role", "other")
@@ -33,15 +33,17 @@ _BY_LEXNAME = {
     BODY_FILE: "body",
     PERSON_FILE: "role",
     ACT_FILE: "motion",
+    EVENT_FILE: "motion",
     **dict.fromkeys(sorted(SCENE_FILES), "scene"),
     **dict.fromkeys(sorted(OBJECT_FILES), "object"),
 }
-# Hypernyms that make an artifact or natural object a place: rooms, buildings, facilities, roads,
-# floors, landforms, water.
+# Hypernyms that make an artifact or natural object a place: rooms, buildings, facilities, roads and
+# paths (not every way.n.06: a ladder or a gutter is a thing), floors, landforms, water.
 _SCENE_HYPERNYMS = frozenset(
-    "area.n.05 building.n.01 facility.n.01 way.n.06 horizontal_surface.n.01 "
+    "area.n.05 building.n.01 facility.n.01 road.n.01 path.n.02 horizontal_surface.n.01 "
     "geological_formation.n.01 body_of_water.n.01 land.n.04".split()
 )
+_WHOLE = "whole.n.02"  # an assemblage of parts regarded as a single entity: every physical thing
 _PEOPLE_HYPERNYMS = frozenset({"social_group.n.01", "people.n.01"})
 
 
@@ -58,10 +60,12 @@ def category_of(sense: str | None, hint: str | None = None, llm_hint: str | None
     synset: Any = wordnet().synset(sense)
     if synset.pos() == "v":
         return "motion"
-    hypernyms = {h.name() for h in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
+    hypernyms = {synset.name()} | {h.name() for h in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
     lexname = synset.lexname()
     if lexname == GROUP_FILE:
         category = "role" if hypernyms & _PEOPLE_HYPERNYMS else "other"
+    elif lexname == "noun.Tops" and _WHOLE in hypernyms:  # plant, animal: a living or made thing
+        category = "object"
     else:
         category = _BY_LEXNAME.get(lexname, "other")
     if category == "object" and hypernyms & _SCENE_HYPERNYMS:

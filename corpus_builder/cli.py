@@ -79,6 +79,7 @@ def build(
     t5_model: Annotated[Optional[str], typer.Option(help=f"T5 word-sense model for --wsd t5: a local folder or hub name (public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
+    related: Annotated[Optional[bool], typer.Option("--related/--no-related", help="Add the things WordNet relates to each label's senses (gloss nouns, derived agents and instruments, visible parts); default: only without an LLM.", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
 ) -> None:
     """Build corpus.parquet from action labels."""
@@ -128,7 +129,7 @@ def build(
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     df = build_corpus(
         names, llm, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
-        show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model, device=run_on,
+        show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model, device=run_on, related=related,
     )
     failures = llm.stats.failures if llm is not None else []
     if llm is not None and llm.stats.cut_answers:

@@ -8,6 +8,7 @@ is dropped. A label without any noun yields one ``motion`` unit: the label itsel
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
@@ -27,8 +28,9 @@ class Unit:
 
     text: str  # lower-case, singular head: "guitar", "ice cream", "eye makeup"
     kind: str  # "word" (one WordNet lemma, compounds included) or "phrase"
-    source: str  # "pos" or "label" (the label's own motion unit)
+    source: str  # "pos", "label" (the label's own motion unit), or a relation (related.py)
     category_hint: str | None = None  # "motion" for the label's own unit
+    sense: str | None = None  # the one WordNet sense of a unit found through a WordNet relation (related.py)
 
 
 def _lemma_count(word: str, pos: str) -> int:
@@ -143,6 +145,30 @@ def _retag(word: str, tag: str) -> str:
     return tag
 
 
+_PARENTHESES = re.compile(r"\([^)]*\)")
+
+
+def core(label: str) -> str:
+    """The words units come from: the label without its parentheses, closed spellings opened as
+    WordNet writes them. A parenthesis is an exclusion ("skiing (not slalom or crosscountry)") or a
+    qualifier ("shooting goal (soccer)"): neither names a thing of the action itself; the qualifier
+    stays in the WSD context, which is the whole label."""
+    return " ".join(_opened(w) for w in _PARENTHESES.sub(" ", label).split()) or label
+
+
+def _opened(word: str) -> str:
+    """A word WordNet does not know, opened as WordNet writes it ("breakdancing" -> "break dancing",
+    "situp" -> "sit-up"): the first split into two words that spell a WordNet noun compound."""
+    wn = wordnet()
+    if len(word) < 5 or wn.synsets(word) or wn.morphy(word, "n") or wn.morphy(word, "v"):
+        return word
+    for i in range(2, len(word) - 1):
+        opened = compound([word[:i], word[i:]])
+        if opened:
+            return opened
+    return word
+
+
 def label_units(label: str, tokens: list[Any]) -> list[Unit]:
     """The units of one label, given its spaCy tokens, in order of appearance, without repeats."""
     whole = compound(label.split())
@@ -197,6 +223,7 @@ def extract_units(labels: Iterable[str], nlp: Any) -> Iterator[tuple[str, list[U
     """
     labels = list(labels)
     start = len(FRAME.split("{")[0])
-    docs = nlp.pipe(FRAME.format(label=label) for label in labels)
-    for label, doc in zip(labels, docs):
-        yield label, label_units(label, [t for t in doc if start <= t.idx < start + len(label)])
+    cores = [core(label) for label in labels]
+    docs = nlp.pipe(FRAME.format(label=text) for text in cores)
+    for label, text, doc in zip(labels, cores, docs):
+        yield label, label_units(text, [t for t in doc if start <= t.idx < start + len(text)])

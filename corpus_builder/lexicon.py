@@ -32,7 +32,9 @@ VISIBLE_THING_FILES = THING_FILES | {"noun.location"}
 # abstract, so people, crowds, shapes and natural processes count too.
 SEEABLE_FILES = VISIBLE_THING_FILES | {PERSON_FILE, GROUP_FILE} | _files("noun", "shape phenomenon process")
 # Places and what happens in them: the `scene` category.
-SCENE_FILES = _files("noun", "location phenomenon event")
+SCENE_FILES = _files("noun", "location phenomenon")
+# Happenings (a slalom, a horse race, a shot put): the `motion` category, not a place.
+EVENT_FILE = "noun.event"
 
 # A noun sense in one of these files can be a visible motion ("leap", "kick", "splash")...
 MOTION_NOUN_FILES = _files("noun", "act event communication")
@@ -48,6 +50,22 @@ MOOD_VERB_FILES = _files("verb", "emotion cognition")
 
 # Nouns in an action label that stand for no particular thing ("doing something").
 INDEFINITE_NOUNS = frozenset("something someone somebody thing stuff".split())
+# Verbs too general to say what is used in an action ("used in playing": every game's equipment).
+LIGHT_VERBS = frozenset("play do make get take have use go give put set hold keep".split())
+# Superordinate senses a gloss names ("a person who...", "a device for..."): true of everything in
+# the frame, so no entity of the action's own (related.py).
+GENERIC_SENSES = frozenset(
+    """person.n.01 people.n.01 homo.n.02 man.n.01 woman.n.01 object.n.01 whole.n.02
+    artifact.n.01 material.n.01 substance.n.01 substance.n.07 matter.n.03 thing.n.04 thing.n.12 instrument.n.01
+    instrumentality.n.03 device.n.01 implement.n.01 equipment.n.01 container.n.01 structure.n.01
+    covering.n.02 vehicle.n.01 conveyance.n.03 animal.n.01 organism.n.01 plant.n.02 food.n.01
+    food.n.02 solid.n.01 liquid.n.01 fluid.n.01 region.n.01 region.n.03 area.n.01 location.n.01
+    place.n.02 surface.n.01 part.n.02 part.n.03 piece.n.01 unit.n.05 body_part.n.01 end.n.01 side.n.01
+    position.n.01 point.n.02 top.n.01 bottom.n.01 edge.n.01 participant.n.01""".split()
+)
+# Kinds of substance no frame shows (oxygen in the aerobics gloss, the air of a sneeze); with
+# atom.n.02 ("a tiny piece of anything") the things a gloss names that a related unit may not be.
+UNSEEN_KINDS = frozenset("chemical_element.n.01 gas.n.02 atom.n.02".split())
 # Words of an LLM's answer that name no visual entity: qualities of a performance, words about the
 # video, positions and generic nouns. A unit that is one of them (or, unless it is a WordNet lemma,
 # ends in one) is dropped, and a left part ending in one is a label for a list ("Key elements: ...").

@@ -39,3 +39,9 @@ def test_default_body_parts_are_body_senses(wn):
         assert category_of(sense) == "body", unit
         assert unit in [l.name() for l in wn.synset(sense).lemmas()], unit
     assert set(CATEGORIES) == {"object", "body", "scene", "motion", "role", "other"}
+
+
+def test_events_are_motion_and_visible_things_objects():
+    assert {category_of(s) for s in ("slalom.n.01", "horse_race.n.01", "shot_put.n.01", "hammer_throw.n.01")} == {"motion"}
+    assert {category_of(s) for s in ("plant.n.02", "animal.n.01", "ladder.n.01", "gutter.n.01", "hookah.n.01", "pipe.n.01")} == {"object"}
+    assert {category_of(s) for s in ("road.n.01", "path.n.02", "floor.n.01", "swimming_pool.n.01")} == {"scene"}

@@ -84,14 +84,15 @@ def test_options_reach_the_build_and_the_manifest(run_cli, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("playing cricket\nshaking hands\n")
     out = tmp_path / "corpus.parquet"
-    code, _, stderr = run_cli("build", "-l", labels, "-o", out, "--no-body-parts", "--wsd", "first-sense", "--no-llm")
+    code, _, stderr = run_cli("build", "-l", labels, "-o", out, "--no-body-parts", "--wsd", "first-sense", "--no-llm", "--no-related")
     assert code == 0, stderr
     df = read_corpus(out)
     assert "default" not in {s for sources in df["sources"] for s in sources}
     assert set(df["unit"]) == {"cricket", "hand"}
     assert df.set_index("unit").loc["cricket", "sense"] == "cricket.n.01"  # the baseline's pick
     assert df.attrs["manifest"]["options"] == {
-        "wsd": "first-sense", "t5_model": None, "spacy_model": None, "body_parts": False, "np_grammar": "NP: {<JJ|NN.*>*<NN.*>}"
+        "wsd": "first-sense", "t5_model": None, "spacy_model": None, "body_parts": False, "np_grammar": "NP: {<JJ|NN.*>*<NN.*>}",
+        "related": False,
     }
     assert df.attrs["manifest"]["wsd"] == {"method": "first-sense", "model": None, "weights": None}
 

@@ -200,7 +200,7 @@ def test_a_build_scores_all_its_units_in_one_batched_call(random_t5, monkeypatch
 
     monkeypatch.setattr(T5Disambiguator, "scores_many", counted)
     monkeypatch.setattr(T5Disambiguator, "scores", lambda *args: pytest.fail("scored one unit at a time"))
-    df = build_corpus(["playing cricket", "shaking hands", "juggling balls"], wsd="t5", t5_model=random_t5, body_parts=False)
+    df = build_corpus(["playing cricket", "shaking hands", "juggling balls"], wsd="t5", t5_model=random_t5, body_parts=False, related=False)
     assert calls == [int((df["wsd_method"] == "t5").sum())] and calls[0] >= 3
 
 

@@ -1,0 +1,135 @@
+"""Things WordNet relates to a label's chosen senses: what a camera sees in an action besides the
+label's own words (issue 19; the offline stand-in for the LLM's entity lists of supplementary B).
+
+Each related unit says where it came from (its `sources`):
+
+- ``gloss``: a noun in the gloss of the label's action sense ("pushup: an arm exercise performed
+  lying face to the floor and pushing the body up and down with the arms" -> arm, face, floor);
+- ``derivation``: an instrument or agent derived from one of the action sense's own lemmas
+  (sky_dive.v.01 -> skydiver; auction.v.01 -> auctioneer), or the agent of one of the label's
+  things (flute.n.01 -> flutist): a link between senses, not words;
+- ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt);
+
+A ``gloss`` noun is disambiguated like any unit, in the label's context with the gloss as extra
+context; the others name one sense. `keep_related` then keeps a unit only when its sense is a thing
+a frame shows (THING_FILES, places, people), is no superordinate (GENERIC_SENSES) and is not the
+label's own thing or a kind it belongs to ("woodwind" in the flute's gloss).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .disambiguate import lemmas_of, signature
+from .extract import Unit, compound, singular
+from .lexicon import GENERIC_SENSES, LIGHT_VERBS, NOUN_TAGS, UNSEEN_KINDS, PERSON_FILE, PLURAL_NOUN_TAGS, THING_FILES
+from .resources import wordnet
+from .wsd import Choice, Context
+
+RARE_SENSE_MARGIN = 1.0  # a gloss noun's rarer thing sense needs WSD this far ahead (one overlapping lemma)...
+RARE_SENSE_OVERLAP = 2  # ...and this many context lemmas in its signature (chosen on K400's related units)
+RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be
+VISIBLE_PARTS = "external_body_part.n.01"  # a body part's part is kept when it is one of these
+
+
+def _is_motion(sense: Any) -> bool:
+    return sense.pos() == "v" or sense.lexname() in ("noun.act", "noun.event")
+
+
+def gloss_nouns(tokens: list[Any]) -> list[str]:
+    """The nouns of a spaCy-tagged gloss, two-noun WordNet compounds first ("ice rink"), singular."""
+    nouns, i = [], 0
+    while i < len(tokens):
+        pair = compound([tokens[i].text.lower(), tokens[i + 1].text.lower()]) if i + 1 < len(tokens) else None
+        if pair and tokens[i].tag_ in NOUN_TAGS and tokens[i + 1].tag_ in NOUN_TAGS:
+            nouns.append(pair)
+            i += 2
+            continue
+        tok = tokens[i]
+        if tok.tag_ in NOUN_TAGS and tok.text.isalpha():
+            word = tok.text.lower()
+            nouns.append(singular(word, tok.lemma_.lower()) if tok.tag_ in PLURAL_NOUN_TAGS else word)
+        i += 1
+    return list(dict.fromkeys(n for n in nouns if wordnet().synsets(n.replace(" ", "_"), "n")))
+
+
+def derived_units(sense: Any, words: list[str]) -> list[Unit]:
+    """Instruments (artifacts) and agents (people) derived from the lemmas of a sense that the label
+    itself uses (`words`), and spelled from them (sky_dive.v.01 -> skydiver; lunge.v.01 -> lunger,
+    not its lemma thrust's thruster): one unit per sense."""
+    found = {}
+    for lemma in [l for l in sense.lemmas() if l.name().lower() in words]:
+        stem = lemma.name().lower().replace("_", "").removesuffix("e")
+        for other in sorted(lemma.derivationally_related_forms(), key=lambda l: (l.synset().name(), l.name())):
+            synset, name = other.synset(), other.name().lower()
+            if synset.pos() == "n" and synset.lexname() in ("noun.artifact", PERSON_FILE) and name.replace("_", "").startswith(stem):
+                found.setdefault(synset.name(), Unit(name.replace("_", " "), "word", "derivation", sense=synset.name()))
+    return list(found.values())
+
+
+def part_units(sense: Any) -> list[Unit]:
+    """The visible parts of a thing: its part meronyms that SemCor has seen, a body part's only
+    when external (a foot's toe and heel, not its arteries)."""
+    wn = wordnet()
+    units = []
+    for part in sorted(sense.part_meronyms(), key=lambda s: s.name()):
+        seen = any(l.count() for l in part.lemmas())
+        external = part.lexname() != "noun.body" or wn.synset(VISIBLE_PARTS) in part.closure(lambda s: s.hypernyms())
+        if seen and external and part.lexname() in THING_FILES:
+            units.append(Unit(part.lemma_names()[0].lower().replace("_", " "), "word", "part", sense=part.name()))
+    return units
+
+
+def action_verbs(label: str) -> list[str]:
+    """The verbs a label's words spell ("sky diving" -> sky_dive, dive; "auctioning" -> auction)."""
+    wn = wordnet()
+    words = label.replace("(", " ").replace(")", " ").split()
+    spelled = ["_".join(words[i : i + 2]) for i in range(len(words) - 1)] + words
+    verbs = [wn.morphy(w, "v") for w in spelled]
+    return [v for v in dict.fromkeys(verbs) if v and v not in LIGHT_VERBS]
+
+
+def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, list[Any]]) -> list[tuple[Unit, str]]:
+    """(unit, the gloss it was read from or "") for every thing related to a label's chosen senses,
+    in a fixed order, without repeats; `gloss_tokens` holds each action sense's spaCy-tagged gloss."""
+    wn = wordnet()
+    synsets = [wn.synset(s) for s in senses if s]
+    verbs = action_verbs(label)
+    found: dict[str, tuple[Unit, str]] = {}
+    for synset in synsets:
+        if _is_motion(synset):
+            for noun in gloss_nouns(gloss_tokens[synset.name()]):
+                found.setdefault(noun, (Unit(noun, "word", "gloss"), synset.definition()))
+            for unit in derived_units(synset, verbs):
+                found.setdefault(unit.text, (unit, ""))
+        elif synset.lexname() in THING_FILES:
+            things = [l.name().lower() for l in synset.lemmas() if l.name().lower().replace("_", " ") in label]
+            for unit in part_units(synset) + [u for u in derived_units(synset, things) if u.sense and wn.synset(u.sense).lexname() == PERSON_FILE]:
+                found.setdefault(unit.text, (unit, ""))
+    return list(found.values())
+
+
+def keep_related(unit: Unit, choice: Choice, context: Context, own: list[str | None]) -> bool:
+    """Is a related unit's chosen sense a thing a frame shows, no superordinate, and neither one of
+    the label's own senses nor a kind they belong to, nor a substance no frame shows (UNSEEN_KINDS)? A gloss noun must moreover be foremost a thing
+    (its first sense is), and its sense the first of its thing senses unless the context plainly
+    says otherwise: WSD ahead by RARE_SENSE_MARGIN and RARE_SENSE_OVERLAP context lemmas in the
+    sense's signature (the puck's goal and stick, the chess king; not "a form of", a jar's mouth)."""
+    wn = wordnet()
+    if choice.sense is None or choice.sense in GENERIC_SENSES:
+        return False
+    synset = wn.synset(choice.sense)
+    if synset.lexname() not in RELATED_FILES:
+        return False
+    kinds = {h.name() for s in own if s for h in wn.synset(s).closure(lambda x: x.hypernyms())} | {s for s in own if s}
+    if choice.sense in kinds or ({choice.sense} | {h.name() for h in synset.closure(lambda x: x.hypernyms())}) & UNSEEN_KINDS:
+        return False
+    if unit.sense is not None:
+        return True
+    senses = wn.synsets(unit.text.replace(" ", "_"), "n")
+    if senses[0].lexname() not in RELATED_FILES:
+        return False
+    if synset == next(s for s in senses if s.lexname() in RELATED_FILES):
+        return True
+    overlap = (signature(choice.sense) & lemmas_of(f"{context.label} {context.extra}")) - lemmas_of(unit.text)
+    return (choice.margin or 0.0) >= RARE_SENSE_MARGIN and len(overlap) >= RARE_SENSE_OVERLAP

@@ -1,0 +1,89 @@
+"""Things WordNet relates to a label's senses (related.py), and the build's related rows."""
+
+import pytest
+
+from corpus_builder.build import build_corpus
+from corpus_builder.extract import Unit, core
+from corpus_builder.lexicon import GENERIC_SENSES
+from corpus_builder.related import derived_units, gloss_nouns, keep_related, part_units, related_units
+from corpus_builder.wsd import Choice, Context
+
+
+def test_every_generic_sense_is_a_wordnet_synset(wn):
+    assert all(wn.synset(name).name() == name for name in GENERIC_SENSES)
+
+
+def test_gloss_nouns_of_real_glosses(wn, nlp):
+    pushup = list(nlp(wn.synset("pushup.n.01").definition()))  # "an arm exercise performed lying face to the floor and pushing the body up and down with the arms"
+    assert gloss_nouns(pushup) == ["arm exercise", "face", "floor", "body", "arm"]  # WordNet's compound first
+    hockey = gloss_nouns(list(nlp(wn.synset("ice_hockey.n.01").definition())))
+    assert "ice rink" in hockey and "rink" not in hockey  # a two-noun WordNet compound is one noun
+    assert {"puck", "stick", "skater", "goal"} <= set(hockey)  # plurals singular
+
+
+def test_derivation_follows_the_labels_own_lemma(wn):
+    assert [u.text for u in derived_units(wn.synset("sky_dive.v.01"), ["sky_dive"])] == ["skydiver"]
+    lunge = derived_units(wn.synset("lunge.v.01"), ["lunge"])
+    assert [u.text for u in lunge] == ["lunger"]  # not "thruster", from the sense's other lemma "thrust"
+    assert derived_units(wn.synset("lunge.v.01"), ["dive"]) == []
+    guitar = derived_units(wn.synset("guitar.n.01"), ["guitar"])
+    assert [(u.text, u.sense, u.source) for u in guitar] == [("guitarist", "guitarist.n.01", "derivation")]
+
+
+def test_parts_are_the_visible_ones(wn):
+    foot = {u.text for u in part_units(wn.synset("foot.n.01"))}
+    assert "toe" in foot
+    assert not {t for t in foot if "artery" in t or "vein" in t}  # inner parts are no part a frame shows
+    assert "shoelace" in {u.text for u in part_units(wn.synset("shoe.n.01"))}
+
+
+def test_related_units_of_an_action_and_of_a_thing(wn, nlp):
+    tokens = {"ice_hockey.n.01": list(nlp(wn.synset("ice_hockey.n.01").definition()))}
+    hockey = {u.text: (u.source, gloss) for u, gloss in related_units("playing ice hockey", ["ice_hockey.n.01"], tokens)}
+    assert hockey["puck"] == ("gloss", wn.synset("ice_hockey.n.01").definition())
+    flute = {u.text: u for u, _ in related_units("playing flute", ["flute.n.01"], {})}
+    assert flute["flutist"].source == "derivation" and flute["flutist"].sense == "flutist.n.01"
+
+
+def _choice(sense: str, margin: float) -> Choice:
+    return Choice("", sense, 1.0 + margin, "lesk-embedding", (1.0 + margin, 1.0))
+
+
+@pytest.mark.parametrize(
+    "unit, sense, margin, label, gloss, kept",
+    [
+        ("stick", "stick.n.06", 18.9, "playing ice hockey", "ice_hockey.n.01", True),  # rarer sense, the context says so
+        ("stick", "stick.n.06", 0.5, "playing ice hockey", "ice_hockey.n.01", False),  # ...but WSD not clearly ahead
+        ("form", "form.n.16", 3.0, "jogging", "jog.v.01", False),  # "a form of": foremost no thing
+        ("floor", "floor.n.01", 0.1, "pushup", "pushup.n.01", True),  # the first thing sense needs no margin
+        ("person", "person.n.01", 5.0, "hugging", "hug.v.01", False),  # superordinate
+        ("woodwind", "woodwind.n.01", 5.0, "playing flute", "flute.n.01", False),  # a kind of the label's own flute
+    ],
+)
+def test_keep_related(wn, unit, sense, margin, label, gloss, kept):
+    context = Context(label, (), wn.synset(gloss).definition())
+    assert keep_related(Unit(unit, "word", "gloss"), _choice(sense, margin), context, [gloss]) is kept
+
+
+def test_core_drops_parentheses_and_opens_closed_spellings():
+    assert core("skiing (not slalom or crosscountry)") == "skiing"
+    assert core("shooting goal (soccer)") == "shooting goal"
+    assert core("breakdancing") == "break dancing"
+    assert core("situp") == "sit-up"
+    assert core("playing guitar") == "playing guitar"
+
+
+def test_build_links_related_things_with_their_sources():
+    df = build_corpus(["playing ice hockey", "playing flute", "pushup", "skiing (not slalom or crosscountry)"])
+    rows = {(u, s): (sorted(src), list(ls), cat) for u, s, src, ls, cat in zip(df["unit"], df["sense"], df["sources"], df["labels"], df["category"])}
+    assert rows[("puck", "puck.n.02")] == (["gloss"], ["playing ice hockey"], "object")
+    assert rows[("stick", "stick.n.06")] == (["gloss"], ["playing ice hockey"], "object")
+    assert rows[("flutist", "flutist.n.01")] == (["derivation"], ["playing flute"], "role")
+    assert rows[("arm", "arm.n.01")] == (["default", "gloss"], ["pushup"], "body")  # a default body part, now linked
+    assert rows[("floor", "floor.n.01")][1] == ["pushup"]
+    assert rows[("skier", "skier.n.01")][1] == ["skiing (not slalom or crosscountry)"]
+    assert not {"slalom", "crosscountry", "cross country"} & set(df["unit"])  # what the label excludes
+    assert df.attrs["manifest"]["options"]["related"] is True
+    plain = build_corpus(["playing ice hockey", "playing flute", "pushup"], related=False)
+    assert not {"gloss", "derivation", "part"} & set(plain["sources"].explode())
+    assert plain.attrs["manifest"]["options"]["related"] is False
