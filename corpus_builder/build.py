@@ -24,7 +24,7 @@ from .extract import NP_GRAMMAR, Unit, compound, extract_units
 from .llm import LLM
 from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
-from .related import keep_related, related_units
+from .related import RELEVANCE, keep_related, needs_relevance, related_units, relevance, thing_senses, verbs_beside
 from .resources import load_spacy, package_version, spacy_info, wordnet
 from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
 from .wsd_methods import resolve_method
@@ -102,25 +102,38 @@ def _row(label: str, item: LabelUnit, cands: list[Candidate], choice: Choice) ->
 def _related_rows(
     labels: list[str], units: dict[str, list[LabelUnit]], chosen: dict[str, list[Choice]], nlp: Any, method: WSDMethod, show_progress: bool
 ) -> list[dict[str, Any]]:
-    """The rows of the things WordNet relates to each label's chosen senses (related.py): each
-    disambiguated in the label's context, the gloss it was read from as extra context, and kept
-    when `keep_related` says a frame shows it."""
+    """The rows of the things WordNet relates to each label's chosen senses (related.py), and to
+    the senses of its action verbs (disambiguated here, as a motion unit is): each disambiguated
+    in the label's context, the gloss it was read from as extra context, and kept when
+    `keep_related` says a frame shows it."""
     wn = wordnet()
-    own = {label: [c.sense for c in chosen[label]] for label in labels}
-    motion = sorted({s for ss in own.values() for s in ss if s and (wn.synset(s).pos() == "v" or wn.synset(s).lexname() in ("noun.act", "noun.event"))})
-    tagged = dict(zip(motion, nlp.pipe(wn.synset(s).definition() for s in motion)))
+    texts = {label: sorted({u.unit.text for u in units[label]}) for label in labels}
+    named = {label for label in labels if any(u.unit.category_hint == "motion" for u in units[label])}  # its action is a unit
+    verbs = [(label, Unit(v, "word", "verb", "motion")) for label in labels if label not in named for v in verbs_beside(label, texts[label])]
+    verb_choices = _choose_senses([(v.text, Context(label, tuple(texts[label]), motion=True), candidates(v)) for label, v in verbs], method, show_progress)
+    senses = {label: [c.sense for c in chosen[label]] for label in labels}
+    actions: dict[str, list[str | None]] = {label: [] for label in labels}
+    for (label, _), choice in zip(verbs, verb_choices):
+        actions[label].append(choice.sense)
+    motion = sorted({s for label in labels for s in senses[label] + actions[label] if s and (wn.synset(s).pos() == "v" or wn.synset(s).lexname() in ("noun.act", "noun.event"))})
+    tagged = {sense: list(doc) for sense, doc in zip(motion, nlp.pipe(wn.synset(s).definition() for s in motion))}
     found = []
     for label in labels:
-        texts = {u.unit.text for u in units[label]}
-        siblings = tuple(sorted(texts))
-        for unit, gloss in related_units(label, own[label], {s: list(doc) for s, doc in tagged.items()}):
-            if unit.text not in texts:
-                found.append((label, LabelUnit(unit, {unit.source}), (unit.text, Context(label, siblings, gloss), candidates(unit))))
+        for unit, gloss in related_units(label, senses[label], tagged, actions[label]):
+            if unit.text not in texts[label]:
+                found.append((label, LabelUnit(unit, {unit.source}), (unit.text, Context(label, tuple(texts[label]), gloss), thing_senses(unit))))
     choices = _choose_senses([item for _, _, item in found], method, show_progress)
+    kept = [
+        (label, item, wsd_item, choice)
+        for (label, item, wsd_item), choice in zip(found, choices)
+        if keep_related(item.unit, choice, wsd_item[1], senses[label] + actions[label])
+    ]
+    asked = [(label, c.sense) for label, item, _, c in kept if needs_relevance(item.unit, c.sense)]
+    scores = dict(zip(asked, relevance(asked)))
     return [
         _row(label, item, wsd_item[2], choice)
-        for (label, item, wsd_item), choice in zip(found, choices)
-        if keep_related(item.unit, choice, wsd_item[1], own[label])
+        for label, item, wsd_item, choice in kept
+        if scores.get((label, choice.sense), RELEVANCE) >= RELEVANCE
     ]
 
 

@@ -8,6 +8,7 @@ Each related unit says where it came from (its `sources`):
 - ``derivation``: an instrument or agent derived from one of the action sense's own lemmas
   (sky_dive.v.01 -> skydiver; auction.v.01 -> auctioneer), or the agent of one of the label's
   things (flute.n.01 -> flutist): a link between senses, not words;
+- ``domain``: a thing WordNet files under the action's sense as its topic (basketball -> backboard);
 - ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt);
 
 A ``gloss`` noun is disambiguated like any unit, in the label's context with the gloss as extra
@@ -20,14 +21,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .disambiguate import lemmas_of, signature
-from .extract import Unit, compound, singular
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from .categories import DEFAULT_BODY_PARTS
+from .disambiguate import gloss_text, lemmas_of, signature
+from .expand import Candidate
+from .extract import Unit, compound, core, singular
 from .lexicon import GENERIC_SENSES, LIGHT_VERBS, NOUN_TAGS, UNSEEN_KINDS, PERSON_FILE, PLURAL_NOUN_TAGS, THING_FILES
 from .resources import wordnet
 from .wsd import Choice, Context
 
+RELEVANCE = 0.2  # a gloss noun's least MiniLM cosine with its label (tuned on K400's related units: air, a ship, an obstruction are below)
 RARE_SENSE_MARGIN = 1.0  # a gloss noun's rarer thing sense needs WSD this far ahead (one overlapping lemma)...
 RARE_SENSE_OVERLAP = 2  # ...and this many context lemmas in its signature (chosen on K400's related units)
+AGENT_ENDINGS = ("er", "or", "ist", "eer", "ant", "ent")  # a person named for what they do: skier, auctioneer, celebrant
 RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be
 VISIBLE_PARTS = "external_body_part.n.01"  # a body part's part is kept when it is one of these
 
@@ -53,18 +60,32 @@ def gloss_nouns(tokens: list[Any]) -> list[str]:
     return list(dict.fromkeys(n for n in nouns if wordnet().synsets(n.replace(" ", "_"), "n")))
 
 
-def derived_units(sense: Any, words: list[str]) -> list[Unit]:
-    """Instruments (artifacts) and agents (people) derived from the lemmas of a sense that the label
-    itself uses (`words`), and spelled from them (sky_dive.v.01 -> skydiver; lunge.v.01 -> lunger,
-    not its lemma thrust's thruster): one unit per sense."""
+def derived_units(sense: Any, words: list[str], agents_only: bool = False) -> list[Unit]:
+    """Instruments (artifacts) and agents (people, named as agents are: AGENT_ENDINGS) derived from
+    the lemmas of a sense that the label itself uses (`words`), and spelled from them
+    (sky_dive.v.01 -> skydiver; lunge.v.01 -> lunger, not its lemma thrust's thruster): one unit per
+    sense. `agents_only` for a verb's senses, whose derived artifacts are as often another sense's
+    (mow -> a hayloft; wrap -> a negligee)."""
     found = {}
+    files = (PERSON_FILE,) if agents_only else ("noun.artifact", PERSON_FILE)
     for lemma in [l for l in sense.lemmas() if l.name().lower() in words]:
         stem = lemma.name().lower().replace("_", "").removesuffix("e")
         for other in sorted(lemma.derivationally_related_forms(), key=lambda l: (l.synset().name(), l.name())):
             synset, name = other.synset(), other.name().lower()
-            if synset.pos() == "n" and synset.lexname() in ("noun.artifact", PERSON_FILE) and name.replace("_", "").startswith(stem):
+            agent = synset.lexname() != PERSON_FILE or name.endswith(AGENT_ENDINGS)
+            if synset.pos() == "n" and synset.lexname() in files and agent and name.replace("_", "").startswith(stem):
                 found.setdefault(synset.name(), Unit(name.replace("_", " "), "word", "derivation", sense=synset.name()))
     return list(found.values())
+
+
+def domain_units(sense: Any) -> list[Unit]:
+    """The things WordNet files under an action as its topic domain (basketball.n.01 -> backboard,
+    rim; golf.n.01 -> golf course, divot), each with its sense."""
+    return [
+        Unit(member.lemma_names()[0].lower().replace("_", " "), "word", "domain", sense=member.name())
+        for member in sorted(sense.in_topic_domains(), key=lambda s: s.name())
+        if member.lexname() in THING_FILES | {"noun.location", PERSON_FILE}
+    ]
 
 
 def part_units(sense: Any) -> list[Unit]:
@@ -89,32 +110,57 @@ def action_verbs(label: str) -> list[str]:
     return [v for v in dict.fromkeys(verbs) if v and v not in LIGHT_VERBS]
 
 
-def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, list[Any]]) -> list[tuple[Unit, str]]:
-    """(unit, the gloss it was read from or "") for every thing related to a label's chosen senses,
-    in a fixed order, without repeats; `gloss_tokens` holds each action sense's spaCy-tagged gloss."""
+def verbs_beside(label: str, units: list[str]) -> list[str]:
+    """The label's own action verbs that are no unit ("shaving beard" -> shave; "brush hair" ->
+    brush): extraction drops them, but their senses' glosses and derivations name the action's
+    things (shave.v.01: "remove body hair with a razor"; ride -> rider)."""
     wn = wordnet()
-    synsets = [wn.synset(s) for s in senses if s]
+    taken = {w for u in units for w in u.split()}
+    words = [w for w in core(label).split() if w not in taken and w not in STOP_WORDS]
+    return [w for w in dict.fromkeys(words) if (wn.morphy(w, "v") or "") not in ("", *LIGHT_VERBS)]
+
+
+def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, list[Any]], actions: list[str | None] = ()) -> list[tuple[Unit, str]]:
+    """(unit, the gloss it was read from or "") for every thing related to a label's chosen senses
+    and to the senses of its action verbs (`actions`: gloss nouns and agents only), in a fixed
+    order, without repeats; `gloss_tokens` holds each action sense's spaCy-tagged gloss."""
+    wn = wordnet()
     verbs = action_verbs(label)
     found: dict[str, tuple[Unit, str]] = {}
-    for synset in synsets:
+    for synset, verb in [(wn.synset(s), False) for s in senses if s] + [(wn.synset(s), True) for s in actions if s]:
         if _is_motion(synset):
-            for noun in gloss_nouns(gloss_tokens[synset.name()]):
+            for noun in [n for n in gloss_nouns(gloss_tokens[synset.name()]) if _foremost_thing(n)]:
                 found.setdefault(noun, (Unit(noun, "word", "gloss"), synset.definition()))
-            for unit in derived_units(synset, verbs):
+            domain = domain_units(synset) if synset.pos() == "n" else []  # a verb's domain is a field (cookery's curry)
+            for unit in derived_units(synset, verbs, agents_only=verb) + domain:
                 found.setdefault(unit.text, (unit, ""))
         elif synset.lexname() in THING_FILES:
             things = [l.name().lower() for l in synset.lemmas() if l.name().lower().replace("_", " ") in label]
-            for unit in part_units(synset) + [u for u in derived_units(synset, things) if u.sense and wn.synset(u.sense).lexname() == PERSON_FILE]:
+            for unit in part_units(synset) + derived_units(synset, things, agents_only=True):
                 found.setdefault(unit.text, (unit, ""))
     return list(found.values())
 
 
+def _foremost_thing(noun: str) -> bool:
+    """Is a noun's first sense a thing, a place or a person? ("floor", not "form" or "front")."""
+    return wordnet().synsets(noun.replace(" ", "_"), "n")[0].lexname() in RELATED_FILES
+
+
+def thing_senses(unit: Unit) -> list[Candidate]:
+    """A related unit's candidates: its one sense, or a gloss noun's senses that are things (no
+    other could be kept), in WordNet's order."""
+    wn = wordnet()
+    synsets = [wn.synset(unit.sense)] if unit.sense else wn.synsets(unit.text.replace(" ", "_"), "n")
+    return [Candidate(s.definition(), s.name()) for s in synsets if s.lexname() in RELATED_FILES]
+
+
 def keep_related(unit: Unit, choice: Choice, context: Context, own: list[str | None]) -> bool:
     """Is a related unit's chosen sense a thing a frame shows, no superordinate, and neither one of
-    the label's own senses nor a kind they belong to, nor a substance no frame shows (UNSEEN_KINDS)? A gloss noun must moreover be foremost a thing
-    (its first sense is), and its sense the first of its thing senses unless the context plainly
-    says otherwise: WSD ahead by RARE_SENSE_MARGIN and RARE_SENSE_OVERLAP context lemmas in the
-    sense's signature (the puck's goal and stick, the chess king; not "a form of", a jar's mouth)."""
+    the label's own senses nor a kind they belong to, nor a substance no frame shows (UNSEEN_KINDS)?
+    A gloss noun (foremost a thing: `related_units` asks) must moreover take the first of its thing
+    senses (`thing_senses`, its candidates) unless the context plainly says otherwise: WSD ahead by
+    RARE_SENSE_MARGIN and RARE_SENSE_OVERLAP context lemmas in the sense's signature (the puck's
+    goal and stick, the chess king; not an armchair's arm)."""
     wn = wordnet()
     if choice.sense is None or choice.sense in GENERIC_SENSES:
         return False
@@ -126,10 +172,28 @@ def keep_related(unit: Unit, choice: Choice, context: Context, own: list[str | N
         return False
     if unit.sense is not None:
         return True
-    senses = wn.synsets(unit.text.replace(" ", "_"), "n")
-    if senses[0].lexname() not in RELATED_FILES:
-        return False
-    if synset == next(s for s in senses if s.lexname() in RELATED_FILES):
+    if choice.sense == thing_senses(unit)[0].sense:
         return True
     overlap = (signature(choice.sense) & lemmas_of(f"{context.label} {context.extra}")) - lemmas_of(unit.text)
     return (choice.margin or 0.0) >= RARE_SENSE_MARGIN and len(overlap) >= RARE_SENSE_OVERLAP
+
+
+def relevance(pairs: list[tuple[str, str]]) -> list[float]:
+    """For (label, sense) pairs: the MiniLM cosine of "a video of LABEL" with the sense's gloss text,
+    to two decimals. A gloss names what its verb does in general (throw: "propel through the air"),
+    not always what this label's video shows; all texts go to the encoder in one call."""
+    from .sentence_encoder import sentence_encoder
+
+    encoder = sentence_encoder()
+    synsets = [wordnet().synset(sense) for _, sense in pairs]
+    queries = [f"a video of {label}" for label, _ in pairs]
+    glosses = [gloss_text(Candidate(s.definition(), s.name())) for s in synsets]
+    encoder.encode(queries + glosses)
+    return [round(float(encoder.encode([q])[0] @ encoder.encode([g])[0]), 2) for q, g in zip(queries, glosses)]
+
+
+def needs_relevance(unit: Unit, sense: str) -> bool:
+    """A gloss noun needs RELEVANCE, but for a default or outer body part (any action shows the body)."""
+    wn = wordnet()
+    outer = sense in DEFAULT_BODY_PARTS.values() or wn.synset(VISIBLE_PARTS) in wn.synset(sense).closure(lambda s: s.hypernyms())
+    return unit.sense is None and not outer

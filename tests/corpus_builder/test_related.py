@@ -5,7 +5,9 @@ import pytest
 from corpus_builder.build import build_corpus
 from corpus_builder.extract import Unit, core
 from corpus_builder.lexicon import GENERIC_SENSES
-from corpus_builder.related import derived_units, gloss_nouns, keep_related, part_units, related_units
+from corpus_builder.related import (
+    RELEVANCE, derived_units, domain_units, gloss_nouns, keep_related, needs_relevance, part_units, related_units, relevance, verbs_beside,
+)
 from corpus_builder.wsd import Choice, Context
 
 
@@ -28,6 +30,34 @@ def test_derivation_follows_the_labels_own_lemma(wn):
     assert derived_units(wn.synset("lunge.v.01"), ["dive"]) == []
     guitar = derived_units(wn.synset("guitar.n.01"), ["guitar"])
     assert [(u.text, u.sense, u.source) for u in guitar] == [("guitarist", "guitarist.n.01", "derivation")]
+
+
+def test_a_verbs_derivations_are_its_agents_named_as_agents(wn):
+    assert [u.sense for u in derived_units(wn.synset("mow.v.01"), ["mow"])] == ["hayloft.n.01", "lawn_mower.n.01"]  # a verb's lemma links to any sense
+    assert derived_units(wn.synset("mow.v.01"), ["mow"], agents_only=True) == []  # so a verb gives its agents only
+    assert [u.text for u in derived_units(wn.synset("sweep.v.06"), ["sweep"], agents_only=True)] == ["sweeper"]  # not "sweep", a chimney sweep
+
+
+def test_domain_members_are_the_things_of_a_game(wn):
+    assert {u.text for u in domain_units(wn.synset("basketball.n.01"))} >= {"backboard", "basketball court", "rim"}
+    assert all(u.source == "domain" and u.sense for u in domain_units(wn.synset("golf.n.01")))
+
+
+def test_verbs_beside_the_units():
+    assert verbs_beside("shaving beard", ["beard"]) == ["shaving"]
+    assert verbs_beside("brush hair", ["hair"]) == ["brush"]
+    assert verbs_beside("playing guitar", ["guitar"]) == []  # too general a verb
+    assert verbs_beside("cutting in kitchen", ["kitchen"]) == ["cutting"]
+
+
+def test_relevance_keeps_what_the_video_shows(wn):
+    shown, general = relevance([("mowing lawn", "lawn_mower.n.01"), ("throwing ball", "air.n.02")])
+    assert shown >= RELEVANCE > general  # "propel through the air": the verb's gloss, not the video
+    assert relevance([("mowing lawn", "lawn_mower.n.01")]) == [shown]  # the same number alone or batched
+    assert needs_relevance(Unit("razor", "word", "gloss"), "razor.n.01")
+    assert not needs_relevance(Unit("knee", "word", "gloss"), "knee.n.01")  # an outer body part
+    assert needs_relevance(Unit("tear", "word", "gloss"), "tear.n.01")  # not an outer one
+    assert not needs_relevance(Unit("skier", "word", "derivation", sense="skier.n.01"), "skier.n.01")
 
 
 def test_parts_are_the_visible_ones(wn):
@@ -74,14 +104,15 @@ def test_core_drops_parentheses_and_opens_closed_spellings():
 
 
 def test_build_links_related_things_with_their_sources():
-    df = build_corpus(["playing ice hockey", "playing flute", "pushup", "skiing (not slalom or crosscountry)"])
+    df = build_corpus(["playing ice hockey", "playing flute", "pushup", "skiing (not slalom or crosscountry)", "shaving beard", "riding camel"])
     rows = {(u, s): (sorted(src), list(ls), cat) for u, s, src, ls, cat in zip(df["unit"], df["sense"], df["sources"], df["labels"], df["category"])}
     assert rows[("puck", "puck.n.02")] == (["gloss"], ["playing ice hockey"], "object")
     assert rows[("stick", "stick.n.06")] == (["gloss"], ["playing ice hockey"], "object")
     assert rows[("flutist", "flutist.n.01")] == (["derivation"], ["playing flute"], "role")
     assert rows[("arm", "arm.n.01")] == (["default", "gloss"], ["pushup"], "body")  # a default body part, now linked
-    assert rows[("floor", "floor.n.01")][1] == ["pushup"]
     assert rows[("skier", "skier.n.01")][1] == ["skiing (not slalom or crosscountry)"]
+    assert rows[("razor", "razor.n.01")] == (["gloss"], ["shaving beard"], "object")  # from the verb's gloss
+    assert rows[("rider", "rider.n.01")] == (["derivation"], ["riding camel"], "role")  # the verb's agent
     assert not {"slalom", "crosscountry", "cross country"} & set(df["unit"])  # what the label excludes
     assert df.attrs["manifest"]["options"]["related"] is True
     plain = build_corpus(["playing ice hockey", "playing flute", "pushup"], related=False)
