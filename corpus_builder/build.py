@@ -24,7 +24,7 @@ from .extract import NP_GRAMMAR, Unit, compound, extract_units
 from .llm import LLM
 from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
-from .related import RELEVANCE, keep_related, needs_relevance, related_units, relevance, thing_senses, verbs_beside
+from .related import keep_related, related_units, relevance, relevance_floor, thing_senses, verbs_beside
 from .resources import load_spacy, package_version, spacy_info, wordnet
 from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
 from .wsd_methods import resolve_method
@@ -115,25 +115,27 @@ def _related_rows(
     actions: dict[str, list[str | None]] = {label: [] for label in labels}
     for (label, _), choice in zip(verbs, verb_choices):
         actions[label].append(choice.sense)
-    motion = sorted({s for label in labels for s in senses[label] + actions[label] if s and (wn.synset(s).pos() == "v" or wn.synset(s).lexname() in ("noun.act", "noun.event"))})
-    tagged = {sense: list(doc) for sense, doc in zip(motion, nlp.pipe(wn.synset(s).definition() for s in motion))}
-    found = []
-    for label in labels:
-        for unit, gloss in related_units(label, senses[label], tagged, actions[label]):
-            if unit.text not in texts[label]:
-                found.append((label, LabelUnit(unit, {unit.source}), (unit.text, Context(label, tuple(texts[label]), gloss), thing_senses(unit))))
+    glossed = sorted({s for label in labels for s in senses[label] + actions[label] if s})
+    tagged = {sense: list(doc) for sense, doc in zip(glossed, nlp.pipe(wn.synset(s).definition() for s in glossed))}
+    found = [
+        (label, related, (related.unit.text, Context(label, tuple(texts[label]), related.gloss), thing_senses(related.unit)))
+        for label in labels
+        for related in related_units(label, senses[label], tagged, actions[label])
+        if related.unit.text not in texts[label]
+    ]
     choices = _choose_senses([item for _, _, item in found], method, show_progress)
     kept = [
-        (label, item, wsd_item, choice)
-        for (label, item, wsd_item), choice in zip(found, choices)
-        if keep_related(item.unit, choice, wsd_item[1], senses[label] + actions[label])
+        (label, related, item, choice)
+        for (label, related, item), choice in zip(found, choices)
+        if keep_related(related, choice, item[1], senses[label] + actions[label])
     ]
-    asked = [(label, c.sense) for label, item, _, c in kept if needs_relevance(item.unit, c.sense)]
+    floors = {(label, c.sense): relevance_floor(related, c.sense) for label, related, _, c in kept}
+    asked = sorted(pair for pair, floor in floors.items() if floor is not None)
     scores = dict(zip(asked, relevance(asked)))
     return [
-        _row(label, item, wsd_item[2], choice)
-        for label, item, wsd_item, choice in kept
-        if scores.get((label, choice.sense), RELEVANCE) >= RELEVANCE
+        _row(label, LabelUnit(related.unit, {related.unit.source}), item[2], choice)
+        for label, related, item, choice in kept
+        if floors[label, choice.sense] is None or scores[label, choice.sense] >= floors[label, choice.sense]
     ]
 
 

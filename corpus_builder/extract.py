@@ -130,10 +130,15 @@ def _chunk_units(chunk: list[tuple[str, str, str]]) -> list[Unit]:
     if chunk[-1][1] in PLURAL_NOUN_TAGS:
         words[-1] = singular(words[-1], chunk[-1][2])
     segments = _segments(words)
-    units = [Unit(s, "word", "pos") for s, i in segments if is_noun(s) or chunk[i][1].startswith("NN")]
+    units = [Unit(s, "word", "pos", _gerund(s)) for s, i in segments if is_noun(s) or chunk[i][1].startswith("NN")]
     if len(segments) > 1:
         units.append(Unit(" ".join(words), "phrase", "pos"))
     return [u for u in units if u.text not in INDEFINITE_NOUNS]
+
+
+def _gerund(word: str) -> str | None:
+    """"motion" for a word WordNet does not know that ends in -ing ("breadcrumbing"): an activity."""
+    return "motion" if word.endswith("ing") and not is_noun(word) else None
 
 
 def _retag(word: str, tag: str) -> str:

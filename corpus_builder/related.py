@@ -4,7 +4,9 @@ label's own words (issue 19; the offline stand-in for the LLM's entity lists of 
 Each related unit says where it came from (its `sources`):
 
 - ``gloss``: a noun in the gloss of the label's action sense ("pushup: an arm exercise performed
-  lying face to the floor and pushing the body up and down with the arms" -> arm, face, floor);
+  lying face to the floor and pushing the body up and down with the arms" -> arm, face, floor),
+  or, in its first thing sense, a made thing, body part, food or place in the gloss of one of the
+  label's things (saddle.n.01 in the camel's "used as a draft or saddle animal");
 - ``derivation``: an instrument or agent derived from one of the action sense's own lemmas
   (sky_dive.v.01 -> skydiver; auction.v.01 -> auctioneer), or the agent of one of the label's
   things (flute.n.01 -> flutist): a link between senses, not words;
@@ -19,6 +21,7 @@ label's own thing or a kind it belongs to ("woodwind" in the flute's gloss).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -31,11 +34,17 @@ from .lexicon import GENERIC_SENSES, LIGHT_VERBS, NOUN_TAGS, UNSEEN_KINDS, PERSO
 from .resources import wordnet
 from .wsd import Choice, Context
 
-RELEVANCE = 0.2  # a gloss noun's least MiniLM cosine with its label (tuned on K400's related units: air, a ship, an obstruction are below)
+RELEVANCE = 0.2  # an action gloss's noun's least MiniLM cosine with its label (tuned on K400's related units: air, a ship, an obstruction are below)
+THING_RELEVANCE = 0.3  # a thing gloss's noun's (a gloss of a thing names its kin and makings as often as its parts)
+# What a thing's gloss may add: made things, body parts, food, stuff and places, not its kin
+# (a dog's "wolf", a cat's "wildcat", a tree's "angiosperm").
+THING_GLOSS_FILES = frozenset({"noun.artifact", "noun.body", "noun.food", "noun.substance", "noun.object", "noun.location"})
 RARE_SENSE_MARGIN = 1.0  # a gloss noun's rarer thing sense needs WSD this far ahead (one overlapping lemma)...
 RARE_SENSE_OVERLAP = 2  # ...and this many context lemmas in its signature (chosen on K400's related units)
 AGENT_ENDINGS = ("er", "or", "ist", "eer", "ant", "ent")  # a person named for what they do: skier, auctioneer, celebrant
-RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be
+RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be...
+GAMES = frozenset({"game.n.01", "sport.n.01"})  # the actions whose topic members are their things
+WHOLE = "whole.n.02"  # ...or a physical top sense (plant.n.02, animal.n.01; GENERIC_SENSES keeps them out)
 VISIBLE_PARTS = "external_body_part.n.01"  # a body part's part is kept when it is one of these
 
 
@@ -79,8 +88,11 @@ def derived_units(sense: Any, words: list[str], agents_only: bool = False) -> li
 
 
 def domain_units(sense: Any) -> list[Unit]:
-    """The things WordNet files under an action as its topic domain (basketball.n.01 -> backboard,
-    rim; golf.n.01 -> golf course, divot), each with its sense."""
+    """The things WordNet files under a game or sport as its topic domain (basketball.n.01 ->
+    backboard, rim; golf.n.01 -> golf course, divot), each with its sense; other actions' domains
+    are fields (cooking's: the cuisines' dishes)."""
+    if not {s.name() for s in sense.closure(lambda s: s.hypernyms())} & GAMES:
+        return []
     return [
         Unit(member.lemma_names()[0].lower().replace("_", " "), "word", "domain", sense=member.name())
         for member in sorted(sense.in_topic_domains(), key=lambda s: s.name())
@@ -120,30 +132,46 @@ def verbs_beside(label: str, units: list[str]) -> list[str]:
     return [w for w in dict.fromkeys(words) if (wn.morphy(w, "v") or "") not in ("", *LIGHT_VERBS)]
 
 
-def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, list[Any]], actions: list[str | None] = ()) -> list[tuple[Unit, str]]:
-    """(unit, the gloss it was read from or "") for every thing related to a label's chosen senses
-    and to the senses of its action verbs (`actions`: gloss nouns and agents only), in a fixed
-    order, without repeats; `gloss_tokens` holds each action sense's spaCy-tagged gloss."""
+@dataclass(frozen=True)
+class Related:
+    """A unit WordNet relates to a label, and what it was read from."""
+
+    unit: Unit
+    gloss: str = ""  # the gloss a `gloss` noun was read from (its WSD context)
+    of_thing: bool = False  # read from a thing's gloss, not an action's: held to THING_GLOSS_FILES, its first sense, THING_RELEVANCE
+
+
+def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, list[Any]], actions: list[str | None] = ()) -> list[Related]:
+    """Every thing related to a label's chosen senses and to the senses of its action verbs
+    (`actions`: gloss nouns and agents only), in a fixed order, without repeats; `gloss_tokens`
+    holds each sense's spaCy-tagged gloss."""
     wn = wordnet()
     verbs = action_verbs(label)
-    found: dict[str, tuple[Unit, str]] = {}
+    found: dict[str, Related] = {}
     for synset, verb in [(wn.synset(s), False) for s in senses if s] + [(wn.synset(s), True) for s in actions if s]:
-        if _is_motion(synset):
+        thing = synset.lexname() in THING_FILES
+        if _is_motion(synset) or thing:
             for noun in [n for n in gloss_nouns(gloss_tokens[synset.name()]) if _foremost_thing(n)]:
-                found.setdefault(noun, (Unit(noun, "word", "gloss"), synset.definition()))
-            domain = domain_units(synset) if synset.pos() == "n" else []  # a verb's domain is a field (cookery's curry)
-            for unit in derived_units(synset, verbs, agents_only=verb) + domain:
-                found.setdefault(unit.text, (unit, ""))
-        elif synset.lexname() in THING_FILES:
+                found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing))
+        if _is_motion(synset):
+            for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset):
+                found.setdefault(unit.text, Related(unit))
+        elif thing:
             things = [l.name().lower() for l in synset.lemmas() if l.name().lower().replace("_", " ") in label]
             for unit in part_units(synset) + derived_units(synset, things, agents_only=True):
-                found.setdefault(unit.text, (unit, ""))
+                found.setdefault(unit.text, Related(unit))
     return list(found.values())
+
+
+def is_thing(synset: Any) -> bool:
+    """Is a sense a thing, a place or a person (RELATED_FILES), or a physical top sense?"""
+    tops = synset.lexname() == "noun.Tops" and wordnet().synset(WHOLE) in synset.closure(lambda s: s.hypernyms())
+    return synset.lexname() in RELATED_FILES or tops
 
 
 def _foremost_thing(noun: str) -> bool:
     """Is a noun's first sense a thing, a place or a person? ("floor", not "form" or "front")."""
-    return wordnet().synsets(noun.replace(" ", "_"), "n")[0].lexname() in RELATED_FILES
+    return is_thing(wordnet().synsets(noun.replace(" ", "_"), "n")[0])
 
 
 def thing_senses(unit: Unit) -> list[Candidate]:
@@ -151,27 +179,31 @@ def thing_senses(unit: Unit) -> list[Candidate]:
     other could be kept), in WordNet's order."""
     wn = wordnet()
     synsets = [wn.synset(unit.sense)] if unit.sense else wn.synsets(unit.text.replace(" ", "_"), "n")
-    return [Candidate(s.definition(), s.name()) for s in synsets if s.lexname() in RELATED_FILES]
+    return [Candidate(s.definition(), s.name()) for s in synsets if is_thing(s)]
 
 
-def keep_related(unit: Unit, choice: Choice, context: Context, own: list[str | None]) -> bool:
+def keep_related(related: Related, choice: Choice, context: Context, own: list[str | None]) -> bool:
     """Is a related unit's chosen sense a thing a frame shows, no superordinate, and neither one of
     the label's own senses nor a kind they belong to, nor a substance no frame shows (UNSEEN_KINDS)?
     A gloss noun (foremost a thing: `related_units` asks) must moreover take the first of its thing
     senses (`thing_senses`, its candidates) unless the context plainly says otherwise: WSD ahead by
     RARE_SENSE_MARGIN and RARE_SENSE_OVERLAP context lemmas in the sense's signature (the puck's
-    goal and stick, the chess king; not an armchair's arm)."""
+    goal and stick, the chess king; not an armchair's arm); a noun of a thing's gloss, always (WSD
+    choosing another sense says the word is ambiguous there: a cookie's "cakes")."""
     wn = wordnet()
+    unit = related.unit
     if choice.sense is None or choice.sense in GENERIC_SENSES:
         return False
     synset = wn.synset(choice.sense)
-    if synset.lexname() not in RELATED_FILES:
+    if not is_thing(synset):
         return False
     kinds = {h.name() for s in own if s for h in wn.synset(s).closure(lambda x: x.hypernyms())} | {s for s in own if s}
     if choice.sense in kinds or ({choice.sense} | {h.name() for h in synset.closure(lambda x: x.hypernyms())}) & UNSEEN_KINDS:
         return False
     if unit.sense is not None:
         return True
+    if related.of_thing:
+        return choice.sense == thing_senses(unit)[0].sense and synset.lexname() in THING_GLOSS_FILES
     if choice.sense == thing_senses(unit)[0].sense:
         return True
     overlap = (signature(choice.sense) & lemmas_of(f"{context.label} {context.extra}")) - lemmas_of(unit.text)
@@ -192,8 +224,11 @@ def relevance(pairs: list[tuple[str, str]]) -> list[float]:
     return [round(float(encoder.encode([q])[0] @ encoder.encode([g])[0]), 2) for q, g in zip(queries, glosses)]
 
 
-def needs_relevance(unit: Unit, sense: str) -> bool:
-    """A gloss noun needs RELEVANCE, but for a default or outer body part (any action shows the body)."""
+def relevance_floor(related: Related, sense: str) -> float | None:
+    """The least relevance a related unit needs: RELEVANCE for a noun of an action's gloss,
+    THING_RELEVANCE for one of a thing's gloss; None for a default or outer body part (any action
+    shows the body) and for the other relations."""
     wn = wordnet()
-    outer = sense in DEFAULT_BODY_PARTS.values() or wn.synset(VISIBLE_PARTS) in wn.synset(sense).closure(lambda s: s.hypernyms())
-    return unit.sense is None and not outer
+    if related.unit.source != "gloss" or sense in DEFAULT_BODY_PARTS.values() or wn.synset(VISIBLE_PARTS) in wn.synset(sense).closure(lambda s: s.hypernyms()):
+        return None
+    return THING_RELEVANCE if related.of_thing else RELEVANCE

@@ -6,7 +6,8 @@ from corpus_builder.build import build_corpus
 from corpus_builder.extract import Unit, core
 from corpus_builder.lexicon import GENERIC_SENSES
 from corpus_builder.related import (
-    RELEVANCE, derived_units, domain_units, gloss_nouns, keep_related, needs_relevance, part_units, related_units, relevance, verbs_beside,
+    RELEVANCE, THING_RELEVANCE, Related, derived_units, domain_units, gloss_nouns, keep_related, part_units, related_units, relevance,
+    relevance_floor, verbs_beside,
 )
 from corpus_builder.wsd import Choice, Context
 
@@ -54,10 +55,12 @@ def test_relevance_keeps_what_the_video_shows(wn):
     shown, general = relevance([("mowing lawn", "lawn_mower.n.01"), ("throwing ball", "air.n.02")])
     assert shown >= RELEVANCE > general  # "propel through the air": the verb's gloss, not the video
     assert relevance([("mowing lawn", "lawn_mower.n.01")]) == [shown]  # the same number alone or batched
-    assert needs_relevance(Unit("razor", "word", "gloss"), "razor.n.01")
-    assert not needs_relevance(Unit("knee", "word", "gloss"), "knee.n.01")  # an outer body part
-    assert needs_relevance(Unit("tear", "word", "gloss"), "tear.n.01")  # not an outer one
-    assert not needs_relevance(Unit("skier", "word", "derivation", sense="skier.n.01"), "skier.n.01")
+    assert relevance_floor(Related(Unit("razor", "word", "gloss")), "razor.n.01") == RELEVANCE
+    assert relevance_floor(Related(Unit("saddle", "word", "gloss"), of_thing=True), "saddle.n.01") == THING_RELEVANCE
+    assert relevance_floor(Related(Unit("knee", "word", "gloss")), "knee.n.01") is None  # a default body part
+    assert relevance_floor(Related(Unit("toe", "word", "gloss")), "toe.n.01") is None  # an outer one
+    assert relevance_floor(Related(Unit("tear", "word", "gloss")), "tear.n.01") == RELEVANCE  # not an outer one
+    assert relevance_floor(Related(Unit("skier", "word", "derivation", sense="skier.n.01")), "skier.n.01") is None
 
 
 def test_parts_are_the_visible_ones(wn):
@@ -69,9 +72,12 @@ def test_parts_are_the_visible_ones(wn):
 
 def test_related_units_of_an_action_and_of_a_thing(wn, nlp):
     tokens = {"ice_hockey.n.01": list(nlp(wn.synset("ice_hockey.n.01").definition()))}
-    hockey = {u.text: (u.source, gloss) for u, gloss in related_units("playing ice hockey", ["ice_hockey.n.01"], tokens)}
-    assert hockey["puck"] == ("gloss", wn.synset("ice_hockey.n.01").definition())
-    flute = {u.text: u for u, _ in related_units("playing flute", ["flute.n.01"], {})}
+    hockey = {r.unit.text: r for r in related_units("playing ice hockey", ["ice_hockey.n.01"], tokens)}
+    assert hockey["puck"] == Related(Unit("puck", "word", "gloss"), wn.synset("ice_hockey.n.01").definition())
+    camel = wn.synset("camel.n.01")  # "cud-chewing mammal used as a draft or saddle animal in desert regions"
+    found = {r.unit.text: r for r in related_units("riding camel", ["camel.n.01"], {"camel.n.01": list(nlp(camel.definition()))})}
+    assert found["saddle"] == Related(Unit("saddle", "word", "gloss"), camel.definition(), of_thing=True)
+    flute = {r.unit.text: r.unit for r in related_units("playing flute", ["flute.n.01"], {"flute.n.01": []})}
     assert flute["flutist"].source == "derivation" and flute["flutist"].sense == "flutist.n.01"
 
 
@@ -92,7 +98,17 @@ def _choice(sense: str, margin: float) -> Choice:
 )
 def test_keep_related(wn, unit, sense, margin, label, gloss, kept):
     context = Context(label, (), wn.synset(gloss).definition())
-    assert keep_related(Unit(unit, "word", "gloss"), _choice(sense, margin), context, [gloss]) is kept
+    assert keep_related(Related(Unit(unit, "word", "gloss"), context.extra), _choice(sense, margin), context, [gloss]) is kept
+
+
+def test_a_things_gloss_gives_only_first_senses_of_made_things(wn):
+    cookie = Context("baking cookies", (), wn.synset("cookie.n.01").definition())  # "... sweet cakes"
+    cake = Related(Unit("cake", "word", "gloss"), cookie.extra, of_thing=True)
+    assert not keep_related(cake, _choice("cake.n.03", 5.0), cookie, ["cookie.n.01"])  # WSD's other sense: ambiguous here
+    camel = Context("riding camel", (), wn.synset("camel.n.01").definition())
+    assert keep_related(Related(Unit("saddle", "word", "gloss"), camel.extra, of_thing=True), _choice("saddle.n.01", 0.1), camel, ["camel.n.01"])
+    desert = Related(Unit("mammal", "word", "gloss"), camel.extra, of_thing=True)
+    assert not keep_related(desert, _choice("mammal.n.01", 5.0), camel, ["camel.n.01"])  # its kin: a kind the camel is
 
 
 def test_core_drops_parentheses_and_opens_closed_spellings():
@@ -113,6 +129,7 @@ def test_build_links_related_things_with_their_sources():
     assert rows[("skier", "skier.n.01")][1] == ["skiing (not slalom or crosscountry)"]
     assert rows[("razor", "razor.n.01")] == (["gloss"], ["shaving beard"], "object")  # from the verb's gloss
     assert rows[("rider", "rider.n.01")] == (["derivation"], ["riding camel"], "role")  # the verb's agent
+    assert rows[("saddle", "saddle.n.01")] == (["gloss"], ["riding camel"], "object")  # from the camel's gloss
     assert not {"slalom", "crosscountry", "cross country"} & set(df["unit"])  # what the label excludes
     assert df.attrs["manifest"]["options"]["related"] is True
     plain = build_corpus(["playing ice hockey", "playing flute", "pushup"], related=False)
