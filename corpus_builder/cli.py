@@ -195,7 +195,7 @@ def explain(
     t5_model: Annotated[Optional[str], typer.Option(help=f"Also score with this T5 word-sense model (folder or hub name, public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
-    corpus: Annotated[Optional[Path], typer.Argument(metavar="[CORPUS.PARQUET]", help="A built corpus.parquet: also list the LLM items its build dropped for LABEL.")] = None,
+    corpus: Annotated[Optional[Path], typer.Argument(metavar="[CORPUS.PARQUET]", help="A built corpus.parquet: also show its entities of UNIT for LABEL (sense, category, sources) and the LLM items its build dropped for LABEL.")] = None,
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
     from .corpus import read_corpus
@@ -206,10 +206,13 @@ def explain(
     from .wsd_eval import explain as explain_unit
     from .wsd_methods import all_methods, resolve_method
 
-    dropped = None
+    dropped = entities = None
     if corpus is not None:
         wanted = normalize_label(label)
-        recorded = read_corpus(corpus).attrs["manifest"].get("llm_dropped")
+        built = read_corpus(corpus)
+        entities = [f"{r.sense or r.description} ({r.category}; sources: {', '.join(r.sources)})"
+                    for r in built.itertuples() if r.unit == unit.strip().lower() and wanted in list(r.labels)]
+        recorded = built.attrs["manifest"].get("llm_dropped")
         dropped = [d for d in (recorded if isinstance(recorded, list) else [])
                    if isinstance(d, dict) and d.get("label") == wanted and {"item", "reason"} <= d.keys()]
 
@@ -234,6 +237,8 @@ def explain(
               f"{LESK_WEIGHTS.gloss}·gloss; lesk-embedding = overlap + {EMBEDDING_WEIGHTS.prior}·prior + "
               f"{EMBEDDING_WEIGHTS.visual}·visual + {EMBEDDING_WEIGHTS.gloss}·gloss + {EMBEDDING_WEIGHTS.cosine}·cosine",
               highlight=False, soft_wrap=True)
+    if entities is not None:
+        out.print(f"{corpus}'s entities {unit!r} for {label!r}: " + ("; ".join(entities) or "none"), highlight=False, soft_wrap=True)
     if dropped is not None:
         out.print(f"LLM items {corpus} dropped for {label!r}: " + ("; ".join(f"{d['item']} ({d['reason']})" for d in dropped) or "none"),
                   highlight=False, soft_wrap=True)

@@ -10,13 +10,16 @@ Each related unit says where it came from (its `sources`):
 - ``derivation``: an instrument or agent derived from one of the action sense's own lemmas
   (sky_dive.v.01 -> skydiver; auction.v.01 -> auctioneer), or the agent of one of the label's
   things (flute.n.01 -> flutist): a link between senses, not words;
-- ``domain``: a thing WordNet files under the action's sense as its topic (basketball -> backboard);
-- ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt);
+- ``domain``: a thing WordNet files under a game or sport as its topic (basketball -> backboard);
+- ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt).
 
-A ``gloss`` noun is disambiguated like any unit, in the label's context with the gloss as extra
+The label's senses are those WSD chose for its units, and for its action verb when extraction
+dropped it (`verbs_beside`: "shaving beard" -> shave.v.01, "remove body hair with a razor"). A
+``gloss`` noun is disambiguated like any unit, in the label's context with the gloss as extra
 context; the others name one sense. `keep_related` then keeps a unit only when its sense is a thing
-a frame shows (THING_FILES, places, people), is no superordinate (GENERIC_SENSES) and is not the
-label's own thing or a kind it belongs to ("woodwind" in the flute's gloss).
+a frame shows, is no superordinate and is not the label's own thing or a kind it belongs to
+("woodwind" in the flute's gloss), and `relevance_floor` asks a gloss noun for a least MiniLM
+similarity with its label.
 """
 
 from __future__ import annotations
@@ -43,12 +46,13 @@ RARE_SENSE_MARGIN = 1.0  # a gloss noun's rarer thing sense needs WSD this far a
 RARE_SENSE_OVERLAP = 2  # ...and this many context lemmas in its signature (chosen on K400's related units)
 AGENT_ENDINGS = ("er", "or", "ist", "eer", "ant", "ent")  # a person named for what they do: skier, auctioneer, celebrant
 RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be...
-GAMES = frozenset({"game.n.01", "sport.n.01"})  # the actions whose topic members are their things
 WHOLE = "whole.n.02"  # ...or a physical top sense (plant.n.02, animal.n.01; GENERIC_SENSES keeps them out)
+GAMES = frozenset({"game.n.01", "sport.n.01"})  # the actions whose topic members are their things
 VISIBLE_PARTS = "external_body_part.n.01"  # a body part's part is kept when it is one of these
 
 
 def _is_motion(sense: Any) -> bool:
+    """Is a sense an action (a verb, an act, an event)?"""
     return sense.pos() == "v" or sense.lexname() in ("noun.act", "noun.event")
 
 
@@ -96,7 +100,7 @@ def domain_units(sense: Any) -> list[Unit]:
     return [
         Unit(member.lemma_names()[0].lower().replace("_", " "), "word", "domain", sense=member.name())
         for member in sorted(sense.in_topic_domains(), key=lambda s: s.name())
-        if member.lexname() in THING_FILES | {"noun.location", PERSON_FILE}
+        if member.lexname() in RELATED_FILES
     ]
 
 

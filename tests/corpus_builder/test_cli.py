@@ -147,3 +147,14 @@ def test_explain_lists_the_llm_items_a_build_dropped(run_cli, tmp_path):
     code, stdout, stderr = run_cli("explain", "cricket", "--label", "Playing Cricket", tmp_path / "c.parquet")
     assert code == 0, stderr
     assert "teamwork (not visual: noun.act)" in stdout and "adrenaline" not in stdout
+
+
+def test_explain_shows_where_a_related_entity_came_from(run_cli, tmp_path):
+    from corpus_builder import build_corpus, write_corpus
+
+    write_corpus(build_corpus(["playing ice hockey"]), tmp_path / "c.parquet")
+    code, stdout, stderr = run_cli("explain", "puck", "--label", "playing ice hockey", tmp_path / "c.parquet")
+    assert code == 0, stderr
+    assert "entities 'puck' for 'playing ice hockey': puck.n.02 (object; sources: gloss)" in " ".join(stdout.split())
+    code, stdout, _ = run_cli("explain", "puck", "--label", "playing ice hockey")
+    assert "sources:" not in stdout  # without a corpus, only the senses
