@@ -29,7 +29,7 @@ def default_encoder_path() -> Path:
 class SentenceEncoder:
     """Texts -> L2-normalised sentence embeddings, batched, each text encoded once."""
 
-    def __init__(self, path: str | Path | None = None, batch_size: int = 128):
+    def __init__(self, path: str | Path | None = None, batch_size: int = 32):
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
