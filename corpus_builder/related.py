@@ -132,8 +132,13 @@ def verbs_beside(label: str, units: list[str]) -> list[str]:
     things (shave.v.01: "remove body hair with a razor"; ride -> rider)."""
     wn = wordnet()
     taken = {w for u in units for w in u.split()}
-    words = [w for w in core(label).split() if w not in taken and w not in STOP_WORDS]
+    words = [w for w in core(label).split() if not _noun_forms(w) & taken and w not in STOP_WORDS]
     return [w for w in dict.fromkeys(words) if (wn.morphy(w, "v") or "") not in ("", *LIGHT_VERBS)]
+
+
+def _noun_forms(word: str) -> set[str]:
+    """A word, its noun lemma and its plural-less spelling ("cards", a WordNet lemma itself, is card)."""
+    return {word, wordnet().morphy(word, "n") or word, word.removesuffix("s")}
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ def test_verbs_beside_the_units():
     assert verbs_beside("brush hair", ["hair"]) == ["brush"]
     assert verbs_beside("playing guitar", ["guitar"]) == []  # too general a verb
     assert verbs_beside("cutting in kitchen", ["kitchen"]) == ["cutting"]
+    assert verbs_beside("shuffling cards", ["card"]) == ["shuffling"]  # not "cards", the unit card in the plural
 
 
 def test_relevance_keeps_what_the_video_shows(wn):
