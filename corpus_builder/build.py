@@ -211,6 +211,7 @@ def build_corpus(
     senses (related.py); by default only without an LLM, whose answers list such things themselves.
     """
     method = resolve_method(wsd, t5_model, device)
+    related = related if related is not None else llm is None
     labels = dedupe([normalize_label(l) for l in labels])
     if not labels:
         raise CorpusError("no labels to build a corpus from; pass at least one action label")
@@ -242,7 +243,7 @@ def build_corpus(
         for label in labels
         for unit, (_, _, cands), choice in zip(units_per_label[label], items[label], chosen[label])
     ]
-    if related if related is not None else llm is None:
+    if related:
         rows.extend(_related_rows(labels, units_per_label, chosen, nlp, method, show_progress))
     if body_parts:
         rows.extend(_body_part_rows())
@@ -256,7 +257,7 @@ def build_corpus(
         "seconds": round(time.perf_counter() - started, 3),
         "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
         "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR,
-                    "related": related if related is not None else llm is None},
+                    "related": related},
         "wsd": method.record(),
         "llm": llm.manifest() if llm is not None else None,
         "llm_dropped": [{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
@@ -274,6 +275,7 @@ def build_corpus(
             "entities": len(df),
             "entities_by_category": dict(sorted(Counter(df["category"]).items())),
             "entities_by_kind": dict(sorted(Counter(df["kind"]).items())),
+            "entities_by_source": dict(sorted(Counter(s for sources in df["sources"] for s in sources).items())),
             "entities_by_wsd_method": dict(sorted(Counter(df["wsd_method"]).items())),
         },
     }

@@ -133,6 +133,8 @@ def test_build_links_related_things_with_their_sources():
     assert rows[("saddle", "saddle.n.01")] == (["gloss"], ["riding camel"], "object")  # from the camel's gloss
     assert not {"slalom", "crosscountry", "cross country"} & set(df["unit"])  # what the label excludes
     assert df.attrs["manifest"]["options"]["related"] is True
+    by_source = df.attrs["manifest"]["counts"]["entities_by_source"]
+    assert by_source["gloss"] == sum("gloss" in s for s in df["sources"]) > 0 and by_source["derivation"] >= 2
     plain = build_corpus(["playing ice hockey", "playing flute", "pushup"], related=False)
     assert not {"gloss", "derivation", "part"} & set(plain["sources"].explode())
     assert plain.attrs["manifest"]["options"]["related"] is False
