@@ -14,7 +14,7 @@ Each related unit says where it came from (its `sources`):
 - ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt).
 
 The label's senses are those WSD chose for its units, and for its action verb when extraction
-dropped it (`verbs_beside`: "shaving beard" -> shave.v.01, "remove body hair with a razor"). A
+dropped it (`verbs_beside`: "shaving beard" -> shave.n.01, "the act of removing hair with a razor"). A
 ``gloss`` noun is disambiguated like any unit, in the label's context with the gloss as extra
 context; the others name one sense. `keep_related` then keeps a unit only when its sense is a thing
 a frame shows, is no superordinate and is not the label's own thing or a kind it belongs to
@@ -129,7 +129,7 @@ def action_verbs(label: str) -> list[str]:
 def verbs_beside(label: str, units: list[str]) -> list[str]:
     """The label's own action verbs that are no unit ("shaving beard" -> shave; "brush hair" ->
     brush): extraction drops them, but their senses' glosses and derivations name the action's
-    things (shave.v.01: "remove body hair with a razor"; ride -> rider)."""
+    things (shave.n.01: "the act of removing hair with a razor"; ride -> rider)."""
     wn = wordnet()
     taken = {w for u in units for w in u.split()}
     words = [w for w in core(label).split() if not _noun_forms(w) & taken and w not in STOP_WORDS]
