@@ -55,6 +55,8 @@ def test_llm_build_adds_entities_and_phrase_descriptions_then_replays_offline(ru
     assert llm["completion_tokens"] == sum(len(default_answer(p).split()) for p in asked)
     assert manifest["prompts"] == load_prompts(PROMPTS_DIR).sha256
     assert manifest["counts"]["units_by_source"]["llm"] > 0
+    assert manifest["options"]["related"] is False  # the LLM lists the related things itself
+    assert not {"gloss", "derivation", "domain", "part"} & set(manifest["counts"]["entities_by_source"])
     assert "cache hits" in stdout
 
     code, _, stderr = run_cli("build", "-l", labels, "-o", replay, "--llm-offline", "--llm-model", "test-model",
