@@ -47,6 +47,11 @@ _WHOLE = "whole.n.02"  # an assemblage of parts regarded as a single entity: eve
 _PEOPLE_HYPERNYMS = frozenset({"social_group.n.01", "people.n.01"})
 
 
+def is_physical_top(synset: Any) -> bool:
+    """Is a sense in noun.Tops a physical thing (plant, animal: under whole.n.02), not an abstraction?"""
+    return synset.lexname() == "noun.Tops" and wordnet().synset(_WHOLE) in synset.closure(lambda s: s.hypernyms())
+
+
 def category_of(sense: str | None, hint: str | None = None, llm_hint: str | None = None) -> str:
     """The category of an entity from its WordNet sense (lexicographer file, then hypernyms).
 
@@ -64,7 +69,7 @@ def category_of(sense: str | None, hint: str | None = None, llm_hint: str | None
     lexname = synset.lexname()
     if lexname == GROUP_FILE:
         category = "role" if hypernyms & _PEOPLE_HYPERNYMS else "other"
-    elif lexname == "noun.Tops" and _WHOLE in hypernyms:  # plant, animal: a living or made thing
+    elif is_physical_top(synset):  # plant, animal: a living or made thing
         category = "object"
     else:
         category = _BY_LEXNAME.get(lexname, "other")

@@ -39,8 +39,6 @@ def head_word(phrase: str) -> str:
 def candidates(unit: Unit) -> list[Candidate]:
     """Every description considered for a unit, in WordNet's sense order."""
     wn = wordnet()
-    if unit.sense:  # found through a WordNet relation: it names that sense
-        return _glosses([wn.synset(unit.sense)])
     key = unit.text.replace(" ", "_")
     if unit.kind == "phrase" and unit.source != "label":  # a phrase in a label is described by its head noun
         key = head_word(unit.text).replace(" ", "_")

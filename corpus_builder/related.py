@@ -29,11 +29,11 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from .categories import DEFAULT_BODY_PARTS
+from .categories import DEFAULT_BODY_PARTS, is_physical_top
 from .disambiguate import gloss_text, lemmas_of, signature
 from .expand import Candidate
 from .extract import Unit, compound, core, singular
-from .lexicon import GENERIC_SENSES, LIGHT_VERBS, NOUN_TAGS, UNSEEN_KINDS, PERSON_FILE, PLURAL_NOUN_TAGS, THING_FILES
+from .lexicon import ACT_FILE, EVENT_FILE, GENERIC_SENSES, LIGHT_VERBS, NOUN_TAGS, UNSEEN_KINDS, PERSON_FILE, PLURAL_NOUN_TAGS, THING_FILES
 from .resources import wordnet
 from .wsd import Choice, Context
 
@@ -45,15 +45,14 @@ THING_GLOSS_FILES = frozenset({"noun.artifact", "noun.body", "noun.food", "noun.
 RARE_SENSE_MARGIN = 1.0  # a gloss noun's rarer thing sense needs WSD this far ahead (one overlapping lemma)...
 RARE_SENSE_OVERLAP = 2  # ...and this many context lemmas in its signature (chosen on K400's related units)
 AGENT_ENDINGS = ("er", "or", "ist", "eer", "ant", "ent")  # a person named for what they do: skier, auctioneer, celebrant
-RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be...
-WHOLE = "whole.n.02"  # ...or a physical top sense (plant.n.02, animal.n.01; GENERIC_SENSES keeps them out)
+RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be, or a physical top sense
 GAMES = frozenset({"game.n.01", "sport.n.01"})  # the actions whose topic members are their things
 VISIBLE_PARTS = "external_body_part.n.01"  # a body part's part is kept when it is one of these
 
 
 def _is_motion(sense: Any) -> bool:
     """Is a sense an action (a verb, an act, an event)?"""
-    return sense.pos() == "v" or sense.lexname() in ("noun.act", "noun.event")
+    return sense.pos() == "v" or sense.lexname() in (ACT_FILE, EVENT_FILE)
 
 
 def gloss_nouns(tokens: list[Any]) -> list[str]:
@@ -104,14 +103,18 @@ def domain_units(sense: Any) -> list[Unit]:
     ]
 
 
+def _outer(synset: Any) -> bool:
+    """Is a sense an external body part (VISIBLE_PARTS) or a kind of one?"""
+    return wordnet().synset(VISIBLE_PARTS) in synset.closure(lambda s: s.hypernyms())
+
+
 def part_units(sense: Any) -> list[Unit]:
     """The visible parts of a thing: its part meronyms that SemCor has seen, a body part's only
     when external (a foot's toe and heel, not its arteries)."""
-    wn = wordnet()
     units = []
     for part in sorted(sense.part_meronyms(), key=lambda s: s.name()):
         seen = any(l.count() for l in part.lemmas())
-        external = part.lexname() != "noun.body" or wn.synset(VISIBLE_PARTS) in part.closure(lambda s: s.hypernyms())
+        external = part.lexname() != "noun.body" or _outer(part)
         if seen and external and part.lexname() in THING_FILES:
             units.append(Unit(part.lemma_names()[0].lower().replace("_", " "), "word", "part", sense=part.name()))
     return units
@@ -173,9 +176,9 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
 
 
 def is_thing(synset: Any) -> bool:
-    """Is a sense a thing, a place or a person (RELATED_FILES), or a physical top sense?"""
-    tops = synset.lexname() == "noun.Tops" and wordnet().synset(WHOLE) in synset.closure(lambda s: s.hypernyms())
-    return synset.lexname() in RELATED_FILES or tops
+    """Is a sense a thing, a place or a person (RELATED_FILES), or a physical top sense (plant.n.02,
+    animal.n.01; GENERIC_SENSES keeps those out)?"""
+    return synset.lexname() in RELATED_FILES or is_physical_top(synset)
 
 
 def _foremost_thing(noun: str) -> bool:
@@ -211,9 +214,10 @@ def keep_related(related: Related, choice: Choice, context: Context, own: list[s
         return False
     if unit.sense is not None:
         return True
+    first = choice.sense == thing_senses(unit)[0].sense
     if related.of_thing:
-        return choice.sense == thing_senses(unit)[0].sense and synset.lexname() in THING_GLOSS_FILES
-    if choice.sense == thing_senses(unit)[0].sense:
+        return first and synset.lexname() in THING_GLOSS_FILES
+    if first:
         return True
     overlap = (signature(choice.sense) & lemmas_of(f"{context.label} {context.extra}")) - lemmas_of(unit.text)
     return (choice.margin or 0.0) >= RARE_SENSE_MARGIN and len(overlap) >= RARE_SENSE_OVERLAP
@@ -237,7 +241,6 @@ def relevance_floor(related: Related, sense: str) -> float | None:
     """The least relevance a related unit needs: RELEVANCE for a noun of an action's gloss,
     THING_RELEVANCE for one of a thing's gloss; None for a default or outer body part (any action
     shows the body) and for the other relations."""
-    wn = wordnet()
-    if related.unit.source != "gloss" or sense in DEFAULT_BODY_PARTS.values() or wn.synset(VISIBLE_PARTS) in wn.synset(sense).closure(lambda s: s.hypernyms()):
+    if related.unit.source != "gloss" or sense in DEFAULT_BODY_PARTS.values() or _outer(wordnet().synset(sense)):
         return None
     return THING_RELEVANCE if related.of_thing else RELEVANCE
