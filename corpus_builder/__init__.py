@@ -1,9 +1,24 @@
 """Build a corpus of visual entities from action labels (ALT, supplementary B), and embed it with CLIP."""
 
-from .build import build_corpus
-from .corpus import CORPUS_SCHEMA, read_corpus, write_corpus
-from .embed import embed_corpus
-from .errors import CorpusError
-from .llm import LLM, LLMConfig
+import importlib
+from typing import Any
 
-__all__ = ["CORPUS_SCHEMA", "LLM", "LLMConfig", "CorpusError", "build_corpus", "embed_corpus", "read_corpus", "write_corpus"]
+# What each public name is imported from, on first use: `corpus --help` and the commands that need
+# neither spaCy, WordNet, torch nor the openai client do not pay for importing them.
+_EXPORTS = {
+    "build_corpus": ".build",
+    "CORPUS_SCHEMA": ".corpus",
+    "read_corpus": ".corpus",
+    "write_corpus": ".corpus",
+    "embed_corpus": ".embed",
+    "CorpusError": ".errors",
+    "LLM": ".llm",
+    "LLMConfig": ".llm",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

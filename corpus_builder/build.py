@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pandas as pd
 from rich.progress import track
@@ -21,13 +21,15 @@ from .corpus import COLUMNS
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
-from .llm import LLM
 from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
 from .related import keep_related, related_units, relevance, relevance_floor, thing_senses, verbs_beside
 from .resources import load_spacy, package_version, spacy_info, wordnet
 from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
 from .wsd_methods import resolve_method
+
+if TYPE_CHECKING:  # the openai client is imported only by a build that asks an LLM
+    from .llm import LLM
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1

@@ -10,13 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alt_common.device import resolve_device
 from alt_common.entry import run, setup_logging
 from alt_common.io import check_output_file
 from alt_common.errors import Failed
 
 from .errors import CorpusError
-from .t5wsd import PUBLIC_T5_MODEL
+from .resources import PUBLIC_T5_MODEL
 
 app = typer.Typer(
     name="corpus",
@@ -83,6 +82,7 @@ def build(
     device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
 ) -> None:
     """Build corpus.parquet from action labels."""
+    from alt_common.device import resolve_device
     from alt_common.labels import read_labels
 
     from .build import build_corpus
@@ -163,6 +163,8 @@ def embed(
     exact_padding: Annotated[bool, typer.Option(help="Use open_clip's padded encode_text (for checks; slower).")] = False,
 ) -> None:
     """Embed corpus.parquet with CLIP's text encoder into corpus.pt and corpus.embeddings.parquet."""
+    from alt_common.device import resolve_device
+
     from .embed import check_template, embed_file, embeddings_path
 
     resolve_device(device)
@@ -202,6 +204,8 @@ def explain(
     from alt_common.labels import normalize_label
 
     from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS
+    from alt_common.device import resolve_device
+
     from .resources import load_spacy, wordnet
     from .wsd_eval import explain as explain_unit
     from .wsd_methods import all_methods, resolve_method

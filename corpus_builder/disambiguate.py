@@ -45,9 +45,15 @@ EMBEDDING_WEIGHTS = Weights(prior=1.0, visual=0.8, gloss=0.1, cosine=5.0)
 
 def word_forms(text: str) -> list[set[str]]:
     """For each content word of a text (stop words dropped): the word and its noun and verb lemmas."""
-    wn = wordnet()
     words = [w for w in _WORD.findall(text.lower().replace("_", " ")) if w not in STOP_WORDS and len(w) > 2]
-    return [set(filter(None, (w, wn.morphy(w, "n"), wn.morphy(w, "v")))) for w in words]
+    return [set(_forms(w)) for w in words]
+
+
+@functools.lru_cache(maxsize=None)
+def _forms(word: str) -> frozenset[str]:
+    """A word and its noun and verb lemmas (signatures read the same words thousands of times)."""
+    wn = wordnet()
+    return frozenset(filter(None, (word, wn.morphy(word, "n"), wn.morphy(word, "v"))))
 
 
 def lemmas_of(text: str) -> set[str]:

@@ -163,7 +163,7 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
     for synset, verb in [(wn.synset(s), False) for s in senses if s] + [(wn.synset(s), True) for s in actions if s]:
         thing = synset.lexname() in THING_FILES
         if _is_motion(synset) or thing:
-            for noun in [n for n in gloss_nouns(gloss_tokens[synset.name()]) if _foremost_thing(n)]:
+            for noun in [n for n in gloss_nouns(gloss_tokens[synset.name()]) if _foremost_thing(n, of_thing=thing)]:
                 found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing))
         if _is_motion(synset):
             for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset):
@@ -181,9 +181,12 @@ def is_thing(synset: Any) -> bool:
     return synset.lexname() in RELATED_FILES or is_physical_top(synset)
 
 
-def _foremost_thing(noun: str) -> bool:
-    """Is a noun's first sense a thing, a place or a person? ("floor", not "form" or "front")."""
-    return is_thing(wordnet().synsets(noun.replace(" ", "_"), "n")[0])
+def _foremost_thing(noun: str, of_thing: bool = False) -> bool:
+    """Is a noun's first sense a thing, a place or a person? ("floor", not "form" or "front"). A
+    noun of a thing's gloss, which `keep_related` keeps only in that sense, must moreover be made,
+    a body part, food or a place (THING_GLOSS_FILES): the others are not disambiguated in vain."""
+    first = wordnet().synsets(noun.replace(" ", "_"), "n")[0]
+    return is_thing(first) and (not of_thing or first.lexname() in THING_GLOSS_FILES)
 
 
 def thing_senses(unit: Unit) -> list[Candidate]:

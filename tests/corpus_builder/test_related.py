@@ -78,6 +78,10 @@ def test_related_units_of_an_action_and_of_a_thing(wn, nlp):
     camel = wn.synset("camel.n.01")  # "cud-chewing mammal used as a draft or saddle animal in desert regions"
     found = {r.unit.text: r for r in related_units("riding camel", ["camel.n.01"], {"camel.n.01": list(nlp(camel.definition()))})}
     assert found["saddle"] == Related(Unit("saddle", "word", "gloss"), camel.definition(), of_thing=True)
+    bird = wn.synset("bird.n.01")  # "...characterized by feathers and forelimbs modified as wings": kin words, no made things
+    found = {r.unit.text: r.unit for r in related_units("feeding birds", ["bird.n.01"], {"bird.n.01": list(nlp(bird.definition()))})}
+    assert found["feather"] == Unit("feather", "word", "part", sense="feather.n.01")  # its gloss's "feathers" does not shadow it
+    assert found["wing"].source == "part"
     flute = {r.unit.text: r.unit for r in related_units("playing flute", ["flute.n.01"], {"flute.n.01": []})}
     assert flute["flutist"].source == "derivation" and flute["flutist"].sense == "flutist.n.01"
 

@@ -39,3 +39,16 @@ def test_relations_come_in_one_order_whatever_the_hash_seed(wn):
         keys = [(s.pos(), s.offset()) for s in related]
         assert len(keys) > 1 and keys == sorted(keys)
     assert [s.name() for s in brick.hypernyms()] == ["ceramic.n.01", "building_material.n.01"]
+
+
+def test_semcor_counts_are_nltks_own(wn):
+    # our reader reads cntlist.rev once into a dict; NLTK's stock reader searches the file per lemma
+    stock = WordNetCorpusReader(str(ensure_wordnet()), None)
+    names = ["eye.n.01", "dog.n.01", "run.v.01", "guitar.n.01", "skier.n.01", "good.a.01", "quickly.r.01"]
+    ours = [(l.name(), l.count()) for n in names for l in wn.synset(n).lemmas()]
+    assert ours == [(l.name(), l.count()) for n in names for l in stock.synset(n).lemmas()]
+    assert dict(ours)["eye"] > 0 and dict(ours)["skier"] == 0  # seen and unseen lemmas both
+
+
+def test_the_reader_builds_no_map_for_multilingual_data(wn):
+    assert wn.map30 is None  # English only: NLTK's 4 s map to WordNet 3.0 for OMW is skipped
