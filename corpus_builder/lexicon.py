@@ -61,7 +61,8 @@ GENERIC_SENSES = frozenset(
     covering.n.02 vehicle.n.01 conveyance.n.03 animal.n.01 organism.n.01 plant.n.02 food.n.01
     food.n.02 solid.n.01 liquid.n.01 fluid.n.01 region.n.01 region.n.03 area.n.01 location.n.01
     place.n.02 surface.n.01 part.n.02 part.n.03 piece.n.01 unit.n.05 body_part.n.01 end.n.01 side.n.01
-    position.n.01 point.n.02 organ.n.01 nutriment.n.01 top.n.01 bottom.n.01 edge.n.01 participant.n.01""".split()
+    position.n.01 point.n.02 organ.n.01 nutriment.n.01 top.n.01 bottom.n.01 edge.n.01 participant.n.01
+    game.n.09""".split()
 )
 # Kinds of substance no frame shows (oxygen in the aerobics gloss, the air of a sneeze); with
 # atom.n.02 ("a tiny piece of anything") the things a gloss names that a related unit may not be.

@@ -4,7 +4,8 @@ label's own words (issue 19; the offline stand-in for the LLM's entity lists of 
 Each related unit says where it came from (its `sources`):
 
 - ``gloss``: a noun in the gloss of the label's action sense ("pushup: an arm exercise performed
-  lying face to the floor and pushing the body up and down with the arms" -> arm, face, floor),
+  lying face to the floor and pushing the body up and down with the arms" -> arm, face, floor;
+  "badminton: a game played on a court with light long-handled rackets..." -> court),
   or, in its first thing sense, a made thing, body part, food or place in the gloss of one of the
   label's things (saddle.n.01 in the camel's "used as a draft or saddle animal");
 - ``derivation``: an instrument or agent derived from one of the action sense's own lemmas
@@ -151,6 +152,7 @@ class Related:
     unit: Unit
     gloss: str = ""  # the gloss a `gloss` noun was read from (its WSD context)
     of_thing: bool = False  # read from a thing's gloss, not an action's: held to THING_GLOSS_FILES, its first sense, THING_RELEVANCE
+    foremost: bool = True  # a gloss noun's first sense is a thing; else only the context can say it names one
 
 
 def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, list[Any]], actions: list[str | None] = ()) -> list[Related]:
@@ -163,8 +165,10 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
     for synset, verb in [(wn.synset(s), False) for s in senses if s] + [(wn.synset(s), True) for s in actions if s]:
         thing = synset.lexname() in THING_FILES
         if _is_motion(synset) or thing:
-            for noun in [n for n in gloss_nouns(gloss_tokens[synset.name()]) if _foremost_thing(n, of_thing=thing)]:
-                found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing))
+            for noun in gloss_nouns(gloss_tokens[synset.name()]):
+                foremost = _foremost_thing(noun, of_thing=thing)
+                if foremost or (not thing and thing_senses(Unit(noun, "word", "gloss"))):
+                    found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing, foremost=foremost))
         if _is_motion(synset):
             for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset):
                 found.setdefault(unit.text, Related(unit))
@@ -200,11 +204,12 @@ def thing_senses(unit: Unit) -> list[Candidate]:
 def keep_related(related: Related, choice: Choice, context: Context, own: list[str | None]) -> bool:
     """Is a related unit's chosen sense a thing a frame shows, no superordinate, and neither one of
     the label's own senses nor a kind they belong to, nor a substance no frame shows (UNSEEN_KINDS)?
-    A gloss noun (foremost a thing: `related_units` asks) must moreover take the first of its thing
-    senses (`thing_senses`, its candidates) unless the context plainly says otherwise: WSD ahead by
+    A gloss noun must moreover take the first of its thing senses (`thing_senses`, its candidates),
+    and be foremost a thing, unless the context plainly says otherwise: WSD ahead by
     RARE_SENSE_MARGIN and RARE_SENSE_OVERLAP context lemmas in the sense's signature (the puck's
-    goal and stick, the chess king; not an armchair's arm); a noun of a thing's gloss, always (WSD
-    choosing another sense says the word is ambiguous there: a cookie's "cakes")."""
+    goal and stick, the chess king, badminton's court, which is foremost a court of law; not an
+    armchair's arm); a noun of a thing's gloss, always (WSD choosing another sense says the word is
+    ambiguous there: a cookie's "cakes"; `related_units` asks it to be foremost a thing)."""
     wn = wordnet()
     unit = related.unit
     if choice.sense is None or choice.sense in GENERIC_SENSES:
@@ -217,7 +222,7 @@ def keep_related(related: Related, choice: Choice, context: Context, own: list[s
         return False
     if unit.sense is not None:
         return True
-    first = choice.sense == thing_senses(unit)[0].sense
+    first = choice.sense == thing_senses(unit)[0].sense and related.foremost
     if related.of_thing:
         return first and synset.lexname() in THING_GLOSS_FILES
     if first:

@@ -95,7 +95,7 @@ def _choice(sense: str, margin: float) -> Choice:
     [
         ("stick", "stick.n.06", 18.9, "playing ice hockey", "ice_hockey.n.01", True),  # rarer sense, the context says so
         ("stick", "stick.n.06", 0.5, "playing ice hockey", "ice_hockey.n.01", False),  # ...but WSD not clearly ahead
-        ("form", "form.n.16", 3.0, "jogging", "jog.v.01", False),  # "a form of": foremost no thing
+        ("form", "form.n.16", 3.0, "jogging", "jog.v.01", False),  # "a form of": no lemma of the mold for concrete in the context
         ("floor", "floor.n.01", 0.1, "pushup", "pushup.n.01", True),  # the first thing sense needs no margin
         ("person", "person.n.01", 5.0, "hugging", "hug.v.01", False),  # superordinate
         ("woodwind", "woodwind.n.01", 5.0, "playing flute", "flute.n.01", False),  # a kind of the label's own flute
@@ -142,3 +142,15 @@ def test_build_links_related_things_with_their_sources():
     plain = build_corpus(["playing ice hockey", "playing flute", "pushup"], related=False)
     assert not {"gloss", "derivation", "part"} & set(plain["sources"].explode())
     assert plain.attrs["manifest"]["options"]["related"] is False
+
+
+def test_a_gloss_noun_foremost_no_thing_is_kept_when_the_context_says_so(wn, nlp):
+    badminton = wn.synset("badminton.n.01")  # "a game played on a court with light long-handled rackets..."
+    found = {r.unit.text: r for r in related_units("playing badminton", ["badminton.n.01"], {"badminton.n.01": list(nlp(badminton.definition()))})}
+    assert found["court"].foremost is False and found["racket"].foremost is False  # a court of law, a din: first
+    context = Context("playing badminton", (), badminton.definition())
+    assert keep_related(found["court"], _choice("court.n.04", 2.5), context, ["badminton.n.01"])
+    assert not keep_related(found["court"], _choice("court.n.04", 0.5), context, ["badminton.n.01"])  # WSD not clearly ahead
+    only = Choice("", "racket.n.04", 1.0, "lesk-embedding", (1.0,))  # its one thing sense: WSD chose nothing over another
+    assert not keep_related(found["racket"], only, context, ["badminton.n.01"])
+    assert not keep_related(found["court"], _choice("game.n.09", 5.0), context, ["badminton.n.01"])  # "game equipment": generic
