@@ -78,16 +78,22 @@ def derived_units(sense: Any, words: list[str], agents_only: bool = False) -> li
     the lemmas of a sense that the label itself uses (`words`), and spelled from them
     (sky_dive.v.01 -> skydiver; lunge.v.01 -> lunger, not its lemma thrust's thruster): one unit per
     sense. `agents_only` for a verb's senses, whose derived artifacts are as often another sense's
-    (mow -> a hayloft; wrap -> a negligee)."""
+    (mow -> a hayloft; wrap -> a negligee). An act's agents are also its verb's (dancing.n.01 ->
+    dance.v.02 -> dancer; juggle, dive, shuffle)."""
     found = {}
     files = (PERSON_FILE,) if agents_only else ("noun.artifact", PERSON_FILE)
-    for lemma in [l for l in sense.lemmas() if l.name().lower() in words]:
+    own = [l for l in sense.lemmas() if l.name().lower() in words]
+    for lemma in own:
         stem = lemma.name().lower().replace("_", "").removesuffix("e")
         for other in sorted(lemma.derivationally_related_forms(), key=lambda l: (l.synset().name(), l.name())):
             synset, name = other.synset(), other.name().lower()
             agent = synset.lexname() != PERSON_FILE or name.endswith(AGENT_ENDINGS)
             if synset.pos() == "n" and synset.lexname() in files and agent and name.replace("_", "").startswith(stem):
                 found.setdefault(synset.name(), Unit(name.replace("_", " "), "word", "derivation", sense=synset.name()))
+    if sense.pos() == "n" and _is_motion(sense):
+        verbs = sorted({v.synset() for l in own for v in l.derivationally_related_forms() if v.synset().pos() == "v"}, key=lambda s: s.name())
+        for unit in [u for verb in verbs for u in derived_units(verb, words, agents_only=True)]:
+            found.setdefault(unit.sense, unit)
     return list(found.values())
 
 

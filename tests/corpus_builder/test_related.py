@@ -39,6 +39,14 @@ def test_a_verbs_derivations_are_its_agents_named_as_agents(wn):
     assert [u.text for u in derived_units(wn.synset("sweep.v.06"), ["sweep"], agents_only=True)] == ["sweeper"]  # not "sweep", a chimney sweep
 
 
+def test_an_acts_agents_are_its_verbs(wn):
+    # dancing.n.01 has no derived person of its own; its lemma "dance" links to dance.v.02, whose agents are the dancers
+    assert [(u.text, u.sense) for u in derived_units(wn.synset("dancing.n.01"), ["dance"])] == [("dancer", "dancer.n.01"), ("dancer", "dancer.n.02")]
+    assert derived_units(wn.synset("dancing.n.01"), ["tango"]) == []  # the label must use the lemma
+    assert [u.sense for u in derived_units(wn.synset("smoking.n.01"), ["smoke"])] == ["smoker.n.01"]  # through smoke.v.01 agents only: not pot.n.09
+    assert derived_units(wn.synset("paper.n.01"), ["paper"], agents_only=True) == []  # a thing's verb (to paper) is no hop: no paperhanger
+
+
 def test_domain_members_are_the_things_of_a_game(wn):
     assert {u.text for u in domain_units(wn.synset("basketball.n.01"))} >= {"backboard", "basketball court", "rim"}
     assert all(u.source == "domain" and u.sense for u in domain_units(wn.synset("golf.n.01")))
