@@ -166,7 +166,7 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
     (`actions`: gloss nouns and agents only), in a fixed order, without repeats; `gloss_tokens`
     holds each sense's spaCy-tagged gloss."""
     wn = wordnet()
-    verbs = action_verbs(label)
+    verbs = action_verbs(label) + [w for w in label.split() if w.endswith("ing")]  # and the gerunds that name acts (welding.n.01)
     found: dict[str, Related] = {}
     for synset, verb in [(wn.synset(s), False) for s in senses if s] + [(wn.synset(s), True) for s in actions if s]:
         thing = synset.lexname() in THING_FILES

@@ -45,6 +45,8 @@ def test_an_acts_agents_are_its_verbs(wn):
     assert derived_units(wn.synset("dancing.n.01"), ["tango"]) == []  # the label must use the lemma
     assert [u.sense for u in derived_units(wn.synset("smoking.n.01"), ["smoke"])] == ["smoker.n.01"]  # through smoke.v.01 agents only: not pot.n.09
     assert derived_units(wn.synset("paper.n.01"), ["paper"], agents_only=True) == []  # a thing's verb (to paper) is no hop: no paperhanger
+    welding = {r.unit.text: r.unit for r in related_units("welding", ["welding.n.01"], {"welding.n.01": []})}
+    assert welding["welder"].sense == "welder.n.01"  # the act's lemma is the label's gerund, its verb weld.v.01's agent the welder
 
 
 def test_domain_members_are_the_things_of_a_game(wn):
