@@ -12,7 +12,9 @@ Each related unit says where it came from (its `sources`):
   (sky_dive.v.01 -> skydiver; auction.v.01 -> auctioneer), or the agent of one of the label's
   things (flute.n.01 -> flutist): a link between senses, not words;
 - ``domain``: a thing WordNet files under a game or sport as its topic (basketball -> backboard);
-- ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt).
+- ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt);
+- ``player``: who WordNet glosses as playing one of the label's games or instruments (tennis ->
+  tennis player, bagpipes -> piper: "someone who plays the bagpipe"), by a name the label uses.
 
 The label's senses are those WSD chose for its units, and for its action verb when extraction
 dropped it (`verbs_beside`: "shaving beard" -> shave.n.01, "the act of removing hair with a razor"). A
@@ -25,6 +27,8 @@ similarity with its label.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +52,9 @@ RARE_SENSE_OVERLAP = 2  # ...and this many context lemmas in its signature (chos
 AGENT_ENDINGS = ("er", "or", "ist", "eer", "ant", "ent")  # a person named for what they do: skier, auctioneer, celebrant
 RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be, or a physical top sense
 GAMES = frozenset({"game.n.01", "sport.n.01"})  # the actions whose topic members are their things
+PLAYER_KINDS = ("player.n.01", "musician.n.01", "performer.n.01", "athlete.n.01", "contestant.n.01")  # who may play a game or an instrument
+# A player's gloss: "(a|an) [head] who plays [on] [the|a|an] [game of] X" (pianist: "a person who plays the piano").
+PLAYS = re.compile(r"^(?:an? )?(?:[a-z]+ )?(?:who|that) plays (?:on )?(?:the |an? )?(?:game of )?([a-z'-]+(?: [a-z'-]+)?)")
 VISIBLE_PARTS = "external_body_part.n.01"  # a body part's part is kept when it is one of these
 
 
@@ -108,6 +115,29 @@ def domain_units(sense: Any) -> list[Unit]:
         for member in sorted(sense.in_topic_domains(), key=lambda s: s.name())
         if member.lexname() in RELATED_FILES
     ]
+
+
+@functools.cache
+def _players() -> dict[str, tuple[str, ...]]:
+    """What each player WordNet glosses plays (PLAYS), by the game or instrument's name: "piano" ->
+    pianist.n.01, "violoncello" -> cellist.n.01; a name's trailing "or" goes ("the trumpet or cornet")."""
+    people = sorted({h.name() for kind in PLAYER_KINDS for h in wordnet().synset(kind).closure(lambda s: s.hyponyms())})
+    found: dict[str, list[str]] = {}
+    for name in people:
+        match = PLAYS.match(wordnet().synset(name).definition().lower())
+        if match:
+            found.setdefault(match.group(1).removesuffix(" or").removesuffix(" and"), []).append(name)
+    return {plays: tuple(names) for plays, names in found.items()}
+
+
+def player_units(sense: Any, label: str) -> list[Unit]:
+    """The people WordNet glosses as playing a game or an instrument by one of the sense's names
+    that the label uses (tennis.n.01 -> tennis player; "playing bagpipes" -> piper; not the trumpet's
+    other name "horn" -> hornist, nor the harmonica's "harp" -> harpist)."""
+    spelled = f" {label} {' '.join(wordnet().morphy(w, 'n') or w for w in label.split())} "
+    names = [l.name().lower().replace("_", " ") for l in sense.lemmas()]
+    people = [p for name in names if f" {name} " in spelled for p in _players().get(name, ())]
+    return [Unit(wordnet().synset(p).lemma_names()[0].lower().replace("_", " "), "word", "player", sense=p) for p in dict.fromkeys(people)]
 
 
 def _outer(synset: Any) -> bool:
@@ -176,11 +206,11 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
                 if foremost or (not thing and thing_senses(Unit(noun, "word", "gloss"))):
                     found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing, foremost=foremost))
         if _is_motion(synset):
-            for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset):
+            for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset) + player_units(synset, label):
                 found.setdefault(unit.text, Related(unit))
         elif thing:
             things = [l.name().lower() for l in synset.lemmas() if l.name().lower().replace("_", " ") in label]
-            for unit in part_units(synset) + derived_units(synset, things, agents_only=True):
+            for unit in part_units(synset) + derived_units(synset, things, agents_only=True) + player_units(synset, label):
                 found.setdefault(unit.text, Related(unit))
     return list(found.values())
 

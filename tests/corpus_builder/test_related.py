@@ -6,7 +6,7 @@ from corpus_builder.build import build_corpus
 from corpus_builder.extract import Unit, core
 from corpus_builder.lexicon import GENERIC_SENSES
 from corpus_builder.related import (
-    RELEVANCE, THING_RELEVANCE, Related, derived_units, domain_units, gloss_nouns, keep_related, part_units, related_units, relevance,
+    RELEVANCE, THING_RELEVANCE, Related, derived_units, domain_units, gloss_nouns, keep_related, part_units, player_units, related_units, relevance,
     relevance_floor, verbs_beside,
 )
 from corpus_builder.wsd import Choice, Context
@@ -47,6 +47,14 @@ def test_an_acts_agents_are_its_verbs(wn):
     assert derived_units(wn.synset("paper.n.01"), ["paper"], agents_only=True) == []  # a thing's verb (to paper) is no hop: no paperhanger
     welding = {r.unit.text: r.unit for r in related_units("welding", ["welding.n.01"], {"welding.n.01": []})}
     assert welding["welder"].sense == "welder.n.01"  # the act's lemma is the label's gerund, its verb weld.v.01's agent the welder
+
+
+def test_players_are_who_wordnet_glosses_as_playing_the_labels_game_or_instrument(wn):
+    assert [(u.text, u.sense, u.source) for u in player_units(wn.synset("bagpipe.n.01"), "playing bagpipes")] == [("piper", "piper.n.01", "player")]
+    assert [u.sense for u in player_units(wn.synset("tennis.n.01"), "playing tennis")] == ["tennis_player.n.01"]
+    assert [u.sense for u in player_units(wn.synset("cornet.n.01"), "playing trumpet")] == ["trumpeter.n.01"]  # not hornist: "horn" is no word of the label
+    assert player_units(wn.synset("harmonica.n.01"), "playing harmonica") == []  # its other name "harp" is the harpist's
+    assert player_units(wn.synset("golf.n.01"), "golf putting")[0].sense == "golfer.n.01" and len(player_units(wn.synset("golf.n.01"), "golf putting")) == 1  # not the hacker, who "plays golf poorly"
 
 
 def test_domain_members_are_the_things_of_a_game(wn):
