@@ -14,7 +14,10 @@ Each related unit says where it came from (its `sources`):
 - ``domain``: a thing WordNet files under a game or sport as its topic (basketball -> backboard);
 - ``part``: a visible part of one of the label's things (shoe.n.01 -> shoelace, heel; sword -> hilt);
 - ``player``: who WordNet glosses as playing one of the label's games or instruments (tennis ->
-  tennis player, bagpipes -> piper: "someone who plays the bagpipe"), by a name the label uses.
+  tennis player, bagpipes -> piper: "someone who plays the bagpipe"), by a name the label uses;
+- ``use``: what WordNet glosses as made to be used in the label's game or sport, by a name the
+  label uses (bowling -> bowling pin: "a club-shaped wooden object used in bowling"; tennis ->
+  tennis racket).
 
 The label's senses are those WSD chose for its units, and for its action verb when extraction
 dropped it (`verbs_beside`: "shaving beard" -> shave.n.01, "the act of removing hair with a razor"). A
@@ -55,6 +58,8 @@ GAMES = frozenset({"game.n.01", "sport.n.01"})  # the actions whose topic member
 PLAYER_KINDS = ("player.n.01", "musician.n.01", "performer.n.01", "athlete.n.01", "contestant.n.01")  # who may play a game or an instrument
 # A player's gloss: "(a|an) [head] who plays [on] [the|a|an] [game of] X" (pianist: "a person who plays the piano").
 PLAYS = re.compile(r"^(?:an? )?(?:[a-z]+ )?(?:who|that) plays (?:on )?(?:the |an? )?(?:game of )?([a-z'-]+(?: [a-z'-]+)?)")
+# A made thing's gloss: "used (in|for|by|to play...) [the] [game of] X" (bowling pin: "a club-shaped wooden object used in bowling").
+USED = re.compile(r"\b(?:used|worn|played|designed) (?:in|for|by|when|while|to play|during) (?:the )?(?:(?:game|sport) of )?([a-z'-]+(?: [a-z'-]+)?)")
 VISIBLE_PARTS = "external_body_part.n.01"  # a body part's part is kept when it is one of these
 
 
@@ -104,11 +109,16 @@ def derived_units(sense: Any, words: list[str], agents_only: bool = False) -> li
     return list(found.values())
 
 
+def _is_game(sense: Any) -> bool:
+    """Is a sense a game or a sport (GAMES)?"""
+    return bool({s.name() for s in sense.closure(lambda s: s.hypernyms())} & GAMES)
+
+
 def domain_units(sense: Any) -> list[Unit]:
     """The things WordNet files under a game or sport as its topic domain (basketball.n.01 ->
     backboard, rim; golf.n.01 -> golf course, divot), each with its sense; other actions' domains
     are fields (cooking's: the cuisines' dishes)."""
-    if not {s.name() for s in sense.closure(lambda s: s.hypernyms())} & GAMES:
+    if not _is_game(sense):
         return []
     return [
         Unit(member.lemma_names()[0].lower().replace("_", " "), "word", "domain", sense=member.name())
@@ -118,26 +128,46 @@ def domain_units(sense: Any) -> list[Unit]:
 
 
 @functools.cache
-def _players() -> dict[str, tuple[str, ...]]:
-    """What each player WordNet glosses plays (PLAYS), by the game or instrument's name: "piano" ->
-    pianist.n.01, "violoncello" -> cellist.n.01; a name's trailing "or" goes ("the trumpet or cornet")."""
-    people = sorted({h.name() for kind in PLAYER_KINDS for h in wordnet().synset(kind).closure(lambda s: s.hyponyms())})
+def _glossed_as(kinds: tuple[str, ...], pattern: re.Pattern[str], first_word: bool) -> dict[str, tuple[str, ...]]:
+    """For the kinds' hyponyms whose gloss matches `pattern`, the senses by what the match names (a
+    trailing "or"/"and" goes: "the trumpet or cornet"); with `first_word`, also by its first word
+    ("used in baseball by the batter" -> baseball)."""
+    senses = sorted({h.name() for kind in kinds for h in wordnet().synset(kind).closure(lambda s: s.hyponyms())})
     found: dict[str, list[str]] = {}
-    for name in people:
-        match = PLAYS.match(wordnet().synset(name).definition().lower())
-        if match:
-            found.setdefault(match.group(1).removesuffix(" or").removesuffix(" and"), []).append(name)
-    return {plays: tuple(names) for plays, names in found.items()}
+    for name in senses:
+        for match in pattern.finditer(wordnet().synset(name).definition().lower()):
+            named = match.group(1).removesuffix(" or").removesuffix(" and")
+            for key in dict.fromkeys([named, named.split()[0]] if first_word else [named]):
+                found.setdefault(key, []).append(name)
+    return {key: tuple(dict.fromkeys(names)) for key, names in found.items()}
+
+
+def _glossed_units(sense: Any, label: str, source: str, glossed: dict[str, tuple[str, ...]]) -> list[Unit]:
+    """The senses `glossed` finds under one of `sense`'s names that the label uses (its words or
+    their noun lemmas: "playing bagpipes" -> bagpipe), one unit each, named by their first lemma."""
+    spelled = f" {label} {' '.join(wordnet().morphy(w, 'n') or w for w in label.split())} "
+    names = [l.name().lower().replace("_", " ") for l in sense.lemmas()]
+    found = [g for name in names if f" {name} " in spelled for g in glossed.get(name, ())]
+    return [Unit(wordnet().synset(g).lemma_names()[0].lower().replace("_", " "), "word", source, sense=g) for g in dict.fromkeys(found)]
 
 
 def player_units(sense: Any, label: str) -> list[Unit]:
-    """The people WordNet glosses as playing a game or an instrument by one of the sense's names
-    that the label uses (tennis.n.01 -> tennis player; "playing bagpipes" -> piper; not the trumpet's
-    other name "horn" -> hornist, nor the harmonica's "harp" -> harpist)."""
-    spelled = f" {label} {' '.join(wordnet().morphy(w, 'n') or w for w in label.split())} "
-    names = [l.name().lower().replace("_", " ") for l in sense.lemmas()]
-    people = [p for name in names if f" {name} " in spelled for p in _players().get(name, ())]
-    return [Unit(wordnet().synset(p).lemma_names()[0].lower().replace("_", " "), "word", "player", sense=p) for p in dict.fromkeys(people)]
+    """The people WordNet glosses as playing a game or an instrument (PLAYS) by one of the sense's
+    names that the label uses (tennis.n.01 -> tennis player; "playing bagpipes" -> piper; not the
+    trumpet's other name "horn" -> hornist, nor the harmonica's "harp" -> harpist)."""
+    return _glossed_units(sense, label, "player", _glossed_as(PLAYER_KINDS, PLAYS, first_word=False))
+
+
+def use_units(sense: Any, label: str) -> list[Unit]:
+    """The made things WordNet glosses as used (worn, designed...) in a game or sport (USED) by one
+    of the sense's names that the label uses (bowling.n.01 -> bowling ball, bowling pin; ice hockey
+    -> hockey stick, shin guard); other acts are named by verbs used in many ("used for cutting":
+    wire cutters and coping saws, for cutting a pineapple). `related_units` asks only the label's
+    own units' senses: its verbs' are as often read too narrowly ("riding scooter" as horseback
+    riding, whose riding boots and trail bikes a scooter rider has not)."""
+    if not _is_game(sense):
+        return []
+    return _glossed_units(sense, label, "use", _glossed_as(("artifact.n.01",), USED, first_word=True))
 
 
 def _outer(synset: Any) -> bool:
@@ -206,7 +236,7 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
                 if foremost or (not thing and thing_senses(Unit(noun, "word", "gloss"))):
                     found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing, foremost=foremost))
         if _is_motion(synset):
-            for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset) + player_units(synset, label):
+            for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset) + player_units(synset, label) + ([] if verb else use_units(synset, label)):
                 found.setdefault(unit.text, Related(unit))
         elif thing:
             things = [l.name().lower() for l in synset.lemmas() if l.name().lower().replace("_", " ") in label]

@@ -6,7 +6,7 @@ from corpus_builder.build import build_corpus
 from corpus_builder.extract import Unit, core
 from corpus_builder.lexicon import GENERIC_SENSES
 from corpus_builder.related import (
-    RELEVANCE, THING_RELEVANCE, Related, derived_units, domain_units, gloss_nouns, keep_related, part_units, player_units, related_units, relevance,
+    RELEVANCE, THING_RELEVANCE, Related, derived_units, domain_units, gloss_nouns, keep_related, part_units, player_units, related_units, relevance, use_units,
     relevance_floor, verbs_beside,
 )
 from corpus_builder.wsd import Choice, Context
@@ -55,6 +55,16 @@ def test_players_are_who_wordnet_glosses_as_playing_the_labels_game_or_instrumen
     assert [u.sense for u in player_units(wn.synset("cornet.n.01"), "playing trumpet")] == ["trumpeter.n.01"]  # not hornist: "horn" is no word of the label
     assert player_units(wn.synset("harmonica.n.01"), "playing harmonica") == []  # its other name "harp" is the harpist's
     assert player_units(wn.synset("golf.n.01"), "golf putting")[0].sense == "golfer.n.01" and len(player_units(wn.synset("golf.n.01"), "golf putting")) == 1  # not the hacker, who "plays golf poorly"
+
+
+def test_uses_are_the_things_wordnet_glosses_as_used_in_the_labels_sport(wn):
+    bowling = {u.sense: u for u in use_units(wn.synset("bowling.n.01"), "bowling")}
+    assert {"bowling_ball.n.01", "bowling_pin.n.01", "bowling_shoe.n.01"} <= set(bowling)  # "a large ball ... used in the sport of bowling"
+    assert bowling["bowling_pin.n.01"] == Unit("bowling pin", "word", "use", sense="bowling_pin.n.01")
+    assert [u.sense for u in use_units(wn.synset("tennis.n.01"), "playing tennis")] == ["tennis_racket.n.01"]  # "used to play tennis"
+    assert use_units(wn.synset("cutting.n.01"), "cutting pineapple") == []  # no sport: "used for cutting" is said of wire cutters
+    riding = {r.unit.text for r in related_units("riding scooter", ["scooter.n.02"], {"scooter.n.02": [], "riding.n.01": []}, ["riding.n.01"])}
+    assert not riding & {"riding boot", "trail bike"}  # a verb's sense gives no uses: here horseback riding, read too narrowly
 
 
 def test_domain_members_are_the_things_of_a_game(wn):
