@@ -233,7 +233,7 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
         if _is_motion(synset) or thing:
             for noun in gloss_nouns(gloss_tokens[synset.name()]):
                 foremost = _foremost_thing(noun, of_thing=thing)
-                if foremost or (not thing and thing_senses(Unit(noun, "word", "gloss"))):
+                if foremost or (not thing and _context_may_name(noun, label, synset.definition())):
                     found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing, foremost=foremost))
         if _is_motion(synset):
             for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset) + player_units(synset, label) + ([] if verb else use_units(synset, label)):
@@ -293,8 +293,19 @@ def keep_related(related: Related, choice: Choice, context: Context, own: list[s
         return first and synset.lexname() in THING_GLOSS_FILES
     if first:
         return True
-    overlap = (signature(choice.sense) & lemmas_of(f"{context.label} {context.extra}")) - lemmas_of(unit.text)
+    overlap = _overlap(choice.sense, unit.text, context.label, context.extra)
     return (choice.margin or 0.0) >= RARE_SENSE_MARGIN and len(overlap) >= RARE_SENSE_OVERLAP
+
+
+def _overlap(sense: str, noun: str, label: str, gloss: str) -> set[str]:
+    """The lemmas of a label and a gloss in a sense's signature, but the noun's own."""
+    return (signature(sense) & lemmas_of(f"{label} {gloss}")) - lemmas_of(noun)
+
+
+def _context_may_name(noun: str, label: str, gloss: str) -> bool:
+    """Could `keep_related` keep a gloss noun that is foremost no thing: has one of its thing senses
+    RARE_SENSE_OVERLAP lemmas of the context in its signature? (The others are not disambiguated.)"""
+    return any(len(_overlap(c.sense, noun, label, gloss)) >= RARE_SENSE_OVERLAP for c in thing_senses(Unit(noun, "word", "gloss")))
 
 
 def relevance(pairs: list[tuple[str, str]]) -> list[float]:
