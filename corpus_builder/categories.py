@@ -38,11 +38,13 @@ _BY_LEXNAME = {
     **dict.fromkeys(sorted(OBJECT_FILES), "object"),
 }
 # Hypernyms that make an artifact or natural object a place: rooms, buildings, facilities, roads and
-# paths (not every way.n.06: a ladder or a gutter is a thing), floors, landforms, water.
+# paths (not every way.n.06: a ladder or a gutter is a thing), floors, landforms, water, and the
+# tracts a game is played on (courts, fields); but never a container (a drawer is a storage space).
 _SCENE_HYPERNYMS = frozenset(
     "area.n.05 building.n.01 facility.n.01 road.n.01 path.n.02 horizontal_surface.n.01 "
-    "geological_formation.n.01 body_of_water.n.01 land.n.04".split()
+    "geological_formation.n.01 body_of_water.n.01 land.n.04 geographical_area.n.01".split()
 )
+_CONTAINER = "container.n.01"
 _WHOLE = "whole.n.02"  # an assemblage of parts regarded as a single entity: every physical thing
 _PEOPLE_HYPERNYMS = frozenset({"social_group.n.01", "people.n.01"})
 
@@ -73,6 +75,6 @@ def category_of(sense: str | None, hint: str | None = None, llm_hint: str | None
         category = "object"
     else:
         category = _BY_LEXNAME.get(lexname, "other")
-    if category == "object" and hypernyms & _SCENE_HYPERNYMS:
+    if category == "object" and hypernyms & _SCENE_HYPERNYMS and _CONTAINER not in hypernyms:
         return "scene"
     return llm_hint if category == "other" and llm_hint else category

@@ -45,3 +45,10 @@ def test_events_are_motion_and_visible_things_objects():
     assert {category_of(s) for s in ("slalom.n.01", "horse_race.n.01", "shot_put.n.01", "hammer_throw.n.01")} == {"motion"}
     assert {category_of(s) for s in ("plant.n.02", "animal.n.01", "ladder.n.01", "gutter.n.01", "hookah.n.01", "pipe.n.01")} == {"object"}
     assert {category_of(s) for s in ("road.n.01", "path.n.02", "floor.n.01", "swimming_pool.n.01")} == {"scene"}
+
+
+def test_courts_and_fields_are_scenes_and_containers_things():
+    # a court is an artifact under geographical_area.n.01; a drawer a container under area.n.05's storage space
+    assert {category_of(s) for s in ("basketball_court.n.01", "court.n.04", "baseball_diamond.n.01")} == {"scene"}
+    assert category_of("drawer.n.01") == "object"
+    assert category_of("kitchen.n.01") == "scene"  # a room stays a place
