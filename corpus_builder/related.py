@@ -227,6 +227,7 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
     holds each sense's spaCy-tagged gloss."""
     wn = wordnet()
     verbs = action_verbs(label) + [w for w in label.split() if w.endswith("ing")]  # and the gerunds that name acts (welding.n.01)
+    topics = {h.name() for s in [*senses, *actions] if s for h in [wn.synset(s), *wn.synset(s).closure(lambda x: x.hypernyms())]}
     found: dict[str, Related] = {}
     for synset, verb in [(wn.synset(s), False) for s in senses if s] + [(wn.synset(s), True) for s in actions if s]:
         thing = synset.lexname() in THING_FILES
@@ -236,13 +237,20 @@ def related_units(label: str, senses: list[str | None], gloss_tokens: dict[str, 
                 if foremost or (not thing and _context_may_name(noun, label, synset.definition())):
                     found.setdefault(noun, Related(Unit(noun, "word", "gloss"), synset.definition(), of_thing=thing, foremost=foremost))
         if _is_motion(synset):
-            for unit in derived_units(synset, verbs, agents_only=verb) + domain_units(synset) + player_units(synset, label) + ([] if verb else use_units(synset, label)):
+            derived = [u for u in derived_units(synset, verbs, agents_only=verb) if _in_topic(u.sense, topics)]
+            for unit in derived + domain_units(synset) + player_units(synset, label) + ([] if verb else use_units(synset, label)):
                 found.setdefault(unit.text, Related(unit))
         elif thing:
             things = [l.name().lower() for l in synset.lemmas() if l.name().lower().replace("_", " ") in label]
             for unit in part_units(synset) + derived_units(synset, things, agents_only=True) + player_units(synset, label):
                 found.setdefault(unit.text, Related(unit))
     return list(found.values())
+
+
+def _in_topic(sense: str, topics: set[str]) -> bool:
+    """Is a sense WordNet files under a topic (catcher.n.01: baseball) one of the label's, or under none?"""
+    domains = {d.name() for d in wordnet().synset(sense).topic_domains()}
+    return not domains or bool(domains & topics)
 
 
 def is_thing(synset: Any) -> bool:

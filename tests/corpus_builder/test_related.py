@@ -182,3 +182,11 @@ def test_a_gloss_noun_foremost_no_thing_is_kept_when_the_context_says_so(wn, nlp
     only = Choice("", "racket.n.04", 1.0, "lesk-embedding", (1.0,))  # its one thing sense: WSD chose nothing over another
     assert not keep_related(found["racket"], only, context, ["badminton.n.01"])
     assert not keep_related(found["court"], _choice("game.n.09", 5.0), context, ["badminton.n.01"])  # "game equipment": generic
+
+
+def test_a_derived_sense_filed_under_a_topic_needs_the_label_in_it(wn):
+    # catch.v.04's agent is catcher.n.01, "(baseball) the person who plays the position of catcher"
+    fish = {r.unit.text for r in related_units("catching fish", ["fish.n.01"], {"fish.n.01": [], "catch.v.04": []}, ["catch.v.04"])}
+    assert "catcher" not in fish
+    game = {r.unit.text for r in related_units("baseball catch", ["baseball.n.01"], {"baseball.n.01": [], "catch.v.04": []}, ["catch.v.04"])}
+    assert "catcher" in game
