@@ -3,9 +3,11 @@ become one line on stderr, never a traceback; and the logging every command sets
 
 from __future__ import annotations
 
+import _thread
 import gc
 import logging
 import sys
+import threading
 from typing import NoReturn
 
 import typer
@@ -14,6 +16,7 @@ from rich.logging import RichHandler
 
 from .errors import BAD_INPUT, FAILED, INTERRUPTED, NOTHING_WRITTEN, OK, Failed, Interrupted, UserError
 
+REDELIVER_AFTER = 0.01  # seconds before a Ctrl-C a finalizer dropped is delivered again (`_keep_ctrl_c`)
 UsageError = typer.BadParameter.__base__  # click's UsageError, wherever this typer version keeps click
 
 
@@ -34,6 +37,7 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
     at the end, so a command stopped before then left nothing half-written). Messages print as written,
     not as rich markup, so `alt-toolkit[fast-video]` or a path with brackets stays whole."""
     command = typer.main.get_command(app)
+    sys.unraisablehook = _keep_ctrl_c
     try:
         code = command.main(standalone_mode=False)
     except UserError as exc:
@@ -57,6 +61,18 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
     if code == INTERRUPTED:  # typer turns a KeyboardInterrupt inside a command into a returned 130
         err.print(NOTHING_WRITTEN, highlight=False)
     _exit(code if isinstance(code, int) else OK)
+
+
+def _keep_ctrl_c(unraisable: object) -> None:
+    """Python prints and drops an exception raised in a finalizer: a Ctrl-C whose KeyboardInterrupt
+    lands in a `__del__` the garbage collector runs (regex's, while an LLM answers) would be lost and
+    the command would run on. Deliver it to the main thread again a moment later, from another
+    thread, once the finalizer is done (should it land in one again, this hook sends it again);
+    print anything else as Python does."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        threading.Timer(REDELIVER_AFTER, _thread.interrupt_main).start()
+    else:
+        sys.__unraisablehook__(unraisable)
 
 
 def _exit(code: int) -> NoReturn:

@@ -50,6 +50,19 @@ def _servers(parent: int) -> set[int]:
     return found
 
 
+def _port(pid: int) -> int:
+    """The port a server child was started on (its --port argument)."""
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return int(args[args.index("--port") + 1])
+
+
+def _ready(port: int) -> bool:
+    try:
+        return "data" in _get(f"http://127.0.0.1:{port}/v1/models")
+    except OSError:
+        return False
+
+
 def _get(url: str):
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read().decode()
@@ -106,10 +119,13 @@ def test_ctrl_c_stops_the_server_and_leaves_no_process(gguf, tmp_path):
         time.sleep(0.1)
     started = _servers(proc.pid)
     assert started, "the CLI never started its llama.cpp server"
-    time.sleep(3)
+    port = _port(min(started))
+    while not _ready(port) and time.monotonic() < deadline:  # Ctrl-C while the LLM answers, not while the server loads
+        time.sleep(0.1)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr.decode()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (stdout + stderr).decode()
     assert b"Traceback" not in stderr and not (tmp_path / "c.parquet").exists()
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)  # stopped and reaped, not orphaned
 
