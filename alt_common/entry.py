@@ -8,7 +8,7 @@ import gc
 import logging
 import sys
 import threading
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -63,7 +63,7 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
     _exit(code if isinstance(code, int) else OK)
 
 
-def _keep_ctrl_c(unraisable: object) -> None:
+def _keep_ctrl_c(unraisable: Any) -> None:
     """Python prints and drops an exception raised in a finalizer: a Ctrl-C whose KeyboardInterrupt
     lands in a `__del__` the garbage collector runs (regex's, while an LLM answers) would be lost and
     the command would run on. Deliver it to the main thread again a moment later, from another
