@@ -200,12 +200,11 @@ def explain(
     corpus: Annotated[Optional[Path], typer.Argument(metavar="[CORPUS.PARQUET]", help="A built corpus.parquet: also show its entities of UNIT for LABEL (sense, category, sources) and the LLM items its build dropped for LABEL.")] = None,
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
-    from .corpus import read_corpus
+    from alt_common.device import resolve_device
     from alt_common.labels import normalize_label
 
+    from .corpus import read_corpus
     from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS
-    from alt_common.device import resolve_device
-
     from .resources import load_spacy, wordnet
     from .wsd_eval import explain as explain_unit
     from .wsd_methods import all_methods, resolve_method
