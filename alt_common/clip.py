@@ -1,5 +1,6 @@
 """CLIP, loaded offline-first and used to embed text: open_clip or OpenAI model names, pretrained tags
-or local checkpoints (DESIGN §6), and text embeddings at each batch's own token length.
+or local checkpoints (DESIGN §6), and text embeddings at each batch's own token length. Weights run with the
+activation they were trained with: QuickGELU wherever open_clip's pretrained config says so (`quick_gelu_for`).
 
 open_clip pads every text to 77 tokens, but CLIP's text transformer is causal and pools the EOT
 token, so a text's embedding depends only on its own tokens. `encode_texts` sorts texts by token
@@ -24,7 +25,7 @@ from .errors import UserError
 from .io import file_sha256
 from .resources import model_configs_dir
 
-# OpenAI's model names -> open_clip's; OpenAI weights use QuickGELU.
+# OpenAI's model names -> open_clip's; a checkpoint file named so gets QuickGELU, as OpenAI's weights need.
 OPENAI_NAMES = {
     "RN50": "RN50", "RN101": "RN101", "RN50x4": "RN50x4", "RN50x16": "RN50x16", "RN50x64": "RN50x64",
     "ViT-B/32": "ViT-B-32", "ViT-B/16": "ViT-B-16", "ViT-L/14": "ViT-L-14", "ViT-L/14@336px": "ViT-L-14-336",
@@ -33,7 +34,7 @@ _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
 
 
 def resolve_model(name: str) -> tuple[str, bool]:
-    """(open_clip model name, force QuickGELU) for an open_clip or OpenAI model name."""
+    """(open_clip model name, whether it is OpenAI's spelling) for an open_clip or OpenAI model name."""
     import open_clip
 
     open_clip.add_model_config(model_configs_dir())  # the packaged tiny configs (alt-tiny-clip, alt-tiny-vit)
@@ -44,6 +45,38 @@ def resolve_model(name: str) -> tuple[str, bool]:
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UserError(f"unknown CLIP model {name!r}{hint}; see open_clip.list_models() or use ViT-B/16")
     return name, False
+
+
+def is_checkpoint_file(pretrained: str) -> bool:
+    """Whether `pretrained` names a local checkpoint file rather than an open_clip tag."""
+    path = Path(pretrained).expanduser()
+    return path.suffix in _CHECKPOINT_SUFFIXES or path.exists()
+
+
+def quick_gelu_for(model: str, pretrained: str) -> bool:
+    """Whether `load_clip(model, pretrained)` builds QuickGELU: a `-quickgelu` config always; a tag when open_clip's
+    pretrained config says its weights were trained so (OpenAI, MetaCLIP, DFN...); a checkpoint file when `model`
+    is in OpenAI's spelling (nothing in the weights says which activation they were trained with)."""
+    import open_clip
+
+    name, openai_spelling = resolve_model(model)
+    if is_checkpoint_file(pretrained):
+        trained_with = openai_spelling
+    else:
+        trained_with = bool(open_clip.get_pretrained_cfg(name, pretrained).get("quick_gelu"))
+    return trained_with or bool(open_clip.get_model_config(name).get("quick_gelu"))
+
+
+def uses_quick_gelu(clip: Any) -> bool:
+    """Whether a built open_clip model's transformer MLPs use QuickGELU (open_clip gives both towers one activation)."""
+    from open_clip.transformer import QuickGELU
+
+    return any(isinstance(module, QuickGELU) for module in clip.modules())
+
+
+def activation_for(model: str, pretrained: str) -> str:
+    """The activation `load_clip(model, pretrained)` builds, as its provenance records it: 'quick_gelu' or 'gelu'."""
+    return "quick_gelu" if quick_gelu_for(model, pretrained) else "gelu"
 
 
 def _hub_reachable(timeout: float = 2.0) -> bool:
@@ -58,10 +91,10 @@ def load_clip(model: str, pretrained: str = "openai", device: str = "cpu") -> tu
     """(open_clip model in eval mode, its tokenizer, provenance) from a name and a tag or local path."""
     import open_clip
 
-    name, quick_gelu = resolve_model(model)
+    name, _ = resolve_model(model)
     path = Path(pretrained).expanduser()
-    is_file = path.suffix in _CHECKPOINT_SUFFIXES or path.exists()
-    provenance = {"model": model, "open_clip_model": name, "pretrained": pretrained, "quick_gelu": quick_gelu}
+    is_file = is_checkpoint_file(pretrained)
+    provenance: dict[str, Any] = {"model": model, "open_clip_model": name, "pretrained": pretrained}
     if is_file:
         if not path.is_file():
             raise UserError(f"{path}: checkpoint not found; pass an existing .pt/.bin/.safetensors file to --pretrained")
@@ -75,7 +108,7 @@ def load_clip(model: str, pretrained: str = "openai", device: str = "cpu") -> tu
         huggingface_hub.constants.HF_HUB_OFFLINE = True  # fail in seconds, not after 30 s of retries
     try:
         clip = open_clip.create_model(name, pretrained=str(path) if is_file else pretrained, device=device,
-                                      force_quick_gelu=quick_gelu and is_file)
+                                      force_quick_gelu=quick_gelu_for(model, pretrained))
     except Exception as exc:  # noqa: BLE001 - open_clip and the hub raise many kinds
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         if is_file:
@@ -85,9 +118,8 @@ def load_clip(model: str, pretrained: str = "openai", device: str = "cpu") -> tu
             "unreachable; pass --pretrained /path/to/checkpoint.pt (.pt/.bin/.safetensors)"
         ) from None
     clip.eval()
+    provenance["activation"] = "quick_gelu" if uses_quick_gelu(clip) else "gelu"  # what was built, not what was asked for
     return clip, open_clip.get_tokenizer(name), provenance
-
-
 
 
 def _fast_path_ok(clip: Any) -> bool:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import torch
 
 from alt_common.bundle import CorpusBundle
-from alt_common.clip import count_truncated, encode_texts, load_clip
+from alt_common.clip import activation_for, count_truncated, encode_texts, load_clip
 from alt_common.io import atomic_write, file_sha256
 
 from .corpus import read_corpus
@@ -114,7 +114,7 @@ def embed_file(
     if out.is_file() and parquet.is_file():
         try:
             old = torch.load(out, weights_only=True)
-            if all(old.get(k) == v for k, v in key.items()) and _same_weights(old, pretrained):
+            if all(old.get(k) == v for k, v in key.items()) and _same_weights(old, pretrained) and _same_activation(old, model, pretrained):
                 return None, parquet
         except Exception:  # noqa: BLE001 - an unreadable old file is simply replaced
             pass
@@ -123,6 +123,12 @@ def embed_file(
     table = embeddings_table(bundle)
     atomic_write(parquet, lambda tmp: pq.write_table(table, tmp))
     return bundle, parquet
+
+
+def _same_activation(old: dict[str, Any], model: str, pretrained: str) -> bool:
+    """Whether `old` was embedded by the activation the weights need: corpus.pt files older than the QuickGELU fix
+    record none, and OpenAI's tags built GELU then, so they are embedded again."""
+    return old.get("provenance", {}).get("activation") == activation_for(model, pretrained)
 
 
 def _same_weights(old: dict[str, Any], pretrained: str) -> bool:

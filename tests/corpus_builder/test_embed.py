@@ -82,7 +82,7 @@ def test_openai_name_with_a_local_checkpoint_uses_quick_gelu(tmp_path):
     torch.save(open_clip.create_model("ViT-B-32").state_dict(), path)
     clip, _, provenance = load_clip("ViT-B/32", str(path))
     assert isinstance(clip.transformer.resblocks[0].mlp.gelu, open_clip.model.QuickGELU)
-    assert provenance["open_clip_model"] == "ViT-B-32" and provenance["quick_gelu"] is True
+    assert provenance["open_clip_model"] == "ViT-B-32" and provenance["activation"] == "quick_gelu"
     assert provenance["pretrained_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -123,6 +123,21 @@ def test_rerun_is_a_no_op_and_a_new_template_re_embeds(run_cli, corpus_file, tin
     code, stdout, _ = run_cli(*args, "--template", "a photo of {unit}, {category}")
     assert code == 0 and "up to date" not in stdout
     assert torch.load(out, weights_only=True)["texts"][0].startswith("a photo of ")
+
+
+def test_a_corpus_pt_embedded_before_the_quick_gelu_fix_is_embedded_again(run_cli, corpus_file, tiny_checkpoint, tmp_path):
+    # corpus.pt files written before the fix record no activation (and OpenAI's tags built GELU then): a re-run of
+    # the same command must not call them up to date
+    out = tmp_path / "corpus.pt"
+    args = ["embed", corpus_file, "--model", "alt-tiny-clip", "--pretrained", tiny_checkpoint, "--out", out]
+    assert run_cli(*args)[0] == 0
+    old = torch.load(out, weights_only=True)
+    assert old["provenance"]["activation"] == "gelu"  # alt-tiny-clip's own config, an open_clip name: GELU
+    del old["provenance"]["activation"]
+    torch.save(old, out)
+    code, stdout, _ = run_cli(*args)
+    assert code == 0 and "up to date" not in stdout
+    assert torch.load(out, weights_only=True)["provenance"]["activation"] == "gelu"
 
 
 def test_safetensors_checkpoint_and_truncation_count(tmp_path, tiny_checkpoint, corpus_file):
