@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .errors import ModelError
+from .precision import fp32_cosines
 
 
 @dataclass
@@ -54,7 +55,7 @@ class EntityAligner(nn.Module):
 
     def forward(self, embeddings: Tensor, entities: Tensor) -> AlignerOutput:
         """embeddings [..., d] (E), entities [K, d] (S) -> Â [..., K]."""
-        cosines = F.normalize(embeddings, dim=-1) @ F.normalize(entities, dim=-1).T  # Eq. 4: <e_i, s_j> / (|e_i| |s_j|)
+        cosines = fp32_cosines(embeddings, entities)  # Eq. 4: <e_i, s_j> / (|e_i| |s_j|), in fp32 under autocast too
         return self.assign(cosines)
 
     def assign(self, cosines: Tensor) -> AlignerOutput:

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from alt_common.device import resolve_device
+from alt_common.device import auto_device, resolve_device
 
 from .errors import ModelError
 
@@ -35,12 +35,13 @@ class Dist:
 
 def setup(device: str = "auto") -> Dist:
     """Join the process group torchrun describes (if any) and pick this process's device: `auto` is
-    this process's GPU (cuda:LOCAL_RANK) where there is one, else the CPU; `cpu` or `cuda` force one;
+    this process's GPU (cuda:LOCAL_RANK) where torch can use one, else the CPU (`auto_device`: with a
+    warning when an NVIDIA GPU is here but this torch cannot use it); `cpu` or `cuda` force one;
     `cuda:N` names one GPU (a single process)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = auto_device()
     chosen = resolve_device(device)
     if chosen.type == "cuda" and chosen.index is not None and world > 1:
         raise ModelError(f"--device {device} names one GPU, but torchrun started {world} processes; use --device cuda")

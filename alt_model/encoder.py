@@ -71,12 +71,12 @@ def check_supported(visual: nn.Module) -> None:
 
 
 def self_attention(attn: nn.MultiheadAttention, x: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor]:
-    """open_clip's self-attention on x [B, n, c] with an additive logit bias; returns (output, keys averaged over heads)."""
+    """open_clip's self-attention on x [B, n, c] with an additive logit bias; returns (output, keys averaged over heads, in fp32)."""
     batch, n, width = x.shape
     heads = attn.num_heads
     q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(batch, n, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=attn.dropout if attn.training else 0.0)
-    return attn.out_proj(out.transpose(1, 2).reshape(batch, n, width)), k.mean(dim=1)
+    return attn.out_proj(out.transpose(1, 2).reshape(batch, n, width)), k.mean(dim=1, dtype=torch.float32)
 
 
 def embed_patches(visual: nn.Module, images: Tensor) -> Tensor:

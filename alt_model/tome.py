@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .precision import fp32_cosines
+
 
 @dataclass(frozen=True)
 class Matching:
@@ -39,9 +41,7 @@ def max_merges(n: int) -> int:
 @torch.no_grad()
 def bipartite_matching(keys: Tensor, r: int) -> Matching:
     """Match the r most similar (A, B) pairs of keys [B, n, c]; r must not exceed `max_merges(n)`."""
-    keys = F.normalize(keys, dim=-1)
-    a, b = keys[:, ::2], keys[:, 1::2]
-    scores = a @ b.transpose(1, 2)  # cosine similarity, [B, |A|, |B|]
+    scores = fp32_cosines(keys[:, ::2], keys[:, 1::2])  # [B, |A|, |B|], in fp32 under autocast too
     scores[:, 0] = -torch.inf  # the class token is never merged
     best, partner = scores.max(dim=-1)
     order = best.argsort(dim=-1, descending=True)
@@ -59,9 +59,11 @@ def merge_sum(x: Tensor, m: Matching) -> Tensor:
 
 
 def merge_tokens(x: Tensor, sizes: Tensor, m: Matching) -> tuple[Tensor, Tensor]:
-    """Size-weighted average of merged tokens x [B, n, c] with sizes [B, n, 1]; returns the new tokens and sizes."""
+    """Size-weighted average of merged tokens x [B, n, c] with sizes [B, n, 1]; returns the new tokens (in x's
+    dtype) and sizes. Summed in fp32: CLIP's outlier channels (thousands) times sizes (tens) overflow fp16."""
     merged_sizes = merge_sum(sizes, m)
-    return merge_sum(x * sizes, m) / merged_sizes, merged_sizes
+    wide = merge_sum(x.to(torch.promote_types(x.dtype, torch.float32)) * sizes, m) / merged_sizes
+    return wide.to(x.dtype), merged_sizes
 
 
 @torch.no_grad()

@@ -2,7 +2,13 @@
 # Create .venv and install the toolkit with everything it needs: PyPI packages, and Debian's
 # WordNet 3.0 when NLTK has no WordNet and we are root. Idempotent: a re-run with an unchanged
 # pyproject.toml only re-checks the resources.
-# Usage: scripts/setup.sh [extra]     e.g. scripts/setup.sh dev
+# Usage: [TORCH_CUDA=cu126|cu130|cpu] scripts/setup.sh [extra]     e.g. scripts/setup.sh dev
+# TORCH_CUDA picks the torch build, from download.pytorch.org, and replaces an installed torch of another build:
+#   cu130  CUDA 13.0, the build PyPI's torch 2.14.1 is: NVIDIA driver R580 or newer, Turing (sm_75) to Blackwell GPUs
+#   cu126  CUDA 12.6: driver R525 or newer, Maxwell (sm_50) to Hopper (sm_90) GPUs, so V100 (sm_70) too
+#   cpu    no CUDA
+# Unset, an installed torch is kept, and where there is none PyPI's is installed. On aarch64 (torch 2.9.1) cu128 is a
+# choice too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=${1:-}
@@ -10,16 +16,31 @@ py=${PYTHON:-python3}
 venv=${VENV:-.venv}
 quiet() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 
+# PyPI's torchvision (imported by open_clip) only loads beside the torch build it was made for: pin the pair.
+case "$(uname -m)" in
+    aarch64|arm64) torch_pin=2.9.1 vision_pin=0.24.1 builds="cu126 cu128 cu130 cpu" ;;
+    *)             torch_pin=2.14.1 vision_pin=0.29.1 builds="cu126 cu130 cpu" ;;
+esac
+build=${TORCH_CUDA:-}
+if [ -n "$build" ] && [[ " $builds " != *" $build "* ]]; then
+    echo "TORCH_CUDA=$build is not a torch $torch_pin build; use one of: $builds (or leave it unset)" >&2
+    exit 2
+fi
+
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 
-# PyPI's torchvision (imported by open_clip) only loads beside the torch build it was made for: pin the pair.
-if ! "$venv/bin/python" -c "import torch, torchvision" >/dev/null 2>&1; then
-    echo "Installing torch + torchvision (a few GB, once)..."
-    case "$(uname -m)" in
-        aarch64|arm64) quiet "${pip[@]}" "torch==2.9.1" "torchvision==0.24.1" ;;
-        *)             quiet "${pip[@]}" "torch==2.14.1" "torchvision==0.29.1" ;;
-    esac
+# The installed torch as VERSION+BUILD (2.14.1+cu130, 2.14.1+cpu); empty when torch or torchvision does not import.
+installed=$("$venv/bin/python" -c "import torch, torchvision; cuda = torch.version.cuda
+print(torch.__version__.split('+')[0] + '+' + ('cu' + cuda.replace('.', '') if cuda else 'cpu'))" 2>/dev/null || true)
+if [ -n "$build" ] && [ -n "$installed" ] && [ "$installed" != "$torch_pin+$build" ]; then
+    echo "Replacing torch $installed with $torch_pin+$build..."
+    quiet "$venv/bin/python" -m pip uninstall --quiet --yes torch torchvision
+    installed=
+fi
+if [ -z "$installed" ]; then
+    echo "Installing torch + torchvision${build:+ ($build build)} (a few GB, once)..."
+    quiet "${pip[@]}" ${build:+--index-url "https://download.pytorch.org/whl/$build"} "torch==$torch_pin" "torchvision==$vision_pin"
 fi
 
 stamp="$venv/.installed${extra:+-$extra}"

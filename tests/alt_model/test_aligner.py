@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_precision import near_tie
 
 from alt_model import EntityAligner, ModelError
 from alt_model.aligner import clip_like_cosines, noise_agreement
@@ -38,6 +39,15 @@ def test_gradient_is_the_softmax_gradient(temperature):
     soft = torch.exp(cos / temperature) / torch.exp(cos / temperature).sum(-1, keepdim=True)
     (soft * upstream).sum().backward()
     torch.testing.assert_close(ours, embeddings.grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_autocast_picks_the_entity_fp32_picks(dtype):
+    embedding, entities = near_tie()  # entity 1 is 5e-5 closer: in fp16 or bf16 the two cosines are one number
+    aligner = EntityAligner(scale=100.0).eval()
+    with torch.autocast("cpu", dtype=dtype):
+        mixed = aligner(embedding, entities)
+    assert mixed.entity_ids.tolist() == aligner(embedding, entities).entity_ids.tolist() == [1]
 
 
 def test_gumbel_noise_only_in_training():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+from test_precision import near_tie
 
-from alt_model.tome import bipartite_matching, max_merges, merge_assignment, merge_tokens, source_map
+from alt_model.tome import bipartite_matching, max_merges, merge_assignment, merge_sum, merge_tokens, source_map
 
 
 def _merge_steps(x: torch.Tensor, rs: list[int]):
@@ -53,3 +55,27 @@ def test_most_similar_pairs_are_merged_first():
 
 def test_max_merges_leaves_the_class_token_and_set_b():
     assert [max_merges(n) for n in (1, 2, 3, 4, 5, 197)] == [0, 0, 1, 1, 2, 98]
+
+
+def test_merging_clip_scale_outliers_in_fp16_gives_the_exact_mean():
+    # ViT-B/16's residual stream has a few channels in the thousands; times regions of tens of patches that is
+    # past fp16's 65504, so the size-weighted sum is taken in fp32
+    x = torch.randn(2, 17, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x[..., 3] += 3000
+    sizes = torch.randint(10, 60, (2, 17, 1), generator=torch.Generator().manual_seed(1)).double()
+    m = bipartite_matching(x, 6)
+    merged, merged_sizes = merge_tokens(x.half(), sizes.half(), m)
+    exact_sizes = merge_sum(sizes, m)
+    exact = merge_sum(x.half().double() * sizes, m) / exact_sizes  # in fp64
+    assert merged.dtype == torch.float16 and merged.isfinite().all()
+    torch.testing.assert_close(merged, exact.half())
+    assert torch.equal(merged_sizes.double(), exact_sizes)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_autocast_merges_the_pair_fp32_finds_most_similar(dtype):
+    a, b = near_tie()  # keys [class token, B 0, A 1, B 1]: A 1 is 5e-5 closer to B 1 than to B 0
+    keys = torch.stack([b.new_ones(a.shape[1]), b[0], a[0], b[1]])[None]
+    with torch.autocast("cpu", dtype=dtype):
+        m = bipartite_matching(keys, 1)
+    assert m.merged.tolist() == [[1]] and m.into.tolist() == [[1]]
