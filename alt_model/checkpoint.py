@@ -14,8 +14,10 @@ The frozen CLIP text tower is not saved either; it reloads from the pretrained w
 
 from __future__ import annotations
 
+import pickle
 import random
-from dataclasses import dataclass, field, fields
+import re
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from alt_common.io import atomic_write
 
 from .errors import ModelError
 from .model import ALT
+from .xclip_official import CONFIG_GLOBALS, official_weights, released_checkpoint
 
 CHECKPOINT_FORMAT_VERSION = 2  # of last.pt/best.pt; corpus.pt has its own (alt_common.bundle.FORMAT_VERSION)
 FORMAT_1_MODEL = {"adapter_width": "joint"}  # what format 1 built without saying: its adapter ran at the joint width
@@ -41,6 +44,17 @@ class Counters:
     step: int = 0  # optimizer steps done
     best_top1: float = -1.0  # best top-1 on the held-out training videos (`data.holdout`) so far; never the val_list's
     epoch_sums: torch.Tensor = field(default_factory=lambda: torch.zeros(3, dtype=torch.float64))  # loss · videos, videos, skipped
+
+    def add(self, loss: torch.Tensor, videos: int, skipped: int) -> None:
+        """Count a micro-batch into `epoch_sums`, on the loss's device: no host sync (`on_cpu` reads them)."""
+        self.epoch_sums = self.epoch_sums.to(loss.device)
+        self.epoch_sums[0] += loss.double() * videos
+        self.epoch_sums[1] += videos
+        self.epoch_sums[2] += skipped
+
+    def on_cpu(self) -> Counters:
+        """These counters with `epoch_sums` on the CPU, as a checkpoint holds them."""
+        return replace(self, epoch_sums=self.epoch_sums.cpu())
 
 
 @dataclass
@@ -104,14 +118,34 @@ def save_atomic(obj: Any, path: Path) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+def read_weights_file(path: Path) -> Any:
+    """`torch.load` of tensors and plain containers only (and X-CLIP's yacs config as a dict, `CONFIG_GLOBALS`): no
+    pickled code runs. A file that needs a class is refused in one line that says how to keep only its weights."""
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(CONFIG_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except (FileNotFoundError, NotADirectoryError):
         raise ModelError(f"{path}: checkpoint not found; pass a last.pt or best.pt written by alt-train") from None
+    except pickle.UnpicklingError as exc:
+        needs = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+        if needs is None:
+            raise ModelError(f"{path}: not an alt-train checkpoint (UnpicklingError)") from None
+        out = path.with_name(f"{path.stem}_weights.pth")
+        raise ModelError(f"{path}: not an alt-train checkpoint or X-CLIP weights: it holds a {needs.group(1)}, which only arbitrary "
+                         f"unpickling loads (it can run code); if you trust the file, keep its weights alone: python -c \"import torch; "
+                         f"torch.save(torch.load('{path}', weights_only=False)['model'], '{out}')\" and pass {out}") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a file that is not a checkpoint
         raise ModelError(f"{path}: not an alt-train checkpoint ({type(exc).__name__})") from None
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """An alt-train checkpoint's dict, checked; or, for an official X-CLIP .pth (`xclip_official`), its weights under
+    `model` with the config of its arch and frames and no labels."""
+    path = Path(path)
+    ckpt = read_weights_file(path)
+    official = official_weights(ckpt)
+    if official is not None:
+        return released_checkpoint(official, path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ModelError(f"{path}: not an alt-train checkpoint (no model weights and config)")
     for key, kind in (("model", dict), ("config", dict), ("labels", list), ("corpus", str)):

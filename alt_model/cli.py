@@ -102,7 +102,7 @@ def _table(names: list[str], results: list, summary: dict | None) -> Table:
 
 @eval_app.command(no_args_is_help=True)
 def evaluate(
-    checkpoint: Annotated[Optional[Path], typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP folder (Hugging Face's layout).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP: a folder in Hugging Face's layout or an official .pth.")] = None,
     pretrained: Annotated[Optional[Path], typer.Option(help="Instead of --checkpoint: a model folder written by alt-export (or a released X-CLIP's).")] = None,
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
     labels: Annotated[Optional[list[Path]], typer.Option(help="Label set; repeat for splits (default: the training labels).")] = None,
@@ -132,6 +132,8 @@ def evaluate(
     clips_crops = parse_views(views)
     _check_device(device)
     saved_config, trained_labels = trained_config(source)
+    if shots is not None and not trained_labels:  # every alt-train checkpoint records its labels, a released X-CLIP none
+        raise ModelError(f"--checkpoint {source}: a released model; --shots fine-tunes an alt-train checkpoint (train.init reads one)")
     beside = source.parent / "eval" if source.is_file() else Path(f"{source.resolve()}_eval")  # a model folder stays as it is
     folder = out_dir or beside
     model_files = [source] if source.is_file() else [source / name for name in FILES]
@@ -171,7 +173,7 @@ def evaluate(
 
 
 def _setup_logging() -> None:
-    setup_logging(err, "alt_model", level=logging.INFO if MAIN else logging.WARNING)  # only rank 0 reports progress
+    setup_logging(err, "alt_model", "alt_common", level=logging.INFO if MAIN else logging.WARNING)  # only rank 0 reports progress
 
 
 def train_main() -> None:

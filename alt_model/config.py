@@ -19,13 +19,17 @@ from typing import Any
 
 import yaml
 
-from .data import SCALES
+from .data import NORMS, SCALES
 from .decode import check_backend
 from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER
 from .errors import ModelError
 from .guard import MiB, read_text
 from .model import ADAPTER_WIDTHS, ADAPTERS, ALIGNER_SCALES, ARCHS, FREEZE, HEADS, QUERIES, REDUCE_ORDERS
 from .precision import PRECISIONS
+from .xclip import LOGIT_SCALES
+
+# train.schedule: warm-up then a cosine to each group's min_lr_ratio (ALT's), or timm's CosineLRScheduler as X-CLIP runs it
+SCHEDULES = ("warmup-cosine", "timm-cosine")
 
 
 @dataclass
@@ -58,8 +62,10 @@ class ModelConfig:
     categories: list[str] | None = None
     grad_checkpointing: bool = False  # recompute the ViT blocks in the backward pass: less memory, ~30% slower
     mit_layers: int = 1  # X-CLIP: layers of the multi-frame integration transformer (X-CLIP Sec. 4.1: 1)
-    prompt_layers: int = 2  # X-CLIP: blocks of the video-specific prompt generator (X-CLIP Sec. 4.1: 2)
+    prompt_layers: int = 2  # X-CLIP: blocks of the video-specific prompt generator (X-CLIP Sec. 4.1: 2; 0: none, ĉ = c, Table 4a)
     prompt_alpha: float = 0.1  # X-CLIP: the prompts' learned weight α, its initial value (X-CLIP Sec. 3.3: 0.1)
+    logit_scale: str = "learned"  # learned | frozen: the text head's scale trains (ALT: capped at 100), or stays CLIP's (X-CLIP's FIX_TEXT)
+    norm: str = "tower"  # tower | imagenet: frames normalised with the tower's mean/std (CLIP's), or ImageNet's (X-CLIP's img_norm_cfg)
 
 
 @dataclass
@@ -105,7 +111,8 @@ class TrainConfig:
     global_batch: int = 256  # videos per optimizer step: batch_size × processes × accumulation
     lr_vit: float = 8e-6
     lr_adapter: float = 8e-5  # everything that is not the ViT: reducers, adapter, logit scale
-    min_lr_ratio: float = 0.01  # the cosine ends at this fraction of the peak (X-CLIP: lr / 100)
+    min_lr_ratio: float = 0.01  # the cosine ends at this fraction of the peak (timm-cosine: of lr_vit, for every group; X-CLIP: lr / 100)
+    schedule: str = "warmup-cosine"  # warmup-cosine | timm-cosine: the learning-rate schedule (SCHEDULES; schedule.py's lr_lambdas)
     weight_decay: float = 0.001
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     grad_clip: float | None = 1.0
@@ -278,7 +285,8 @@ def check(cfg: Config) -> Config:
         *[(f"model.{key}", value, value in allowed, f"one of {', '.join(allowed)}") for key, value, allowed in (
             ("arch", cfg.model.arch, ARCHS), ("aligner_scale", cfg.model.aligner_scale, ALIGNER_SCALES), ("adapter_width", cfg.model.adapter_width, ADAPTER_WIDTHS),
             ("reduce", cfg.model.reduce, REDUCE_ORDERS), ("adapter", cfg.model.adapter, ADAPTERS), ("head", cfg.model.head, HEADS),
-            ("queries", cfg.model.queries, QUERIES))],
+            ("queries", cfg.model.queries, QUERIES), ("logit_scale", cfg.model.logit_scale, LOGIT_SCALES), ("norm", cfg.model.norm, NORMS))],
+        ("train.schedule", t.schedule, t.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
         ("train.freeze", t.freeze, t.freeze in FREEZE, f"one of {', '.join(FREEZE)}"),
         ("data.holdout", cfg.data.holdout, 0 <= cfg.data.holdout < 1, "a fraction of the training videos, from 0 to below 1 (0: none)"),
         ("data.workers", cfg.data.workers, cfg.data.workers >= 0, "at least 0 (0: load in the main process)"),
@@ -288,8 +296,9 @@ def check(cfg: Config) -> Config:
     for key, value, allowed, what in ranges:
         if not allowed:
             raise ModelError(f"{key} must be {what}, got {value}")
-    if cfg.model.arch == "xclip" and (cfg.model.mit_layers < 1 or cfg.model.prompt_layers < 1):
-        raise ModelError(f"model.mit_layers and model.prompt_layers must be at least 1, got {cfg.model.mit_layers} and {cfg.model.prompt_layers}")
+    if cfg.model.arch == "xclip" and (cfg.model.mit_layers < 1 or cfg.model.prompt_layers < 0):
+        raise ModelError(f"model.mit_layers must be at least 1 and model.prompt_layers at least 0 (0: no prompts), "
+                         f"got {cfg.model.mit_layers} and {cfg.model.prompt_layers}")
     if t.freeze == "all-but-head" and (cfg.model.head != "linear" or cfg.model.arch != "alt"):
         raise ModelError("train.freeze=all-but-head trains a linear probe's head alone; set model.head=linear too")
     return cfg

@@ -11,14 +11,17 @@
   early the indices are drawn again from the frames that are there. A video that cannot be read is
   logged and skipped: the dataset returns None and the batch counts it (`Batch.failed`), so a run
   never stops on one bad file.
-- **Train transform** (X-CLIP's, after TSN): MultiScaleCrop with scales (1, .875, .75, .66) of
-  the shorter side of the frame resized to 256/224 of the input size, width and height scales at
-  most one step apart, the crop at one of 13 fixed positions (corners, centre, edge midpoints and
-  the quarter points); the crop resized to S x S; horizontal flip with probability 1/2; CLIP's
-  normalisation. The box is mapped back to the decoded frame so each frame is resized only once.
-  One crop and one flip per clip, so motion stays coherent across its frames.
-- **Test transform**: the shorter side resized to 256/224 of S, then the centre crop, or three
-  crops along the longer side (start, centre, end) for 3-crop views.
+- **Train transform** (X-CLIP's datasets/build.py, after TSN): mmaction's MultiScaleCrop in the
+  frame resized to shorter side int(256/224 · S): sides int(shorter side × scale) for the scales
+  (1, .875, .75, .66), width and height scales at most one step apart, a side within 3 pixels of S
+  made S, the box at one of mmaction's 5 fixed positions (the corners and the centre, in whole
+  quarter steps of the free space); the crop resized to S x S; horizontal flip with probability
+  1/2; normalisation with the tower's mean and std (`tower_norm`: CLIP's, or ImageNet's with
+  `model.norm: imagenet`). The box is mapped back to the decoded frame so each frame is resized
+  only once. One crop and one flip per clip, so motion stays coherent across its frames.
+- **Test transform** (X-CLIP's): 1 crop, the shorter side resized to int(256/224 · S), then the
+  centre crop; 3 crops, the shorter side resized to S, then mmaction's ThreeCrop, which spans the
+  longer side (start, centre, end).
 - **Randomness** of sampling and augmentation comes from a generator seeded by (seed, epoch, video
   index), not from the process's global state: a video gets the same frames and crop whatever the
   number of workers or processes, and a resumed run sees the same augmentations.
@@ -29,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -39,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from alt_common.labels import content_lines, csv_header, csv_records, normalize_label
 
@@ -51,14 +54,17 @@ log = logging.getLogger(__name__)
 LIST_LIMIT = 256 * MiB  # Kinetics-700's training list is about 40 MB
 SCALES = (1.0, 0.875, 0.75, 0.66)  # MultiScaleCrop (X-CLIP, TSN)
 RESIZE_RATIO = 256 / 224  # shorter side before cropping, relative to the input size (X-CLIP)
-# MultiScaleCrop's 13 fixed crop positions, in quarters of the free space (x, y): corners, centre, edge midpoints, quarter points
-CROP_POSITIONS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 0), (2, 4), (1, 1), (3, 1), (1, 3), (3, 3))
+# mmaction's MultiScaleCrop as X-CLIP runs it (num_fixed_crops 5): the fixed positions in quarter steps of the free space
+# (x, y), the corners and the centre
+CROP_POSITIONS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2))
+SNAP = 3  # MultiScaleCrop: a crop side less than SNAP pixels from the input size becomes the input size
+NORMS = ("tower", "imagenet")  # model.norm: the tower's own mean and std (CLIP's), or ImageNet's (X-CLIP's img_norm_cfg)
 
 # with decode.py's entry points, read_frames and read_clips (and BACKENDS, below): frames are read through this module
 __all__ = [
-    "CROP_POSITIONS", "LIST_LIMIT", "RESIZE_RATIO", "SCALES", "Batch", "VideoDataset", "VideoItem", "collate", "eval_transform",
-    "multiscale_box", "read_clips", "read_frames", "read_video_list", "sample_shots", "shard", "split_holdout", "tower_norm", "tower_size",
-    "train_transform", "tsn_indices",
+    "CROP_POSITIONS", "LIST_LIMIT", "NORMS", "RESIZE_RATIO", "SCALES", "SNAP", "Batch", "EpochOrder", "VideoDataset", "VideoItem",
+    "collate", "eval_transform", "multiscale_box", "read_clips", "read_frames", "read_video_list", "resized_shape", "sample_shots",
+    "shard", "split_holdout", "tower_norm", "tower_size", "train_transform", "tsn_indices",
 ]
 
 
@@ -203,24 +209,32 @@ def _normalise(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor
     return (x / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
+def resized_shape(height: int, width: int, short: int) -> tuple[int, int]:
+    """(height, width) of a frame resized to shorter side `short`, rounded as mmcv's rescale_size (X-CLIP's Resize(-1, short))."""
+    scale = short / min(height, width)
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
 def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,
                    scales: Sequence[float] = SCALES) -> tuple[int, int, int, int]:
-    """(top, left, crop height, crop width) of a MultiScaleCrop box in a frame of height x width."""
-    ratio = RESIZE_RATIO * size / min(height, width)  # the frame as X-CLIP sees it: shorter side 256/224 · size
-    base = min(height, width) * ratio
-    sides = [max(1, int(base * s)) for s in scales]
+    """(top, left, crop height, crop width) of mmaction's MultiScaleCrop (random_crop False, max_wh_scale_gap 1) for
+    input size `size` in a frame of height x width (X-CLIP's: already resized to shorter side int(256/224 · size))."""
+    sides = [int(min(height, width) * s) for s in scales]
     pairs = [(h, w) for i, h in enumerate(sides) for j, w in enumerate(sides) if abs(i - j) <= 1]
-    crop_h, crop_w = pairs[rng.integers(len(pairs))]
+    crop_h, crop_w = (size if abs(side - size) < SNAP else side for side in pairs[rng.integers(len(pairs))])
     qx, qy = CROP_POSITIONS[rng.integers(len(CROP_POSITIONS))]
-    left, top = (width * ratio - crop_w) * qx / 4, (height * ratio - crop_h) * qy / 4
-    return (round(top / ratio), round(left / ratio), max(1, round(crop_h / ratio)), max(1, round(crop_w / ratio)))
+    return qy * ((height - crop_h) // 4), qx * ((width - crop_w) // 4), crop_h, crop_w
 
 
 def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, scales: Sequence[float] = SCALES, flip: float = 0.5,
                     mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> Tensor:
     """uint8 frames [T, H, W, 3] -> normalised [T, 3, size, size]: MultiScaleCrop, resize, flip (one box per clip)."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    top, left, h, w = multiscale_box(x.shape[-2], x.shape[-1], size, rng, scales)
+    height, width = x.shape[-2:]
+    resized = resized_shape(height, width, int(RESIZE_RATIO * size))
+    top, left, h, w = multiscale_box(*resized, size, rng, scales)
+    sy, sx = height / resized[0], width / resized[1]  # the box in the decoded frame: each frame is resized once
+    top, left, h, w = round(top * sy), round(left * sx), max(1, round(h * sy)), max(1, round(w * sx))
     x = _resize(x[..., top : top + h, left : left + w], size, size)
     if rng.random() < flip:
         x = x.flip(-1)
@@ -229,21 +243,19 @@ def train_transform(frames: np.ndarray, size: int, rng: np.random.Generator, sca
 
 def eval_transform(frames: np.ndarray, size: int, crops: int = 1,
                    mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD) -> Tensor:
-    """uint8 frames [T, H, W, 3] -> normalised [crops, T, 3, size, size]: shorter side to 256/224·size, centre or 3 crops."""
+    """uint8 frames [T, H, W, 3] -> normalised [crops, T, 3, size, size], X-CLIP's test views (datasets/build.py): 1 crop,
+    the shorter side resized to int(256/224 · size) and mmaction's CenterCrop; 3 crops, the shorter side resized to
+    size and mmaction's ThreeCrop, whose crops start at 0, step and 2 · step, step = (longer side - size) // 2."""
     if crops not in (1, 3):
         raise ModelError(f"test views take 1 or 3 spatial crops, got {crops}")
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    short = round(RESIZE_RATIO * size)
-    scale = short / min(x.shape[-2:])
-    x = _resize(x, max(size, round(x.shape[-2] * scale)), max(size, round(x.shape[-1] * scale)))
-    h, w = x.shape[-2:]
-    centre = ((h - size) // 2, (w - size) // 2)
+    h, w = resized_shape(x.shape[-2], x.shape[-1], int(RESIZE_RATIO * size) if crops == 1 else size)
+    x = _resize(x, h, w)
     if crops == 1:
-        boxes = [centre]
-    elif w >= h:  # three crops along the longer side
-        boxes = [(centre[0], 0), centre, (centre[0], w - size)]
-    else:
-        boxes = [(0, centre[1]), centre, (h - size, centre[1])]
+        boxes = [((h - size) // 2, (w - size) // 2)]
+    else:  # along the width when the height is the shorter side (or equal), else along the height
+        step_y, step_x = (0, (w - size) // 2) if h == size else ((h - size) // 2, 0)
+        boxes = [(k * step_y, k * step_x) for k in range(3)]
     return torch.stack([_normalise(x[..., t : t + size, l : l + size], mean, std) for t, l in boxes])
 
 
@@ -253,7 +265,8 @@ def eval_transform(frames: np.ndarray, size: int, crops: int = 1,
 class VideoDataset(Dataset):
     """Listed videos as model inputs: train clips [T, 3, S, S], or test views [clips·crops, T, 3, S, S].
 
-    `set_epoch` changes the sampling and augmentation of the next epoch (see the module docstring).
+    An item is `dataset[index]`, or `dataset[(epoch, index)]` for the sampling and augmentation of that epoch
+    (see the module docstring; `EpochOrder` yields such keys, so persistent workers need no state of the epoch).
     A video that cannot be read is logged and returned as None (`collate` skips it). `backend` is the
     decoding backend (`decode.CHOICES`), resolved here so that one not installed stops the run before it starts.
     """
@@ -264,30 +277,52 @@ class VideoDataset(Dataset):
         self.items, self.frames, self.size, self.train, self.seed = list(items), frames, size, train, seed
         self.clips, self.crops, self.scales, self.flip, self.mean, self.std = clips, crops, tuple(scales), flip, mean, std
         self.backend = resolve_backend(backend)
-        self.epoch = 0
         eval_transform(np.zeros((1, size, size, 3), np.uint8), size, crops)  # reject a bad crop count now, not in a worker
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    @property
+    def clip_shape(self) -> tuple[int, int, int, int]:
+        """[T, 3, S, S]: one training clip."""
+        return (self.frames, 3, self.size, self.size)
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int] | None:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[Tensor, int] | None:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         try:
-            return self.video(index), self.items[index].label
+            return self.video(index, epoch), self.items[index].label
         except ModelError as exc:
             log.warning("skipped: %s", exc)
             return None
 
-    def video(self, index: int) -> Tensor:
-        """The model input of video `index`; ModelError naming the file when it cannot be read."""
-        rng = np.random.default_rng((self.seed, self.epoch, index)) if self.train else None
+    def video(self, index: int, epoch: int = 0) -> Tensor:
+        """The model input of video `index` in `epoch`; ModelError naming the file when it cannot be read."""
+        rng = np.random.default_rng((self.seed, epoch, index)) if self.train else None
         frames = read_clips(self.items[index].path, lambda n: tsn_indices(n, self.frames, rng, 1 if self.train else self.clips), self.backend)
         if self.train:
             return train_transform(frames[0], self.size, rng, self.scales, self.flip, self.mean, self.std)
         # views ordered clip-major: [clips, crops] flattened
         return torch.cat([eval_transform(clip, self.size, self.crops, self.mean, self.std) for clip in frames])
+
+
+class EpochOrder(Sampler):
+    """A training epoch's keys for `VideoDataset`: (epoch, index) in `sampler`'s order (a DistributedSampler: this
+    process's share, reshuffled per epoch), from position `skip` on (a mid-epoch resume). It runs in the main
+    process, so one DataLoader with persistent workers serves every epoch."""
+
+    def __init__(self, sampler: DistributedSampler, batch_size: int) -> None:
+        self.sampler, self.batch_size, self.epoch, self.skip = sampler, batch_size, 0, 0
+
+    def start(self, epoch: int, skip: int = 0) -> None:
+        """Iterate epoch `epoch` next, without its first `skip` indices."""
+        self.sampler.set_epoch(epoch)
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((self.epoch, index) for index in list(self.sampler)[self.skip :])
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)
 
 
 def collate(samples: Sequence[tuple[Tensor, int] | None]) -> Batch:

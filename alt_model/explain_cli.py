@@ -123,5 +123,5 @@ def _frozen(corpus: Path, model: str | None, pretrained: str | None, r: int, dev
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
-    setup_logging(err, "alt_model")
+    setup_logging(err, "alt_model", "alt_common")
     run(app, err, out)

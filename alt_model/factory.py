@@ -4,16 +4,21 @@ Every `ALT` option is a key of `ModelConfig` (`model:` in configs/*.yaml), so th
 the tiny test model and ALT-L/14, any ablation included; `model.arch: xclip` builds the X-CLIP
 baseline (`xclip.py`) over the same CLIP model instead. The CLIP model is the one that embedded
 the corpus unless `model.name` / `model.pretrained` say otherwise; it must be the same architecture,
-since S lives in its joint space. A checkpoint carries its config, so it rebuilds its own model
+since S lives in its joint space. `model.norm` sets the frame normalisation the tower carries (its open_clip
+preprocess config, which every reader of frames takes through `data.tower_norm`) and `model.logit_scale` whether the
+text head's scale trains, for either arch. A checkpoint carries its config, so it rebuilds its own model
 (`load_trained`).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from open_clip.constants import IMAGENET_MEAN, IMAGENET_STD
+from open_clip.model import set_model_preprocess_cfg
 
 from alt_common.bundle import CorpusBundle
 from alt_common.clip import load_clip, resolve_model
@@ -23,9 +28,12 @@ from .config import Config, ModelConfig, load_config
 from .errors import ModelError
 from .model import ALT
 from .text_head import load_templates
+from .xclip_official import is_official, load_official_xclip
 
 if TYPE_CHECKING:
     from .xclip import XCLIP
+
+log = logging.getLogger(__name__)
 
 
 def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, device: torch.device | str = "cpu",
@@ -40,14 +48,18 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
         raise ModelError(f"{source}: no 'model'/'pretrained' recorded; set model.name and model.pretrained")
     if bundle.model and resolve_model(bundle.model)[0] != resolve_model(name)[0]:
         raise ModelError(f"{source} was embedded with {bundle.model!r}, not {name!r}; re-embed it or use that model")
-    clip, tokenizer, _ = load_clip(name, pretrained, str(device))
+    clip, tokenizer, built = load_clip(name, pretrained, str(device))
+    warn_stale_corpus(bundle, source, built)
+    if m.norm == "imagenet":  # X-CLIP's img_norm_cfg over CLIP's weights: `data.tower_norm` reads it wherever frames are read
+        own = getattr(clip.visual, "preprocess_cfg", None) or {}
+        set_model_preprocess_cfg(clip, {**own, "mean": IMAGENET_MEAN, "std": IMAGENET_STD})
     templates = load_templates(m.templates) if isinstance(m.templates, str) else m.templates
     if m.arch == "xclip":  # the baseline; ALT's keys do not apply to it
         from .hf_xclip import activation_of
         from .xclip import XCLIP
 
         model = XCLIP(clip, m.frames, tokenizer=tokenizer, templates=templates, mit_layers=m.mit_layers, prompt_layers=m.prompt_layers,
-                      prompt_alpha=m.prompt_alpha, activation=activation_of(clip.visual.transformer.resblocks[0]))
+                      prompt_alpha=m.prompt_alpha, activation=activation_of(clip.visual.transformer.resblocks[0]), logit_scale=m.logit_scale)
         model.encoder.visual.set_grad_checkpointing(m.grad_checkpointing)
         return model.to(device)
     model = ALT(clip, bundle, m.frames, m.r, tokenizer=tokenizer, templates=templates, cls_layer=m.cls_layer, region_layer=m.region_layer,
@@ -55,25 +67,45 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
                 temperature=m.temperature, aligner_scale=m.aligner_scale, align=m.align, queries=m.queries, regions=m.regions,
                 adapter=m.adapter, temporal_conv=m.temporal_conv, self_attention=m.self_attention, head=m.head,
                 num_classes=num_classes, categories=m.categories)
+    if m.logit_scale == "frozen":
+        model.text_head.logit_scale.requires_grad_(False)
     model.encoder.visual.set_grad_checkpointing(m.grad_checkpointing)
     return model.to(device)
+
+
+def warn_stale_corpus(bundle: CorpusBundle, source: str, built: dict[str, Any]) -> None:
+    """One warning when S was embedded by a CLIP of another activation than the one built now (a corpus.pt embedded
+    before OpenAI's tags got their QuickGELU records none): its entities are then off this model's joint space."""
+    embedded = bundle.provenance.get("activation")
+    if bundle.provenance and embedded != built["activation"]:
+        was = f"a CLIP running {embedded}" if embedded else "a toolkit that did not record CLIP's activation (OpenAI's tags then ran GELU)"
+        log.warning("%s was embedded by %s, but this model's CLIP runs %s: its entities are off this CLIP's space; "
+                    "embed it again with corpus embed", source, was, built["activation"])
 
 
 def load_trained(checkpoint: str | Path, corpus: str | Path | None = None,
                  device: torch.device | str = "cpu") -> tuple[ALT | XCLIP, Config, dict[str, Any]]:
     """The model a checkpoint's config describes, with its weights, over `corpus` (default: its training corpus);
-    returned with that config and the checkpoint dict."""
+    returned with that config and the checkpoint dict. An official X-CLIP .pth (`xclip_official`) is the X-CLIP its
+    weights' shapes describe, over no corpus."""
     state = load_checkpoint(checkpoint)
     cfg = load_config(base=state["config"])
+    if is_official(state["model"]):
+        return load_official_xclip(state["model"], checkpoint, device), cfg, state
     model = create_model(cfg, corpus or state["corpus"], device, num_classes=len(state.get("labels", [])))
     load_weights(model, state["model"], checkpoint)
     return model, cfg, state
 
 
-def load_released(folder: str | Path, device: torch.device | str = "cpu") -> tuple[XCLIP, Config]:
-    """A released X-CLIP (an HF folder such as microsoft/xclip-base-patch32's) with a config of its arch and frames;
-    it carries no labels (evaluations name their own)."""
+def load_released(source: str | Path, device: torch.device | str = "cpu") -> tuple[XCLIP, Config]:
+    """A released X-CLIP, a Hugging Face folder (microsoft/xclip-base-patch32's) or an official .pth of microsoft/VideoX
+    (k400_32_8.pth), with a config of its arch and frames; it carries no labels (evaluations name their own)."""
     from .hf_xclip import load_hf_xclip
 
-    model = load_hf_xclip(folder, device)
-    return model, load_config(None, {"model.arch": "xclip", "model.frames": model.num_frames})
+    if Path(source).is_dir():
+        model = load_hf_xclip(source, device)
+        return model, load_config(None, {"model.arch": "xclip", "model.frames": model.num_frames})
+    state = load_checkpoint(source)
+    if not is_official(state["model"]):
+        raise ModelError(f"{source}: an alt-train checkpoint, not a released X-CLIP; load it with load_trained")
+    return load_official_xclip(state["model"], source, device), load_config(base=state["config"])

@@ -79,7 +79,7 @@ def is_hf_xclip(path: str | Path) -> bool:
 
 
 def check_model_source(checkpoint: Path | None, pretrained: Path | None, required: bool = True) -> Path | None:
-    """The trained model a command runs: one of --checkpoint (an alt-train file, or a released X-CLIP folder) and
+    """The trained model a command runs: one of --checkpoint (an alt-train file, a released X-CLIP folder or official .pth) and
     --pretrained (an alt-export folder, or a released X-CLIP's), never both; neither is None, or a ModelError when the command needs a model (`required`)."""
     if checkpoint is not None and pretrained is not None:
         raise ModelError("pass one of --checkpoint CKPT (alt-train) and --pretrained DIR (alt-export), not both")
@@ -91,5 +91,5 @@ def check_model_source(checkpoint: Path | None, pretrained: Path | None, require
     if pretrained is not None and not pretrained.is_dir():
         what = "not found" if not pretrained.exists() else "a file"
         raise ModelError(f"--pretrained {pretrained}: {what}; it takes a model folder written by alt-export "
-                         "(a training checkpoint goes to --checkpoint)")
+                         "(a training checkpoint or an official X-CLIP .pth goes to --checkpoint)")
     return checkpoint or pretrained

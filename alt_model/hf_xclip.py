@@ -8,6 +8,7 @@ The CLIP underneath is open_clip's `CLIP` class built from the HF config's shape
 over or missing raises `ModelError`. Loading runs no pickle: safetensors, or `torch.load(weights_only=True)`.
 HF's single `hidden_act` per tower serves open_clip's one activation for both towers, and the vision one the MIT
 too, so the text, vision and prompt activations must agree (QuickGELU in X-CLIP's released models).
+`xclip_from_config` and `with_weights` build the official .pth files' model too (`xclip_official`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ log = logging.getLogger(__name__)
 
 # X-CLIP normalises frames with ImageNet's mean and std (its datasets/build.py), not CLIP's
 XCLIP_MEAN, XCLIP_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# the prompt generator's blocks and the logit scale: HF kept the official code's names for them
+PROMPT_RENAMES = (
+    (r"^prompts\.alpha$", "prompts_generator.alpha"),
+    (r"^prompts\.blocks\.(\d+)\.ln_1\.", r"prompts_generator.decoder.\1.norm1."),
+    (r"^prompts\.blocks\.(\d+)\.ln_2\.", r"prompts_generator.decoder.\1.norm3."),
+    (r"^prompts\.blocks\.(\d+)\.attn\.", r"prompts_generator.decoder.\1.cross_attn."),
+    (r"^prompts\.blocks\.(\d+)\.mlp\.c_fc\.", r"prompts_generator.decoder.\1.mlp.0."),
+    (r"^prompts\.blocks\.(\d+)\.mlp\.c_proj\.", r"prompts_generator.decoder.\1.mlp.3."),
+    (r"^text_head\.logit_scale$", "logit_scale"),
+)
 RENAMES = (  # (our name, HF's): regular expressions applied in order to a name of `our_weights`
     (r"^encoder\.messages\.(\d+)\.(fc|ln|attn)\.", r"vision_model.encoder.layers.\1.message_\2."),
     (r"^encoder\.visual\.transformer\.resblocks\.", "vision_model.encoder.layers."),
@@ -49,13 +60,7 @@ RENAMES = (  # (our name, HF's): regular expressions applied in order to a name 
     (r"^prompts\.visual_ln\.", "prompts_visual_layernorm."),
     (r"^prompts\.visual_proj$", "prompts_visual_projection"),
     (r"^prompts\.ln\.", "prompts_generator.layernorm."),
-    (r"^prompts\.alpha$", "prompts_generator.alpha"),
-    (r"^prompts\.blocks\.(\d+)\.ln_1\.", r"prompts_generator.decoder.\1.norm1."),
-    (r"^prompts\.blocks\.(\d+)\.ln_2\.", r"prompts_generator.decoder.\1.norm3."),
-    (r"^prompts\.blocks\.(\d+)\.attn\.", r"prompts_generator.decoder.\1.cross_attn."),
-    (r"^prompts\.blocks\.(\d+)\.mlp\.c_fc\.", r"prompts_generator.decoder.\1.mlp.0."),
-    (r"^prompts\.blocks\.(\d+)\.mlp\.c_proj\.", r"prompts_generator.decoder.\1.mlp.3."),
-    (r"^text_head\.logit_scale$", "logit_scale"),
+    *PROMPT_RENAMES,
     (r"\.layers\.(\d+)\.ln_1\.", r".layers.\1.layer_norm1."),  # inside the ViT, text and MIT blocks
     (r"\.layers\.(\d+)\.ln_2\.", r".layers.\1.layer_norm2."),
     (r"\.layers\.(\d+)\.attn\.", r".layers.\1.self_attn."),
@@ -66,10 +71,16 @@ TRANSPOSED = {"encoder.visual.proj", "clip.text_projection"}  # [in, out] here, 
 IGNORED = re.compile(r"\.position_ids$")  # buffers older HF checkpoints saved
 
 
+def renamed(name: str, renames: Sequence[tuple[str, str]]) -> str:
+    """`name` with each (pattern, replacement) of `renames` applied in order."""
+    for pattern, replacement in renames:
+        name = re.sub(pattern, replacement, name)
+    return name
+
+
 def hf_names(name: str) -> list[str]:
     """HF's names for one of our weights: one, or q/k/v's three for a packed `in_proj`."""
-    for pattern, replacement in RENAMES:
-        name = re.sub(pattern, replacement, name)
+    name = renamed(name, RENAMES)
     base, _, kind = name.rpartition(".in_proj_")
     return [f"{base}.{p}_proj.{kind}" for p in "qkv"] if base else [name]
 
@@ -175,10 +186,33 @@ def frame_normalisation(folder: Path) -> tuple[list[float], list[float]]:
     return list(pre.get("image_mean", XCLIP_MEAN)), list(pre.get("image_std", XCLIP_STD))
 
 
-def load_hf_xclip(folder: str | Path, device: str | torch.device = "cpu") -> XCLIP:
-    """Our `XCLIP`, in eval mode, from a local HF X-CLIP folder (see the module docstring)."""
+def xclip_from_config(config: Any) -> XCLIP:
+    """Our `XCLIP` of an HF X-CLIP config's shapes over open_clip's `CLIP` (`clip_from_config`), random weights."""
+    activation = check_config(config)
+    vision = config.vision_config
+    return XCLIP(clip_from_config(config, activation), vision.num_frames, mit_layers=vision.mit_num_hidden_layers,
+                 mit_heads=vision.mit_num_attention_heads, mit_mlp_ratio=vision.mit_intermediate_size / vision.mit_hidden_size,
+                 prompt_layers=config.prompt_layers, prompt_heads=config.prompt_num_attention_heads, prompt_alpha=config.prompt_alpha,
+                 activation=activation)
+
+
+def with_weights(model: XCLIP, weights: dict[str, Tensor], norm: tuple[Sequence[float], Sequence[float]],
+                 device: str | torch.device) -> XCLIP:
+    """`model` in eval mode on `device`, holding `weights` (every name of `our_weights`), reading frames normalised with
+    `norm` (mean, std)."""
     from open_clip.model import set_model_preprocess_cfg
     from open_clip.transform import PreprocessCfg
+
+    clip = model.text_head.clip
+    model.load_state_dict({k: v for k, v in weights.items() if not k.startswith("clip.")})
+    clip.load_state_dict({k.removeprefix("clip."): v for k, v in weights.items() if k.startswith("clip.")}, strict=False)
+    mean, std = norm
+    set_model_preprocess_cfg(clip, asdict(PreprocessCfg(size=model.encoder.visual.image_size, mean=list(mean), std=list(std))))
+    return model.to(device).eval()
+
+
+def load_hf_xclip(folder: str | Path, device: str | torch.device = "cpu") -> XCLIP:
+    """Our `XCLIP`, in eval mode, from a local HF X-CLIP folder (see the module docstring)."""
     from transformers import XCLIPConfig
 
     folder = Path(folder)
@@ -189,19 +223,8 @@ def load_hf_xclip(folder: str | Path, device: str | torch.device = "cpu") -> XCL
         raise ModelError(f"{folder / 'config.json'}: not a Hugging Face config (no JSON mapping); pass an HF X-CLIP folder")
     if kind != "xclip":
         raise ModelError(f"{folder / 'config.json'}: a {kind!r} model, not X-CLIP ('model_type': 'xclip'); pass an HF X-CLIP folder")
-    config = XCLIPConfig.from_pretrained(folder)
-    activation = check_config(config)
-    clip = clip_from_config(config, activation)
-    vision = config.vision_config
-    model = XCLIP(clip, vision.num_frames, mit_layers=vision.mit_num_hidden_layers, mit_heads=vision.mit_num_attention_heads,
-                  mit_mlp_ratio=vision.mit_intermediate_size / vision.mit_hidden_size, prompt_layers=config.prompt_layers,
-                  prompt_heads=config.prompt_num_attention_heads, prompt_alpha=config.prompt_alpha, activation=activation)
-    weights = from_hf(read_hf_weights(folder), list(our_weights(model)))
-    model.load_state_dict({k: v for k, v in weights.items() if not k.startswith("clip.")})
-    clip.load_state_dict({k.removeprefix("clip."): v for k, v in weights.items() if k.startswith("clip.")}, strict=False)
-    mean, std = frame_normalisation(folder)
-    set_model_preprocess_cfg(clip, asdict(PreprocessCfg(size=vision.image_size, mean=mean, std=std)))
-    return model.to(device).eval()
+    model = xclip_from_config(XCLIPConfig.from_pretrained(folder))
+    return with_weights(model, from_hf(read_hf_weights(folder), list(our_weights(model))), frame_normalisation(folder), device)
 
 
 def xclip_config(model: XCLIP) -> Any:
@@ -242,6 +265,9 @@ def save_hf_xclip(model: XCLIP, folder: str | Path, labels: Sequence[str] = ()) 
     from .data import tower_norm, tower_size
 
     folder = Path(folder)
+    if model.prompts is None:  # HF's XCLIPModel always has a prompt generator: no folder could hold this model
+        raise ModelError("an X-CLIP without its prompt generator (model.prompt_layers=0, Table 4a) has no Hugging Face X-CLIP "
+                         "layout; keep its alt-train checkpoint (alt-eval and alt-predict take it with --checkpoint)")
     config = xclip_config(model)
     if labels:
         config.id2label, config.label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}

@@ -28,11 +28,9 @@ SKIPPED_NAMED = 5  # unreadable videos named in the final line
 
 
 def _device(name: str):
-    import torch
+    from alt_common.device import auto_device, resolve_device
 
-    from alt_common.device import resolve_device
-
-    return resolve_device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    return resolve_device(auto_device() if name == "auto" else name)
 
 
 def _show(p) -> None:
@@ -57,7 +55,8 @@ def predict(
                                            "or a list file (.txt/.csv: a path per line, or a 'path' column).")],
     labels: Annotated[Optional[list[Path]], typer.Option("--labels", "-l", help="Label file (.txt, or .csv with 'name'); repeatable. "
                                                          "Any labels work; default with a trained model: its training labels.")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option(help="A last.pt or best.pt written by alt-train.")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP "
+                                                       "(a Hugging Face folder or an official .pth; pass --labels).")] = None,
     pretrained: Annotated[Optional[Path], typer.Option(help="Instead of --checkpoint: a model folder written by alt-export.")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt: with no model, CLIP zero-shot with the CLIP model that embedded it; "
                                                    "with one, entities other than its own.")] = None,
@@ -154,11 +153,11 @@ def export(
 
 def predict_main() -> None:
     """Entry point of alt-predict: user errors become one line on stderr and exit code 2, never a traceback."""
-    setup_logging(err, "alt_model")
+    setup_logging(err, "alt_model", "alt_common")
     run(predict_app, err, out)
 
 
 def export_main() -> None:
     """Entry point of alt-export: user errors become one line on stderr and exit code 2, never a traceback."""
-    setup_logging(err, "alt_model")
+    setup_logging(err, "alt_model", "alt_common")
     run(export_app, err, out)

@@ -8,9 +8,11 @@ For a video [B, T, 3, H, W] and a label set:
   v = mean(MIT(H + e_temp) + H)    multi-frame integration transformer (Eq. 6, `MultiFrameIntegration`), with the
                                    residual of the released code;
   ĉ = c + α·prompts(c, z̄)          video-specific prompts (Eq. 10, `VideoSpecificPrompts`): the class text features
-                                   c cross-attend to the frames' patch tokens averaged over time, z̄;
-  logits = scale · cos(v, ĉ)       Eq. 3, a prompted class embedding per video; scale = exp(CLIP's logit scale),
-                                   learned and not clamped (as HF's `logits_per_video`).
+                                   c cross-attend to the frames' patch tokens averaged over time, z̄; with
+                                   `prompt_layers=0` there is no prompt generator and ĉ = c (ALT's Table 4a);
+  logits = scale · cos(v, ĉ)       Eq. 3, a prompted class embedding per video; scale = exp(CLIP's logit scale), not
+                                   clamped (as HF's `logits_per_video`) and frozen by default (`logit_scale`), as the
+                                   released code's FIX_TEXT leaves it (only `visual.`, `mit` and `prompts` train).
 The class text features c are CLIP's text features of the labels, not normalised (Sec. 3.3 embeds the bare
 "{label}"), from the frozen text tower: `text_head.class_embeddings`, cached per label set, the tower outside
 the state_dict (as `TextHead` holds it). The message modules, the MIT and the prompts are new (the released
@@ -39,6 +41,7 @@ from .text_head import TextHead
 ACTIVATIONS: dict[str, type[nn.Module]] = {"quick_gelu": QuickGELU, "gelu": nn.GELU}  # of the MIT and the prompts
 FREEZE = ("none", "encoder")  # what training leaves fixed: nothing, or CLIP's image tower (Table 7's frozen visual branch)
 NEW_MODULES = ("encoder.messages.", "mit.", "prompts.")  # parameter-name prefixes of what X-CLIP adds to CLIP
+LOGIT_SCALES = ("frozen", "learned")  # the logit scale in training: CLIP's, fixed (X-CLIP's FIX_TEXT), or learned
 
 
 @dataclass
@@ -176,7 +179,7 @@ class VideoSpecificPrompts(nn.Module):
     def __init__(self, width: int, dim: int, layers: int, heads: int, alpha: float, activation: type[nn.Module]) -> None:
         super().__init__()
         self.visual_ln = LayerNorm(width)
-        self.visual_proj = nn.Parameter(torch.randn(width, dim) * width**-0.5)
+        self.visual_proj = nn.Parameter(torch.randn(width, dim))  # N(0, 1), as the released `prompts_visual_proj`
         self.ln = LayerNorm(dim)
         self.blocks = nn.ModuleList(PromptBlock(dim, heads, activation) for _ in range(layers))
         self.alpha = nn.Parameter(torch.full((dim,), alpha))  # α, learnable, per channel as in the released code
@@ -200,7 +203,8 @@ class XCLIP(nn.Module):
     """X-CLIP over an open_clip CLIP model (see the module docstring); ALT's interface: `forward(video, labels)`
     -> `ALTOutput`, `text_head.class_embeddings`, `encoder.visual`, `freeze`, plus `is_pretrained`.
     `mit_heads` and `prompt_heads` default to the joint width / 64 and `activation` to QuickGELU, as in the
-    released code."""
+    released code; `prompt_layers=0` builds no prompt generator (`prompts` is None), `logit_scale` is one of
+    `LOGIT_SCALES`."""
 
     def __init__(
         self,
@@ -216,12 +220,16 @@ class XCLIP(nn.Module):
         prompt_heads: int | None = None,
         prompt_alpha: float = 0.1,
         activation: str = "quick_gelu",
+        logit_scale: str = "frozen",
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ModelError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
-        if mit_layers < 1 or prompt_layers < 1:
-            raise ModelError(f"mit_layers and prompt_layers must be at least 1, got {mit_layers} and {prompt_layers}")
+        if logit_scale not in LOGIT_SCALES:
+            raise ModelError(f"logit_scale must be one of {', '.join(LOGIT_SCALES)}, got {logit_scale!r}")
+        if mit_layers < 1 or prompt_layers < 0:
+            raise ModelError(f"mit_layers must be at least 1 and prompt_layers at least 0 (0: no prompts), "
+                             f"got {mit_layers} and {prompt_layers}")
         dim, width = clip_model.visual.output_dim, clip_model.visual.transformer.width
         mit_heads, prompt_heads = mit_heads or max(dim // 64, 1), prompt_heads or max(dim // 64, 1)
         for name, heads in (("mit_heads", mit_heads), ("prompt_heads", prompt_heads)):
@@ -230,10 +238,12 @@ class XCLIP(nn.Module):
         self.num_frames, self.activation = num_frames, activation
         self.encoder = CrossFrameEncoder(clip_model.visual, num_frames)
         self.mit = MultiFrameIntegration(dim, num_frames, mit_layers, mit_heads, mit_mlp_ratio, ACTIVATIONS[activation])
-        self.prompts = VideoSpecificPrompts(width, dim, prompt_layers, prompt_heads, prompt_alpha, ACTIVATIONS[activation])
+        self.prompts = (VideoSpecificPrompts(width, dim, prompt_layers, prompt_heads, prompt_alpha, ACTIVATIONS[activation])
+                        if prompt_layers else None)
         if tokenizer is None:
             tokenizer = SimpleTokenizer(context_length=getattr(clip_model, "context_length", 77))
         self.text_head = TextHead(clip_model, tokenizer, ["{}"] if templates is None else templates, normalize=False)
+        self.text_head.logit_scale.requires_grad_(logit_scale == "learned")
 
     def is_pretrained(self, name: str) -> bool:
         """Whether parameter `name` holds CLIP's pretrained weights (the rest, X-CLIP's additions, is new)."""
@@ -251,6 +261,6 @@ class XCLIP(nn.Module):
         classes = labels if isinstance(labels, Tensor) else self.text_head.class_embeddings(labels)
         frames = self.encoder(video)  # Eq. 4-9
         v = self.mit(frames.cls)  # Eq. 6
-        prompted = self.prompts(classes, frames.tokens)  # Eq. 10
+        prompted = classes.expand(len(v), -1, -1) if self.prompts is None else self.prompts(classes, frames.tokens)  # Eq. 10
         cosines = torch.einsum("bd,bcd->bc", F.normalize(v, dim=-1), F.normalize(prompted, dim=-1))  # Eq. 3
         return ALTOutput(logits=self.text_head.logit_scale.exp() * cosines, video_embedding=v, entity_ids=None, frames=None)

@@ -32,6 +32,22 @@ def test_the_factory_loads_the_clip_model_the_corpus_names(corpus_file):
         create_model(ModelConfig(name="alt-tiny-clip"), path)
 
 
+@pytest.mark.parametrize("activation, warned", [("gelu", False), ("quick_gelu", True), (None, True)],
+                         ids=["same", "other", "before-it-was-recorded"])
+def test_a_corpus_embedded_by_a_clip_of_another_activation_is_named(corpus_file, tmp_path, caplog, activation, warned):
+    # the tiny ViT is an open_clip name with a file: GELU. A corpus embedded by QuickGELU (or before the toolkit recorded
+    # the activation, when OpenAI's tags ran GELU) holds entities off this CLIP's space
+    path, _ = corpus_file
+    bundle = torch.load(path, weights_only=True)
+    bundle["provenance"] = {"model": TINY_VIT} | ({"activation": activation} if activation else {})
+    torch.save(bundle, tmp_path / "stale.pt")
+    create_model(ModelConfig(frames=8), tmp_path / "stale.pt")
+    lines = [r.getMessage() for r in caplog.records if "embed it again with corpus embed" in r.getMessage()]
+    assert len(lines) == int(warned)
+    if activation is None:
+        assert "did not record CLIP's activation" in lines[0] and "runs gelu" in lines[0]
+
+
 def test_every_model_option_is_set_from_yaml(corpus_file, tmp_path):
     (tmp_path / "templates.txt").write_text("a clip of {}\nsomeone {}\n")
     (tmp_path / "run.yaml").write_text(
