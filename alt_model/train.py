@@ -2,18 +2,23 @@
 
 - AdamW (β = 0.9, 0.98) with two parameter groups: CLIP's pretrained weights (`model.is_pretrained`:
   ALT's image tower) at `train.lr_vit` (8e-6) and everything else at `train.lr_adapter` (8e-5); weight decay 0.001 on
-  matrices only, none on biases, norms, the logit scale, class and positional embeddings and the
-  learned queries.
-- Per optimizer step: linear warm-up from 0 over `warmup_epochs`, then cosine down to
-  `min_lr_ratio` of the peak. One step takes `global_batch` videos: `batch_size` per process ×
-  processes × accumulation; the last window of an epoch may be shorter and is averaged over its own
-  micro-batches (`BatchPlan`).
+  matrices only, none on biases, norms, the logit scale, class and positional embeddings (X-CLIP's MIT's too) and
+  the learned queries. Fused on GPUs.
+- Per optimizer step (`schedule.py`): linear warm-up from 0 over `warmup_epochs`, then cosine down to
+  `min_lr_ratio` of the peak (`train.schedule: warmup-cosine`; X-CLIP's configs: `timm-cosine`). One step takes
+  `global_batch` videos: `batch_size` per process × processes × accumulation; the last window of an epoch may be
+  shorter and is averaged over its own micro-batches (`BatchPlan`).
 - Loss (Eq. 10, `loss.py`): cross-entropy against soft targets: Mixup/CutMix (timm's `Mixup`, on
   the frames of a clip alike) with label smoothing folded in; a batch of odd size is not mixed, only
   smoothed.
-- Mixed precision as `train.precision` says (`precision.py`: bf16 autocast on GPUs where supported,
-  else fp16 with a GradScaler; fp32 on CPUs); gradient clipping; optional activation checkpointing
+- Mixed precision as `train.precision` says (`precision.py`: bf16 autocast on GPUs that have it
+  natively, else fp16 with a GradScaler; fp32 on CPUs); gradient clipping; optional activation checkpointing
   of the ViT blocks (`model.grad_checkpointing`).
+- No host sync per micro-batch: one DataLoader for the run (persistent workers, pinned batches, non-blocking
+  copies); losses summed on the device and read every `log_every` steps; non-finite losses and gradients noted
+  on the device (`health.py`) and checked before every log line, checkpoint and evaluation, so none holds them.
+- A micro-batch whose videos were all unreadable still runs the model (a blank clip, loss weighted 0), so
+  that under DDP every process takes part in every gradient all-reduce.
 - Checkpoints `last.pt` at every epoch end (and every `save_every` steps), `best.pt`, `config.yaml`,
   and `log.jsonl` (a line per `log_every` steps and per epoch), all written by rank 0. `best.pt` is
   never chosen on `data.val_list` (for Kinetics-400, the split the results are reported on): with
@@ -56,19 +61,21 @@ from alt_common.labels import read_labels
 
 from . import distributed
 from .checkpoint import Counters, TrainState, load_checkpoint, load_weights, model_state, rng_state, save_atomic, set_rng_state
-from .config import Config, TrainConfig, dump, to_dict
-from .data import Batch, VideoDataset, VideoItem, collate, read_video_list, sample_shots, split_holdout, tower_norm, tower_size
+from .config import Config, dump, to_dict
+from .data import Batch, EpochOrder, VideoDataset, VideoItem, collate, read_video_list, sample_shots, split_holdout, tower_norm, tower_size
 from .decode import resolve_backend
 from .distributed import Dist
 from .errors import ModelError
 from .evaluate import Metrics, evaluate
 from .factory import create_model
+from .health import Health
 from .loss import make_mixer, soft_cross_entropy, soft_targets
 from .model import ALT
 from .precision import autocast, autocast_dtype, grad_scaler
+from .schedule import BatchPlan, lr_lambdas
 
 log = logging.getLogger(__name__)
-NO_DECAY = ("positional_embedding", "class_embedding", "learned_queries")
+NO_DECAY = ("positional_embedding", "position_embedding", "class_embedding", "learned_queries")  # and every 1-D parameter
 
 
 @dataclass
@@ -81,33 +88,6 @@ class TrainResult:
     train_loss: float
     metrics: Metrics | None  # the last validation, if any
     stopped: bool  # stopped early by `train.stop_after_steps`
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """How an epoch is cut, per process: `micro` micro-batches of `train.batch_size`, `accum` of them per optimizer step."""
-
-    micro: int
-    accum: int
-
-    @classmethod
-    def of(cls, tc: TrainConfig, world: int, videos: int) -> BatchPlan:
-        """The plan for `videos` per process and epoch; ModelError when `global_batch` cannot be met exactly."""
-        per_step = tc.batch_size * world
-        if tc.global_batch % per_step:
-            raise ModelError(f"train.global_batch {tc.global_batch} is not a multiple of train.batch_size × processes "
-                             f"({tc.batch_size} × {world} = {per_step}); change one of them")
-        return cls(micro=math.ceil(videos / tc.batch_size), accum=tc.global_batch // per_step)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.micro / self.accum)
-
-    def window(self, i: int) -> tuple[int, bool]:
-        """(micro-batches in the accumulation window of micro-batch `i`, whether `i` closes it); the last may be shorter."""
-        start = i - i % self.accum
-        size = min(self.accum, self.micro - start)
-        return size, i + 1 == start + size
 
 
 @dataclass
@@ -126,12 +106,15 @@ class Run:
     val_set: VideoDataset | None  # data.val_list: evaluated and logged, never selects best.pt
     holdout_set: VideoDataset | None  # data.holdout of the training videos, kept out of training: selects best.pt
     sampler: DistributedSampler
+    order: EpochOrder  # the sampler's order with the epoch beside each index (persistent workers augment by it)
+    loader: DataLoader  # over `train_set` in `order`; its workers live as long as the run
     plan: BatchPlan
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     scaler: torch.amp.GradScaler
     dtype: torch.dtype | None  # autocast dtype (precision.py); None: fp32
     mixer: Any  # timm's Mixup, or None
+    health: Health  # non-finite losses and gradients, noted on the device (health.py)
 
     @property
     def out(self) -> Path:
@@ -148,14 +131,6 @@ def param_groups(model: ALT, cfg: Config) -> list[dict[str, Any]]:
     return [{"params": params, "lr": cfg.train.lr_vit if vit else cfg.train.lr_adapter,
              "weight_decay": cfg.train.weight_decay if decay else 0.0, "name": f"{'vit' if vit else 'adapter'}{'' if decay else '_no_decay'}"}
             for (vit, decay), params in sorted(groups.items(), reverse=True)]
-
-
-def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warm-up to 1 over `warmup` steps, then cosine to `min_ratio` at `total`."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def seed_all(seed: int) -> None:
@@ -214,18 +189,20 @@ class RunLog:
 
 
 class StepMeter:
-    """Loss and throughput over the micro-batches since the last step line of the log."""
+    """Loss and throughput over the micro-batches since the last step line of the log; the loss is summed on the
+    device and read once, by `record`."""
 
-    def __init__(self) -> None:
-        self.start, self.videos, self.loss_sum = time.perf_counter(), 0, 0.0
+    def __init__(self, device: torch.device) -> None:
+        self.start, self.videos = time.perf_counter(), 0
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
 
-    def add(self, loss: float, videos: int) -> None:
-        self.videos, self.loss_sum = self.videos + videos, self.loss_sum + loss * videos
+    def add(self, loss: Tensor, videos: int) -> None:
+        self.videos, self.loss_sum = self.videos + videos, self.loss_sum + loss.double() * videos
 
     def record(self, run: Run, at: Counters) -> dict[str, Any]:
         """The log line of step `at.step`."""
         seconds = time.perf_counter() - self.start
-        return {"kind": "step", "epoch": at.epoch + 1, "step": at.step, "loss": self.loss_sum / max(1, self.videos),
+        return {"kind": "step", "epoch": at.epoch + 1, "step": at.step, "loss": float(self.loss_sum) / max(1, self.videos),
                 **{f"lr_{g['name']}": g["lr"] for g in run.optimizer.param_groups},
                 "videos_per_s": self.videos * run.d.world / max(seconds, 1e-9)}
 
@@ -283,17 +260,28 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
         classes = model.text_head.class_embeddings(labels)
     train_set, val_set, holdout_set = build_datasets(cfg, labels, model)
     sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
+    order = EpochOrder(sampler, tc.batch_size)
     plan = BatchPlan.of(tc, d.world, len(sampler))
     total_steps, warmup_steps = tc.epochs * plan.steps_per_epoch, round(tc.warmup_epochs * plan.steps_per_epoch)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg), betas=tuple(tc.betas), eps=1e-8)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup_steps, total_steps, tc.min_lr_ratio))
+    # fused on GPUs: one kernel for all tensors, and GradScaler's inf check stays on the device (no host sync per step)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), betas=tuple(tc.betas), eps=1e-8, fused=d.device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambdas(optimizer, tc, plan, warmup_steps, total_steps))
     dtype = autocast_dtype(tc.precision, d.device)
     ddp = DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.world > 1 else model
     return Run(cfg=cfg, d=d, corpus=corpus, labels=labels, model=model, ddp=ddp,
                trainable=[p for p in model.parameters() if p.requires_grad], classes=classes, train_set=train_set, val_set=val_set,
-               holdout_set=holdout_set,
-               sampler=sampler, plan=plan, optimizer=optimizer, scheduler=scheduler, scaler=grad_scaler(dtype), dtype=dtype,
-               mixer=make_mixer(cfg.aug, len(labels)))
+               holdout_set=holdout_set, sampler=sampler, order=order, loader=train_loader(train_set, order, cfg, d), plan=plan,
+               optimizer=optimizer, scheduler=scheduler, scaler=grad_scaler(dtype), dtype=dtype, mixer=make_mixer(cfg.aug, len(labels)),
+               health=Health(d.device))
+
+
+def train_loader(dataset: VideoDataset, order: EpochOrder, cfg: Config, d: Dist) -> DataLoader:
+    """One loader for the whole run: `data.workers` processes kept alive across epochs (no re-spawn, no re-import per
+    epoch), batches in pinned memory on GPUs so that copies to the device overlap the compute."""
+    workers = cfg.data.workers
+    return DataLoader(dataset, cfg.train.batch_size, sampler=order, num_workers=workers, collate_fn=collate,
+                      pin_memory=d.device.type == "cuda", persistent_workers=workers > 0,
+                      generator=torch.Generator().manual_seed(cfg.seed))
 
 
 def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDataset, VideoDataset | None, VideoDataset | None]:
@@ -380,33 +368,35 @@ def best_rule(run: Run) -> str:
 
 
 def train_epoch(run: Run, at: Counters, stop_at: int | None, runlog: RunLog, bar: Any) -> bool:
-    """Epoch `at.epoch` from micro-batch `at.batches_done` on; True when the run reached `stop_at` steps (and checkpointed)."""
+    """Epoch `at.epoch` from micro-batch `at.batches_done` on; True when the run reached `stop_at` steps (and checkpointed).
+    Nothing here waits for the GPU but the log lines and checkpoints: losses are summed on the device (`StepMeter`,
+    `Counters.add`) and checked there (`Health`), read every `train.log_every` steps and before each checkpoint."""
     tc, plan = run.cfg.train, run.plan
-    run.sampler.set_epoch(at.epoch)
-    run.train_set.set_epoch(at.epoch)
-    order = list(run.sampler)[at.batches_done * tc.batch_size :]  # a mid-epoch resume skips what was seen
-    loader = DataLoader(run.train_set, tc.batch_size, sampler=order, num_workers=run.cfg.data.workers, collate_fn=collate,
-                        pin_memory=run.d.device.type == "cuda", generator=torch.Generator().manual_seed(run.cfg.seed))
+    run.order.start(at.epoch, at.batches_done * tc.batch_size)  # a mid-epoch resume skips what was seen
     run.model.train()
     task = bar.add_task(f"epoch {at.epoch + 1}/{tc.epochs}", total=plan.micro, completed=at.batches_done, status="")
-    meter, stopped, diverged = StepMeter(), False, False
-    for i, batch in enumerate(loader, start=at.batches_done):
+    meter, stopped = StepMeter(run.d.device), False
+    for i, batch in enumerate(run.loader, start=at.batches_done):
         window, closes = plan.window(i)
         loss, videos = micro_step(run, batch, window, sync=closes)
-        at.epoch_sums += torch.tensor([loss * videos, videos, batch.failed], dtype=torch.float64)
+        at.add(loss, videos, batch.failed)
         meter.add(loss, videos)
-        bar.update(task, advance=1, status=f"loss {loss:.4f}")
-        diverged = diverged or not math.isfinite(loss)
+        run.health.note(loss, at.step + 1)
+        bar.update(task, advance=1)
         if not closes:
             continue
-        check_finite(run, at, diverged)
-        optimizer_step(run)
+        optimizer_step(run, at.step + 1)
         at.step, at.batches_done = at.step + 1, i + 1
-        if at.step % tc.log_every == 0:
-            runlog.write(meter.record(run, at), at.step)
-            meter = StepMeter()
         stopped = stop_at is not None and at.step >= stop_at
-        if at.batches_done < plan.micro and (stopped or (tc.save_every and at.step % tc.save_every == 0)):
+        saving = at.batches_done < plan.micro and (stopped or bool(tc.save_every and at.step % tc.save_every == 0))
+        if at.step % tc.log_every == 0 or saving:
+            run.health.check(run.d, at.epoch, run.out)
+        if at.step % tc.log_every == 0:
+            record = meter.record(run, at)
+            runlog.write(record, at.step)
+            bar.update(task, status=f"loss {record['loss']:.4f}")
+            meter = StepMeter(run.d.device)
+        if saving:
             save(run, at, "last.pt")
             if stopped:
                 break
@@ -414,38 +404,37 @@ def train_epoch(run: Run, at: Counters, stop_at: int | None, runlog: RunLog, bar
     return stopped
 
 
-def micro_step(run: Run, batch: Batch, window: int, sync: bool) -> tuple[float, int]:
+def micro_step(run: Run, batch: Batch, window: int, sync: bool) -> tuple[Tensor, int]:
     """Forward and backward of one micro-batch, its loss (Eq. 10) weighted 1/`window`; gradients are
-    all-reduced only when `sync` (the window's last). Returns (loss, videos)."""
-    video, labels = batch.video.to(run.d.device, non_blocking=True), batch.labels.to(run.d.device)
+    all-reduced only when `sync` (the window's last). Returns (the loss, on the device, and the videos).
+
+    A micro-batch whose videos were all unreadable still runs the model, on one blank clip with its loss
+    weighted 0: under DDP every process must run the forward and backward whose gradients the others
+    all-reduce, or they wait for each other forever."""
+    device = run.d.device
+    video, labels = batch.video.to(device, non_blocking=True), batch.labels.to(device, non_blocking=True)
+    empty = not len(batch.labels)
+    if empty:
+        video = torch.zeros(1, *run.train_set.clip_shape, device=device)
     with run.ddp.no_sync() if run.d.world > 1 and not sync else nullcontext():
-        with autocast(run.d.device, run.dtype):
-            if len(labels):
-                targets = soft_targets(video, labels, len(run.labels), run.mixer, run.cfg.aug.label_smoothing)
-                loss = soft_cross_entropy(run.ddp(video, run.classes).logits.float(), targets)
-            else:  # every video of the batch was unreadable: a zero loss keeps the processes in step
-                loss = 0.0 * sum(p.sum() for p in run.trainable)
+        with autocast(device, run.dtype):
+            targets = None if empty else soft_targets(video, labels, len(run.labels), run.mixer, run.cfg.aug.label_smoothing)  # mixes `video`
+            logits = run.ddp(video, run.classes).logits.float()
+            loss = 0.0 * logits.sum() if targets is None else soft_cross_entropy(logits, targets)
         run.scaler.scale(loss / window).backward()
-    return float(loss.detach()), len(labels)
+    return loss.detach(), len(batch.labels)
 
 
-def check_finite(run: Run, at: Counters, diverged: bool) -> None:
-    """Stop a diverged run (Failed) before its window's step is taken, so no checkpoint ever holds it; the
-    processes agree on it, so none waits for the others."""
-    bad = torch.tensor([float(diverged)])
-    if float(distributed.sum_all(bad, run.d)[0]) == 0:
-        return
-    kept = run.out / "last.pt"
-    keep = f"the run's last checkpoint is {kept}" if kept.is_file() else "no checkpoint was written"
-    raise Failed(f"training diverged: the loss is not finite at step {at.step + 1} (epoch {at.epoch + 1}); the step was not taken and "
-                 f"{keep}; lower train.lr_adapter/train.lr_vit or check train.init and the data")
-
-
-def optimizer_step(run: Run) -> None:
-    """One AdamW step on the window's gradients: unscale and clip, step, scheduler, clear."""
+def optimizer_step(run: Run, step: int) -> None:
+    """Optimizer step `step`, on the window's gradients: unscale and clip, step, scheduler, clear. The gradient
+    norm is noted in `run.health` unless fp16's GradScaler owns the gradients (it skips steps with inf ones)."""
+    norm = None
     if run.cfg.train.grad_clip:
         run.scaler.unscale_(run.optimizer)
-        torch.nn.utils.clip_grad_norm_(run.trainable, run.cfg.train.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(run.trainable, run.cfg.train.grad_clip)
+    if not run.scaler.is_enabled():
+        grads = [p.grad for p in run.trainable if p.grad is not None]
+        run.health.note(norm if norm is not None else torch.nn.utils.get_total_norm(grads), step)
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.scheduler.step()
@@ -456,8 +445,9 @@ def end_epoch(run: Run, at: Counters, runlog: RunLog) -> tuple[float, Metrics | 
     """Close an epoch: its train loss summed over processes, the holdout and validation evaluations when due, the log
     line, last.pt, and best.pt (`best_rule`). Returns (train loss, validation metrics or None)."""
     cfg, d = run.cfg, run.d
+    run.health.check(d, at.epoch, run.out)  # before anything is evaluated, logged or saved
     at.epoch, at.batches_done = at.epoch + 1, 0
-    total = distributed.sum_all(at.epoch_sums, d)
+    total = distributed.sum_all(at.epoch_sums.clone(), d)
     record = {"kind": "epoch", "epoch": at.epoch, "step": at.step, "train_loss": float(total[0] / max(1, total[1])),
               "videos": int(total[1]), "skipped": int(total[2])}
     if record["videos"] == 0:  # every training video of the epoch was unreadable: nothing was learned, nothing to save
@@ -508,6 +498,6 @@ def save(run: Run, at: Counters, name: str, metrics: Metrics | None = None) -> N
     if not run.d.main:
         return
     state = TrainState(model=model_state(run.model), optimizer=run.optimizer.state_dict(), scheduler=run.scheduler.state_dict(),
-                       scaler=run.scaler.state_dict(), counters=at, rng=rngs, config=to_dict(run.cfg), labels=run.labels,
+                       scaler=run.scaler.state_dict(), counters=at.on_cpu(), rng=rngs, config=to_dict(run.cfg), labels=run.labels,
                        corpus=str(run.corpus.resolve()), metrics=metrics.summary() if metrics is not None else None)
     save_atomic(state.to_dict(), run.out / name)

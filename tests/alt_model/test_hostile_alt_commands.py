@@ -176,11 +176,11 @@ def _interrupt_at(at: int):
 
         real, calls = train.optimizer_step, []
 
-        def interrupting(run):
+        def interrupting(run, step):
             calls.append(1)
             if len(calls) == at:
                 raise KeyboardInterrupt
-            return real(run)
+            return real(run, step)
 
         monkeypatch.setattr(train, "optimizer_step", interrupting)
 
@@ -325,7 +325,7 @@ CASES = [
     Case("eval: every video unreadable", "eval", lambda c: c.eval("--val-list", c.broken_list()), 1,
          "could be read", absent=lambda c: [c.tmp / "eval" / "metrics.json"]),
     Case("train: a non-finite loss stops the run", "train",
-         lambda c: c.train(train__init=c.checkpoint("nan.pt", _nan_weights)), 1, "the loss is not finite at step 1",
+         lambda c: c.train(train__init=c.checkpoint("nan.pt", _nan_weights)), 1, "a loss or gradient was not finite at step 1",
          absent=lambda c: [c.out / "last.pt", c.out / "best.pt"], json_lines=lambda c: [c.out / "log.jsonl"]),
     Case("train: every validation video unreadable", "train", lambda c: c.train(data__val_list=c.broken_list()), 1,
          "none of the 4 videos of", absent=lambda c: [c.out / "best.pt"], json_lines=lambda c: [c.out / "log.jsonl"]),

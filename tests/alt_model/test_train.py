@@ -9,11 +9,13 @@ import pytest
 import torch
 from videos import REPO, tiny_overrides
 
+from alt_common.errors import Failed
 from alt_model import ALT, ModelError
 from alt_model.checkpoint import CHECKPOINT_FORMAT_VERSION, TrainState, load_checkpoint
 from alt_model.cli import train_main
 from alt_model.config import dump, load_config, parse_overrides
-from alt_model.train import BatchPlan, lr_factor, param_groups, train
+from alt_model.schedule import BatchPlan, lr_factor
+from alt_model.train import param_groups, train
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
@@ -110,6 +112,65 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(task, tmp_pat
     best_a, best_b = load_checkpoint(tmp_path / "whole/best.pt"), load_checkpoint(tmp_path / "part/best.pt")
     assert (best_a["epoch"], best_a["best_top1"]) == (best_b["epoch"], best_b["best_top1"])
     assert all(torch.equal(best_a["model"][k], best_b["model"][k]) for k in best_a["model"])
+
+
+def test_persistent_workers_augment_each_epoch_as_its_own(task, tmp_path):
+    # One DataLoader serves the whole run with its workers kept alive: the epoch must travel with every index
+    # (EpochOrder), or the workers' copy of the dataset would replay epoch 1's frames and crops in epoch 2.
+    common = dict(train__epochs=2, eval__every=0, data__val_list="null", aug__mixup=0.8, aug__cutmix=1.0)
+    _run(task, tmp_path / "main", data__workers=0, **common)
+    _run(task, tmp_path / "workers", data__workers=2, **common)
+    a, b = load_checkpoint(tmp_path / "main/last.pt"), load_checkpoint(tmp_path / "workers/last.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert [r["loss"] for r in _log(tmp_path / "main")] == [r["loss"] for r in _log(tmp_path / "workers")]
+
+
+def test_the_loop_reads_nothing_back_from_the_device_between_log_lines(task, tmp_path, monkeypatch):
+    # Every read of a tensor's value on the host (float(t), t.item(), t.tolist(), t.cpu()...) waits for the GPU. With
+    # log_every beyond the epoch, the loop's own code (micro-batches, steps, their loss sums and checks) must make none:
+    # only the epoch's end reads (its log line, the divergence check, the checkpoint).
+    import sys
+
+    reads: list[str] = []
+    for method in ("__float__", "__int__", "__bool__", "item", "tolist", "cpu", "numpy"):
+        original = getattr(torch.Tensor, method)
+
+        def counted(self, *args, _original=original, **kwargs):
+            caller = sys._getframe(1).f_code
+            if "/alt_model/" in caller.co_filename:
+                reads.append(caller.co_name if caller.co_name != "__init__" or "aligner" in caller.co_filename else caller.co_filename)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    _run(task, tmp_path / "run", train__epochs=1, train__log_every=100, eval__every=0, data__val_list="null")
+    # the model's construction (the aligner checks its scale), then the epoch's end: its sums, check and checkpoint
+    assert set(reads) == {"__init__", "end_epoch", "sum_all", "first_bad_step", "on_cpu"}, sorted(set(reads))
+
+
+def _log(run) -> list[dict]:
+    return [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if r["kind"] == "step"]
+
+
+def test_a_finite_loss_with_non_finite_gradients_stops_the_run_before_any_checkpoint_holds_them(task, tmp_path, monkeypatch):
+    # The 5th backward (step 3's first micro-batch: 2 micro-batches a step) makes one parameter's gradient infinite
+    # while every loss stays finite. The run must stop at step 3 and its last.pt (saved every step) be step 2's.
+    from alt_model import train as train_module
+
+    made, backwards = train_module.create_model, []
+
+    def poisoned(*args, **kwargs):
+        model = made(*args, **kwargs)
+        weight = next(p for p in model.parameters() if p.requires_grad)
+        weight.register_hook(lambda grad: backwards.append(1) or (grad * float("inf") if len(backwards) == 5 else grad))
+        return model
+
+    monkeypatch.setattr(train_module, "create_model", poisoned)
+    with pytest.raises(Failed, match=r"not finite at step 3 \(epoch 1\); the run's last checkpoint is .*last\.pt, from before it"):
+        _run(task, tmp_path / "run", train__epochs=2, train__save_every=1, eval__every=0, data__val_list="null")
+    state = load_checkpoint(tmp_path / "run/last.pt")
+    assert state["step"] == 2
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+    assert not (tmp_path / "run/best.pt").exists()
 
 
 @pytest.fixture
