@@ -310,8 +310,8 @@ class EpochOrder(Sampler):
     process's share, reshuffled per epoch), from position `skip` on (a mid-epoch resume). It runs in the main
     process, so one DataLoader with persistent workers serves every epoch."""
 
-    def __init__(self, sampler: DistributedSampler, batch_size: int) -> None:
-        self.sampler, self.batch_size, self.epoch, self.skip = sampler, batch_size, 0, 0
+    def __init__(self, sampler: DistributedSampler) -> None:
+        self.sampler, self.epoch, self.skip = sampler, 0, 0
 
     def start(self, epoch: int, skip: int = 0) -> None:
         """Iterate epoch `epoch` next, without its first `skip` indices."""

@@ -2,7 +2,7 @@
 
 Every micro-batch's loss and, where no GradScaler owns them, every step's gradient norm are checked
 for finiteness on the device: the first optimizer step that saw a non-finite one is kept there, in
-two scalars, and the GPU never waits for the host. The host reads them only where it is about to
+one scalar, and the GPU never waits for the host. The host reads them only where it is about to
 write something a diverged run must not leave behind: a log line, a checkpoint, an evaluation.
 Under fp16 the GradScaler owns the gradients (an inf gradient there is a skipped step and a smaller
 scale, not a divergence), so only the losses are watched.

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from open_clip.constants import IMAGENET_MEAN, IMAGENET_STD
 from torch import Tensor, nn
 
 from .errors import ModelError
@@ -31,7 +32,7 @@ from .xclip import ACTIVATIONS, XCLIP
 log = logging.getLogger(__name__)
 
 # X-CLIP normalises frames with ImageNet's mean and std (its datasets/build.py), not CLIP's
-XCLIP_MEAN, XCLIP_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+XCLIP_MEAN, XCLIP_STD = IMAGENET_MEAN, IMAGENET_STD
 # the prompt generator's blocks and the logit scale: HF kept the official code's names for them
 PROMPT_RENAMES = (
     (r"^prompts\.alpha$", "prompts_generator.alpha"),

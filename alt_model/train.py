@@ -105,8 +105,7 @@ class Run:
     train_set: VideoDataset
     val_set: VideoDataset | None  # data.val_list: evaluated and logged, never selects best.pt
     holdout_set: VideoDataset | None  # data.holdout of the training videos, kept out of training: selects best.pt
-    sampler: DistributedSampler
-    order: EpochOrder  # the sampler's order with the epoch beside each index (persistent workers augment by it)
+    order: EpochOrder  # a DistributedSampler's order with the epoch beside each index (persistent workers augment by it)
     loader: DataLoader  # over `train_set` in `order`; its workers live as long as the run
     plan: BatchPlan
     optimizer: torch.optim.Optimizer
@@ -260,7 +259,7 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
         classes = model.text_head.class_embeddings(labels)
     train_set, val_set, holdout_set = build_datasets(cfg, labels, model)
     sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
-    order = EpochOrder(sampler, tc.batch_size)
+    order = EpochOrder(sampler)
     plan = BatchPlan.of(tc, d.world, len(sampler))
     total_steps, warmup_steps = tc.epochs * plan.steps_per_epoch, round(tc.warmup_epochs * plan.steps_per_epoch)
     # fused on GPUs: one kernel for all tensors, and GradScaler's inf check stays on the device (no host sync per step)
@@ -270,7 +269,7 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     ddp = DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None) if d.world > 1 else model
     return Run(cfg=cfg, d=d, corpus=corpus, labels=labels, model=model, ddp=ddp,
                trainable=[p for p in model.parameters() if p.requires_grad], classes=classes, train_set=train_set, val_set=val_set,
-               holdout_set=holdout_set, sampler=sampler, order=order, loader=train_loader(train_set, order, cfg, d), plan=plan,
+               holdout_set=holdout_set, order=order, loader=train_loader(train_set, order, cfg, d), plan=plan,
                optimizer=optimizer, scheduler=scheduler, scaler=grad_scaler(dtype), dtype=dtype, mixer=make_mixer(cfg.aug, len(labels)),
                health=Health(d.device))
 
