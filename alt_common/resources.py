@@ -9,6 +9,7 @@ pip installs packages unzipped, so each resource is a real path on disk.
 
 from __future__ import annotations
 
+import importlib.metadata
 from importlib.resources import files
 from pathlib import Path
 
@@ -31,3 +32,11 @@ def model_configs_dir() -> Path:
 def label_templates_file() -> Path:
     """The prompt-ensembling templates of the text head (Eq. 10), one per line with `{}`."""
     return prompts_dir() / "label_templates.txt"
+
+
+def package_version(name: str) -> str:
+    """An installed distribution's version, or "unknown"."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -10,7 +10,6 @@ Debian does not ship, and put the cache on ``nltk.data.path``.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 import shutil
 import tempfile
@@ -18,6 +17,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from alt_common.resources import package_version
 
 from .errors import CorpusError
 
@@ -175,14 +176,6 @@ def load_spacy(name: str | None = None) -> Any:
 
 def spacy_info(nlp: Any) -> str:
     return f"{nlp.meta.get('lang', 'en')}_{nlp.meta.get('name', '?')} {nlp.meta.get('version', '?')}"
-
-
-def package_version(name: str) -> str:
-    """An installed distribution's version, or "unknown"."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _check(name: str, required: bool, how: str, probe) -> Resource:
