@@ -173,6 +173,17 @@ def _body_part_rows() -> Iterable[dict[str, Any]]:
         }
 
 
+def label_entity_rows(labels: Sequence[str]) -> list[dict[str, Any]]:
+    """Each label as one motion entity, its own description (supplementary A: Something-Something V2's labels are the entities)."""
+    return [
+        {
+            "unit": label, "kind": "phrase" if " " in label else "word", "description": label, "sense": None, "category": "motion",
+            "sources": ["label"], "labels": [label], "wsd_method": "label", "wsd_score": 1.0, "wsd_margin": None, "candidates": [label],
+        }
+        for label in labels
+    ]
+
+
 def merge_entities(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per (unit, description), labels and sources merged, sorted by category then unit."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
@@ -190,6 +201,73 @@ def merge_entities(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return df.astype({"entity_id": "int32", "wsd_score": "float32", "wsd_margin": "float32"})
 
 
+def _labels(raw: Sequence[str]) -> list[str]:
+    """The labels normalised and de-duplicated; a CorpusError when none is left."""
+    labels = dedupe([normalize_label(l) for l in raw])
+    if not labels:
+        raise CorpusError("no labels to build a corpus from; pass at least one action label")
+    return labels
+
+
+def _counts(labels: list[str], units: list[tuple[str, set[str]]], df: pd.DataFrame) -> dict[str, Any]:
+    """The manifest's counts: labels, the units found per label (text and sources), the entities."""
+    return {
+        "labels": len(labels),
+        "units": len(units),
+        "distinct_units": len({text for text, _ in units}),
+        "units_by_source": dict(sorted(Counter(s for _, sources in units for s in sources).items())),
+        "entities": len(df),
+        "entities_by_category": dict(sorted(Counter(df["category"]).items())),
+        "entities_by_kind": dict(sorted(Counter(df["kind"]).items())),
+        "entities_by_source": dict(sorted(Counter(s for sources in df["sources"] for s in sources).items())),
+        "entities_by_wsd_method": dict(sorted(Counter(df["wsd_method"]).items())),
+    }
+
+
+def _manifest(
+    created: str, started: float, label_files: Sequence[LabelFile], *, options: dict[str, Any], wsd: dict[str, object],
+    llm: dict[str, Any] | None, llm_dropped: list[dict[str, str]], prompts: dict[str, str], wn: Any, nlp: Any, counts: dict[str, Any],
+) -> dict[str, Any]:
+    """The build's manifest (DESIGN §4); `wn` and `nlp` are None when the build loaded neither."""
+    return {
+        "tool": "alt-toolkit corpus build",
+        "tool_version": package_version("alt-toolkit"),
+        "format_version": FORMAT_VERSION,
+        "created": created,
+        "seconds": round(time.perf_counter() - started, 3),
+        "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
+        "options": options,
+        "wsd": wsd,
+        "llm": llm,
+        "llm_dropped": llm_dropped,
+        "prompts": prompts,
+        "resources": {
+            "wordnet": f"WordNet {wn.get_version()}" if wn is not None else None,
+            "spacy_model": spacy_info(nlp) if nlp is not None else None,
+            "versions": {d: package_version(d) for d in ("nltk", "spacy", "pandas", "pyarrow")} | {"python": platform.python_version()},
+        },
+        "counts": counts,
+    }
+
+
+def _label_corpus(
+    labels: list[str], *, wsd: str, t5_model: str | None, spacy_model: str | None, label_files: Sequence[LabelFile]
+) -> pd.DataFrame:
+    """The corpus of `label_entity_rows` alone (supplementary A), built without spaCy, WordNet or a WSD model."""
+    started = time.perf_counter()
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    rows = label_entity_rows(labels)
+    df = merge_entities(rows)
+    options = {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": False, "np_grammar": None,
+               "related": False, "label_entities": True}
+    df.attrs["manifest"] = _manifest(
+        created, started, label_files, options=options, wsd={"method": "label", "model": None, "weights": None},
+        llm=None, llm_dropped=[], prompts={}, wn=None, nlp=None,
+        counts=_counts(labels, [(r["unit"], set(r["sources"])) for r in rows], df),
+    )
+    return df
+
+
 def build_corpus(
     labels: Sequence[str],
     llm: LLM | None = None,
@@ -203,6 +281,7 @@ def build_corpus(
     t5_model: str | None = None,
     device: str = "cpu",
     related: bool | None = None,
+    label_entities: bool = False,
 ) -> pd.DataFrame:
     """Build the entity corpus for these action labels; the manifest is in `df.attrs["manifest"]`.
 
@@ -211,12 +290,16 @@ def build_corpus(
     prompts that failed after their retries are in `llm.stats.failures` and the manifest. `device` is
     where a T5 word-sense model runs. `related` adds the things WordNet relates to each label's
     senses (related.py); by default only without an LLM, whose answers list such things themselves.
+    `label_entities` makes each label one motion entity and nothing else (supplementary A, for
+    Something-Something V2); it excludes an `llm`.
     """
+    if label_entities:
+        if llm is not None:
+            raise CorpusError("label entities and an LLM exclude each other: the labels themselves are the entities; pass only one")
+        return _label_corpus(_labels(labels), wsd=wsd, t5_model=t5_model, spacy_model=spacy_model, label_files=label_files)
     method = resolve_method(wsd, t5_model, device)
     related = related if related is not None else llm is None
-    labels = dedupe([normalize_label(l) for l in labels])
-    if not labels:
-        raise CorpusError("no labels to build a corpus from; pass at least one action label")
+    labels = _labels(labels)
     started = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     wn, nlp = wordnet(), load_spacy(spacy_model)
@@ -250,35 +333,12 @@ def build_corpus(
     if body_parts:
         rows.extend(_body_part_rows())
     df = merge_entities(rows)
-    all_units = [u for units in units_per_label.values() for u in units]
-    df.attrs["manifest"] = {
-        "tool": "alt-toolkit corpus build",
-        "tool_version": package_version("alt-toolkit"),
-        "format_version": FORMAT_VERSION,
-        "created": created,
-        "seconds": round(time.perf_counter() - started, 3),
-        "inputs": [{"path": f.path, "sha256": f.sha256, "labels": len(f.labels)} for f in label_files],
-        "options": {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR,
-                    "related": related},
-        "wsd": method.record(),
-        "llm": llm.manifest() if llm is not None else None,
-        "llm_dropped": [{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
-        "prompts": prompts.sha256 if llm is not None else {},
-        "resources": {
-            "wordnet": f"WordNet {wn.get_version()}",
-            "spacy_model": spacy_info(nlp),
-            "versions": {d: package_version(d) for d in ("nltk", "spacy", "pandas", "pyarrow")} | {"python": platform.python_version()},
-        },
-        "counts": {
-            "labels": len(labels),
-            "units": len(all_units),
-            "distinct_units": len({u.unit.text for u in all_units}),
-            "units_by_source": dict(sorted(Counter(s for u in all_units for s in u.sources).items())),
-            "entities": len(df),
-            "entities_by_category": dict(sorted(Counter(df["category"]).items())),
-            "entities_by_kind": dict(sorted(Counter(df["kind"]).items())),
-            "entities_by_source": dict(sorted(Counter(s for sources in df["sources"] for s in sources).items())),
-            "entities_by_wsd_method": dict(sorted(Counter(df["wsd_method"]).items())),
-        },
-    }
+    options = {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR,
+               "related": related, "label_entities": False}
+    df.attrs["manifest"] = _manifest(
+        created, started, label_files, options=options, wsd=method.record(), llm=llm.manifest() if llm is not None else None,
+        llm_dropped=[{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
+        prompts=prompts.sha256 if llm is not None else {}, wn=wn, nlp=nlp,
+        counts=_counts(labels, [(u.unit.text, u.sources) for units in units_per_label.values() for u in units], df),
+    )
     return df

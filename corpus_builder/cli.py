@@ -80,6 +80,7 @@ def build(
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
     related: Annotated[Optional[bool], typer.Option("--related/--no-related", help="Add the things WordNet relates to each label's senses (gloss nouns, derived agents and instruments, visible parts); default: only without an LLM.", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
+    label_entities: Annotated[bool, typer.Option("--label-entities", help="Collect each label itself as one motion entity, nothing else: no POS, WordNet, LLM, body parts or related things (ALT supplementary A, for Something-Something V2's 'action on something' labels).")] = False,
 ) -> None:
     """Build corpus.parquet from action labels."""
     from alt_common.device import resolve_device
@@ -90,6 +91,12 @@ def build(
     from .llm import LLM, MAX_ANSWER_CHARS, LLMConfig, check_base_url
     from .prompts import PROMPTS_DIR, load_prompts
 
+    if label_entities:  # supplementary A: the labels are the entities, nothing is asked or disambiguated
+        given = {"--llm-base-url": llm_base_url, "--llm-backend local": llm_backend is Backend.local, "--llm-offline": llm_offline,
+                 "--t5-model": t5_model}
+        clash = [flag for flag, used in given.items() if used]
+        if clash:
+            raise CorpusError(f"--label-entities and {', '.join(clash)} exclude each other: the labels themselves are the entities, nothing is asked or disambiguated; drop one side")
     check_output_file(out_path, labels)
     use_llm = not no_llm and (llm_base_url or llm_offline or llm_backend is Backend.local)
     if use_llm:
@@ -125,11 +132,12 @@ def build(
             max_tokens=llm_max_tokens, backend="llama.cpp (xllamacpp)" if weights else "openai-compatible", weights=weights,
         )
         llm = LLM(config, cache_path)
-    elif not no_llm:
+    elif not no_llm and not label_entities:
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     df = build_corpus(
         names, llm, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
         show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model, device=run_on, related=related,
+        label_entities=label_entities,
     )
     failures = llm.stats.failures if llm is not None else []
     if llm is not None and llm.stats.cut_answers:

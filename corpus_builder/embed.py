@@ -47,10 +47,13 @@ def embeddings_path(out: str | Path) -> Path:
 
 
 def corpus_texts(df: pd.DataFrame, template: str = DEFAULT_TEMPLATE) -> list[str]:
-    """The text embedded for each entity: the template filled with its unit, description, category."""
+    """Each entity's text, the template filled in; under the default template an entity that is its own description (label entities) is its unit alone."""
     check_template(template)
     try:
-        return [template.format(unit=u, description=d, category=c) for u, d, c in zip(df["unit"], df["description"], df["category"])]
+        return [
+            u if d == u and template == DEFAULT_TEMPLATE else template.format(unit=u, description=d, category=c)
+            for u, d, c in zip(df["unit"], df["description"], df["category"])
+        ]
     except (KeyError, IndexError, ValueError) as exc:
         raise CorpusError(f"bad --template {template!r} ({exc}); use the fields {{unit}}, {{description}}, {{category}}") from None
 

@@ -1,6 +1,7 @@
 """The wheel carries everything the commands read: built from this tree, installed with --no-deps into
 a folder of its own and run from outside the repository, it builds a corpus with the LLM stage
-(the packaged prompts), embeds it with the packaged tiny config and trains the synthetic task."""
+(the packaged prompts), embeds it with the packaged tiny config and trains the synthetic task; its
+alt-lists lists a dataset."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -82,3 +84,20 @@ def test_installed_wheel_builds_embeds_and_trains_outside_the_repository(install
                   "train.epochs=1", "train.warmup_epochs=0", "out=runs/one")
     assert trained.returncode == 0, trained.stderr
     assert (work / "runs" / "one" / "last.pt").is_file() and "1 epochs" in trained.stdout
+
+
+def test_installed_wheel_lists_a_dataset_and_builds_its_label_corpus(installed, tmp_path):
+    """alt-lists and corpus build --label-entities as console scripts of the wheel: Something-Something V2's way in."""
+    labels = {"Pushing something from left to right": "0", "Pushing something from right to left": "1"}
+    (tmp_path / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
+    for name, ids in (("train.json", ("7", "8")), ("validation.json", ("9",))):
+        entries = [{"id": i, "label": "x", "template": f"Pushing [something] from {side}", "placeholders": ["x"]}
+                   for i, side in zip(ids, ("left to right", "right to left"))]
+        (tmp_path / name).write_text(json.dumps(entries), encoding="utf-8")
+    listed = run(installed, tmp_path, "alt-lists", "ssv2", ".", "--out", "lists")
+    assert listed.returncode == 0, listed.stderr
+    assert (tmp_path / "lists" / "train.csv").read_text(encoding="utf-8") == (
+        "path,label\n7.webm,pushing something from left to right\n8.webm,pushing something from right to left\n")
+    built = run(installed, tmp_path, "corpus", "build", "--labels", "lists/labels.txt", "--label-entities", "--out", "ssv2.parquet")
+    assert built.returncode == 0, built.stderr
+    assert sorted(pd.read_parquet(tmp_path / "ssv2.parquet")["unit"]) == [t.lower() for t in labels]

@@ -92,7 +92,7 @@ def test_options_reach_the_build_and_the_manifest(run_cli, tmp_path):
     assert df.set_index("unit").loc["cricket", "sense"] == "cricket.n.01"  # the baseline's pick
     assert df.attrs["manifest"]["options"] == {
         "wsd": "first-sense", "t5_model": None, "spacy_model": None, "body_parts": False, "np_grammar": "NP: {<JJ|NN.*>*<NN.*>}",
-        "related": False,
+        "related": False, "label_entities": False,
     }
     assert df.attrs["manifest"]["wsd"] == {"method": "first-sense", "model": None, "weights": None}
 
