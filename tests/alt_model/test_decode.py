@@ -37,12 +37,15 @@ def moving_square(frames: int, height: int = 64, width: int = 96, seed: int = 0)
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory, task) -> dict[str, Path]:
     """Kinetics's codecs written with PyAV: H.264 with B-frames and a keyframe every 12 frames, or only the first; VP9 in
-    webm and HEVC, a keyframe every 12; and alt-synthetic's MPEG-4."""
+    webm and HEVC, a keyframe every 12; alt-synthetic's MPEG-4; and a Something-Something V2-like clip: VP9 in webm at
+    SSv2's 12 fps, whose frame times webm's 1 ms timebase cannot hold (1/12 s: 0, 83, 167, 250, ... ms, rounded), in a
+    frame of no multiple-of-16 width (SSv2's are 240 px high and of varying width; 80 px here for speed)."""
     root = tmp_path_factory.mktemp("decode")
     write_video(root / "h264_gop12.mp4", moving_square(60), fps=25, codec="libx264", gop=12)
     write_video(root / "h264_one_key.mp4", moving_square(60, seed=1), fps=25, codec="libx264")
     write_video(root / "vp9.webm", moving_square(40, seed=2), fps=25, codec="libvpx-vp9", gop=12)
     write_video(root / "hevc.mp4", moving_square(40, seed=3), fps=25, codec="libx265", gop=12)
+    write_video(root / "ssv2_vp9_12fps.webm", moving_square(48, height=80, width=142, seed=4), fps=12, codec="libvpx-vp9", gop=12)
     return {path.name: path for path in root.iterdir()} | {"mpeg4.mp4": sorted(task.root.glob("videos/*/train_000.mp4"))[0]}
 
 
@@ -77,7 +80,7 @@ def assert_reads_the_same_frames(path: Path, backend: str) -> None:
             assert all(here <= mad(frame, frames[j]) for j in (i - 1, i + 1) if j in frames), f"{backend}: frame {i} is a neighbour's"
 
 
-@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "h264_one_key.mp4", "vp9.webm", "hevc.mp4", "mpeg4.mp4"])
+@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "h264_one_key.mp4", "vp9.webm", "hevc.mp4", "mpeg4.mp4", "ssv2_vp9_12fps.webm"])
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_every_backend_reads_pyavs_frames_of_generated_videos(generated, clip, backend, request):
     if (backend, clip) == ("decord", "hevc.mp4"):  # a known failure, asserted so
@@ -110,7 +113,7 @@ def test_every_backend_reads_pyavs_frames_of_opencv_avi_clips(clip, backend):
     assert_reads_the_same_frames(OPENCV_DATA / clip, backend)
 
 
-@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "vp9.webm", "hevc.mp4"])
+@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "vp9.webm", "hevc.mp4", "ssv2_vp9_12fps.webm"])
 def test_pyav_seeks_to_keyframes_instead_of_decoding_from_the_start(generated, clip, monkeypatch):
     def refuse(*_):
         raise AssertionError("decoded from the start")
