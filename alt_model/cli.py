@@ -88,15 +88,19 @@ def _check_device(device: str) -> None:
         resolve_device(device)
 
 
-def _table(names: list[str], results: list, summary: dict | None) -> Table:
+def _table(sections: list[tuple[str, list[str], list, dict | None]]) -> Table:
+    """One table of sections (prefix, split names, metrics, mean ± std or None): a row per split named
+    "PREFIX NAME" (K-shot: "2-shot val"), then the section's mean ± std row where there is one."""
     table = Table(title="alt-eval")
     for column in ("split", "videos", "skipped", "top-1", "top-5", "mean class"):
         table.add_column(column, justify="left" if column == "split" else "right")
-    for name, m in zip(names, results):
-        table.add_row(name, str(m.count), str(m.failed), f"{100 * m.top1:.1f}", f"{100 * m.top5:.1f}", f"{100 * m.mean_class:.1f}")
-    if summary is not None:
-        table.add_row("mean ± std", "", "", f"{100 * summary['top1']:.1f} ± {100 * summary['top1_std']:.1f}",
-                      f"{100 * summary['top5']:.1f} ± {100 * summary['top5_std']:.1f}", "", end_section=True)
+    for prefix, names, results, summary in sections:
+        for name, m in zip(names, results):
+            table.add_row(f"{prefix} {name}".strip(), str(m.count), str(m.failed), f"{100 * m.top1:.1f}", f"{100 * m.top5:.1f}",
+                          f"{100 * m.mean_class:.1f}")
+        if summary is not None:
+            table.add_row(f"{prefix} mean ± std".strip(), "", "", f"{100 * summary['top1']:.1f} ± {100 * summary['top1_std']:.1f}",
+                          f"{100 * summary['top5']:.1f} ± {100 * summary['top5_std']:.1f}", "", end_section=True)
     return table
 
 
@@ -111,7 +115,7 @@ def evaluate(
     views: Annotated[str, typer.Option(help="Temporal clips x spatial crops (crops: 1 or 3).")] = "1x1",
     batch_size: Annotated[int, typer.Option(min=1, help="Videos per forward pass.")] = 8,
     workers: Annotated[int, typer.Option(min=0, help="DataLoader worker processes.")] = min(4, os.cpu_count() or 1),
-    shots: Annotated[Optional[int], typer.Option(min=1, help="K-shot: fine-tune on K videos per class first (needs --train-list).")] = None,
+    shots: Annotated[Optional[list[int]], typer.Option(min=1, help="K-shot: fine-tune on K videos per class first (needs --train-list); repeat for several K (2, 4, 8, 16), each from the checkpoint with the same seed; results go to OUT/{K}shot/.")] = None,
     train_list: Annotated[Optional[list[Path]], typer.Option(help="K-shot training list; repeat for splits.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="K-shot recipe, e.g. configs/few_shot.yaml.")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="K-shot config overrides, section.key=value.")] = None,
@@ -119,20 +123,26 @@ def evaluate(
     device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
 ) -> None:
     """Evaluate an alt-train checkpoint or an alt-export folder: top-1/top-5, per-class accuracy and the confusion
-    matrix; zero-shot splits with mean ± std; K-shot fine-tuning first with --shots."""
+    matrix; zero-shot splits with mean ± std; K-shot fine-tuning first with --shots.
+
+    Layout of --out: metrics.json, confusion.csv [in SPLIT/ per split, + summary.json]; --shots: in {K}shot/ per K, + run/ per split."""
     from .config import load_config, parse_overrides
     from .evaluate import evaluate_checkpoint, make_splits, parse_views, summarise
-    from .few_shot import few_shot
+    from .few_shot import few_shot, split_folders
     from .guard import check_model_source, check_out_folder
     from .hub import FILES, trained_config
 
     source = check_model_source(checkpoint, pretrained)
-    if shots is not None and checkpoint is None:
+    shots = shots or []
+    repeated = sorted({k for k in shots if shots.count(k) > 1})
+    if repeated:
+        raise ModelError(f"--shots {', '.join(map(str, repeated))} given more than once; pass each K once")
+    if shots and checkpoint is None:
         raise ModelError("--shots fine-tunes from an alt-train checkpoint (train.init reads one); pass --checkpoint")
     clips_crops = parse_views(views)
     _check_device(device)
     saved_config, trained_labels = trained_config(source)
-    if shots is not None and not trained_labels:  # every alt-train checkpoint records its labels, a released X-CLIP none
+    if shots and not trained_labels:  # every alt-train checkpoint records its labels, a released X-CLIP none
         raise ModelError(f"--checkpoint {source}: a released model; --shots fine-tunes an alt-train checkpoint (train.init reads one)")
     beside = source.parent / "eval" if source.is_file() else Path(f"{source.resolve()}_eval")  # a model folder stays as it is
     folder = out_dir or beside
@@ -142,34 +152,53 @@ def evaluate(
     saved = load_config(base=saved_config)  # the run's config, checked
     lists = val_list or ([saved.data.val_list] if saved.data.val_list else [])
     splits = make_splits(lists, labels or [], trained_labels)
-    if shots is not None:
+    names = [s.name for s in splits]
+    if shots:
         if not train_list or config is None:
             raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. configs/few_shot.yaml)")
-        try:
-            results = few_shot(checkpoint, config, parse_overrides(overrides or []), train_list, splits, shots, folder,
-                               corpus=corpus, video_root=video_root, views=clips_crops, device=device)
-        except KeyboardInterrupt:
-            raise Interrupted(f"interrupted; the K-shot runs so far are under {folder}/") from None
-    else:
-        if overrides:
-            raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")
-        results = evaluate_checkpoint(source, splits, corpus=corpus, video_root=video_root, views=clips_crops,
-                                      batch_size=batch_size, workers=workers, device=device)
-    empty = [split.name for split, metrics in zip(splits, results) if metrics is None or metrics.count == 0]
-    if empty:  # a top-1 of 0.0 over no videos is not a result
-        skipped = sum(m.failed for m in results if m is not None)
-        raise Failed(f"no video of {', '.join(empty)} could be read ({skipped} skipped; see the warnings above); no metrics were written")
+        pairs = parse_overrides(overrides or [])
+    elif overrides:
+        raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")
+    # (prefix, the folder of the metrics of each split, the folder of summary.json): one section per K with --shots
+    sections = [(f"{k}-shot", split_folders(folder / f"{k}shot", splits), folder / f"{k}shot") for k in shots] or \
+               [("", split_folders(folder, splits), folder)]
+    for _, split_dirs, top in sections:  # nothing written may overwrite an input, nor a K-shot run already there
+        check_out_folder(top, "--out", inputs=inputs, writes=["summary.json"])
+        for split_dir in split_dirs:
+            check_out_folder(split_dir, "--out", inputs=inputs, writes=["metrics.json", "confusion.csv", "labels.txt"])
+            if shots and (split_dir / "run" / "last.pt").exists():
+                raise ModelError(f"{split_dir / 'run'} already holds a K-shot run; choose another --out")
+    rows = []
+    for (prefix, split_dirs, top), k in zip(sections, shots or [None]):
+        if k is not None:
+            try:
+                results = few_shot(checkpoint, config, pairs, train_list, splits, k, top,
+                                   corpus=corpus, video_root=video_root, views=clips_crops, device=device)
+            except KeyboardInterrupt:
+                raise Interrupted(f"interrupted during {k}-shot; the K-shot runs so far are under {folder}/") from None
+        else:
+            results = evaluate_checkpoint(source, splits, corpus=corpus, video_root=video_root, views=clips_crops,
+                                          batch_size=batch_size, workers=workers, device=device)
+        empty = [name for name, metrics in zip(names, results) if metrics is None or metrics.count == 0]
+        if empty:  # a top-1 of 0.0 over no videos is not a result
+            skipped = sum(m.failed for m in results if m is not None)
+            what = f"{prefix} " if prefix else ""
+            raise Failed(f"no video of {what}{', '.join(empty)} could be read ({skipped} skipped; see the warnings above); "
+                         f"no {what}metrics were written")
+        summary = summarise(results) if len(results) > 1 else None
+        if MAIN:  # each K's metrics as soon as its runs end
+            for split_dir, metrics in zip(split_dirs, results):
+                metrics.write(split_dir)
+            if summary is not None:
+                import json
+
+                (top / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        rows.append((prefix, names, results, summary))
     if not MAIN:
         return
-    summary = summarise(results) if len(results) > 1 else None
-    for split, metrics in zip(splits, results):
-        metrics.write(folder / split.name if len(splits) > 1 else folder)
-    if summary is not None:
-        import json
-
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    out.print(_table([s.name for s in splits], results, summary))
-    out.print(f"{folder}/: metrics.json, confusion.csv", highlight=False)
+    out.print(_table(rows))
+    where = ", ".join(f"{top}/" for _, _, top in sections)
+    out.print(f"{where}: metrics.json, confusion.csv" + (", summary.json" if len(splits) > 1 else ""), highlight=False)
 
 
 def _setup_logging() -> None:

@@ -21,6 +21,7 @@ import csv
 import json
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,7 @@ class Split:
 
     val_list: Path
     labels: list[str]
-    name: str
+    name: str  # unique among the splits of one evaluation (`split_names`): the folder its metrics go to
 
 
 def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Path], default_labels: Sequence[str]) -> list[Split]:
@@ -157,6 +158,10 @@ def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Pat
     count = max(len(val_lists), len(label_files), 1)
     if not val_lists:
         raise ModelError("no video list to evaluate on; pass --val-list (the checkpoint's config has none)")
+    if len(label_files) > 1:  # a label set per split (Kinetics-600; or a list and a label set per split): named by label file
+        names = split_names(label_files)
+    else:
+        names = split_names(val_lists) if len(val_lists) > 1 else [Path(val_lists[0]).stem]
     splits = []
     for i in range(count):
         val_list = Path(val_lists[i if len(val_lists) > 1 else 0])
@@ -164,9 +169,30 @@ def make_splits(val_lists: Sequence[str | Path], label_files: Sequence[str | Pat
         labels = read_labels([label_file])[0] if label_file else list(default_labels)
         if not labels:
             raise ModelError("no label set to evaluate with; pass --labels (a released model carries none)")
-        name = Path(label_file).stem if len(label_files) > 1 else val_list.stem
-        splits.append(Split(val_list, labels, name))
+        splits.append(Split(val_list, labels, names[i]))
     return splits
+
+
+def split_names(paths: Sequence[str | Path]) -> list[str]:
+    """Unique names (folder names) for splits given by files: each file's stem where no other file has it; else its
+    shortest path tail that no other file ends with, the parts joined with "_" and the suffix dropped (split1/val.csv
+    and split2/val.csv: "split1_val", "split2_val"); a file given more than once also takes its position among
+    `paths`, from 1 (val.csv twice: "val_1", "val_2"). Paths are compared absolute: "./a/val.csv" is "a/val.csv"."""
+    files = [Path(os.path.abspath(p)) for p in paths]
+    parts = {f: (*f.parent.parts[1:], f.stem) for f in files}  # without the root
+    others = {f: [g for g in parts if g != f] for f in parts}
+    tail = {}
+    for f, own in parts.items():
+        k = 1  # the shortest tail no other file's tail of the same length equals (the whole path always differs)
+        while k < len(own) and any("_".join(parts[g][-k:]) == "_".join(own[-k:]) for g in others[f]):
+            k += 1
+        tail[f] = "_".join(own[-k:])
+    names = [tail[f] for f in files]
+    repeated = {name for name in names if names.count(name) > 1}  # the same file again (or "_" joins alike)
+    unique = [f"{name}_{i}" if name in repeated else name for i, name in enumerate(names, start=1)]
+    if len(set(unique)) < len(unique):  # a position suffix met another file's name
+        unique = [f"{name}_{i}" for i, name in enumerate(names, start=1)]  # the position after the last "_": unique
+    return unique
 
 
 def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corpus: str | Path | None = None,

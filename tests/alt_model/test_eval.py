@@ -12,7 +12,7 @@ from videos import REPO
 
 from alt_model import ModelError
 from alt_model.cli import eval_main
-from alt_model.evaluate import Metrics, evaluate, make_splits, parse_views, summarise
+from alt_model.evaluate import Metrics, evaluate, make_splits, parse_views, split_names, summarise
 from alt_model.synthetic import CLASSES
 
 LABELS = [c.name for c in CLASSES]
@@ -139,14 +139,88 @@ def test_k_shot_fine_tunes_from_the_checkpoint_then_evaluates(trained, task, run
                               "--config", REPO / "configs/few_shot.yaml", "--out", tmp_path / "fs",
                               "model.frames=8", "train.epochs=2", "train.batch_size=4", "train.global_batch=8", "data.workers=0")
     assert code == 0, err
-    run = tmp_path / "fs/2shot_val"
+    run = tmp_path / "fs/2shot/run"  # --shots K: everything under OUT/{K}shot/, the fine-tuning run in run/
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["videos"] for r in log if r["kind"] == "epoch"] == [8, 8]  # 2 videos × 4 classes
     from alt_model.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(run / "last.pt")["config"]
     assert cfg["train"]["lr_adapter"] == 8e-4 and cfg["data"]["shots"] == 2
-    assert json.loads((tmp_path / "fs/metrics.json").read_text())["videos"] == 12
+    assert json.loads((tmp_path / "fs/2shot/metrics.json").read_text())["videos"] == 12
+    assert (tmp_path / "fs/2shot/labels.txt").read_text().splitlines() == LABELS
+    assert "2-shot val" in out
+
+
+def test_several_shots_run_each_k_from_the_checkpoint(trained, task, run_eval, tmp_path):
+    code, out, err = run_eval("--checkpoint", trained / "best.pt", "--shots", 1, "--shots", 2, "--train-list", task.train,
+                              "--config", REPO / "configs/few_shot.yaml", "--out", tmp_path / "fs", "model.frames=8",
+                              "train.epochs=1", "train.warmup_epochs=0", "train.batch_size=4", "train.global_batch=4", "data.workers=0")
+    assert code == 0, err
+    from alt_model.checkpoint import load_checkpoint
+
+    for k in (1, 2):
+        run = tmp_path / f"fs/{k}shot/run"
+        log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        assert [r["videos"] for r in log if r["kind"] == "epoch"] == [4 * k]  # K videos × 4 classes
+        cfg = load_checkpoint(run / "last.pt")["config"]
+        assert cfg["data"]["shots"] == k and cfg["train"]["init"] == str(trained / "best.pt")  # each K from the checkpoint
+        assert json.loads((tmp_path / f"fs/{k}shot/metrics.json").read_text())["videos"] == 12
+    assert not (tmp_path / "fs/metrics.json").exists() and not (tmp_path / "fs/1shot/summary.json").exists()  # one split
+    assert out.index("1-shot val") < out.index("2-shot val")  # one table, a row per K in the given order
+
+
+def test_repeated_shots_are_one_line_error(trained, task, run_eval, tmp_path):
+    code, out, err = run_eval("--checkpoint", trained / "best.pt", "--shots", 2, "--shots", 4, "--shots", 2, "--train-list", task.train,
+                              "--config", REPO / "configs/few_shot.yaml", "--out", tmp_path / "fs", "--workers", 0)
+    assert code == 2 and "--shots 2 given more than once" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "fs").exists()  # refused before anything is written
+
+
+def test_split_names_are_the_shortest_distinguishing_path_tails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert split_names(["test1.txt", "test2.txt"]) == ["test1", "test2"]  # unique stems: the stems
+    assert split_names([f"lists/ucf101/split{i}/val.csv" for i in (1, 2, 3)]) == ["split1_val", "split2_val", "split3_val"]
+    assert split_names(["a/x/val.csv", "b/x/val.csv", "c.csv"]) == ["a_x_val", "b_x_val", "c"]  # one tail length for all
+    assert split_names(["lists/val.csv", "./lists/val.csv"]) == ["val_1", "val_2"]  # the same file twice: its positions
+    assert split_names(["a/val.csv", "a/val.csv", "b/val.csv"]) == ["a_val_1", "a_val_2", "b_val"]
+    assert split_names([tmp_path / "x/val.csv", "x/val.csv"]) == ["val_1", "val_2"]  # absolute and relative: one file
+    assert split_names(["x/val.csv", "../elsewhere/x/val.csv"]) == [f"{tmp_path.name}_x_val", "elsewhere_x_val"]
+    names = split_names(["val.csv", "val.csv", "val_1.csv"])  # a position suffix meeting another file's stem
+    assert len(set(names)) == 3 and names == ["val_1", "val_2", "val_1_3"]
+    assert split_names([]) == []
+
+
+def test_make_splits_names_are_unique(tmp_path):
+    labels = []
+    for i in (1, 2):
+        (tmp_path / f"split{i}").mkdir()
+        labels.append(tmp_path / f"split{i}/labels.txt")
+        labels[-1].write_text("a\nb\n")
+    lists = [tmp_path / f"split{i}/val.csv" for i in (1, 2, 3)]
+    assert [s.name for s in make_splits(lists, [labels[0]], [])] == ["split1_val", "split2_val", "split3_val"]
+    assert [s.name for s in make_splits(lists[:2], labels, [])] == ["split1_labels", "split2_labels"]  # label files name them
+    assert [s.name for s in make_splits([lists[0]], [labels[0], labels[0]], [])] == ["labels_1", "labels_2"]
+    assert [s.name for s in make_splits([lists[0], lists[0]], [], ["a"])] == ["val_1", "val_2"]
+
+
+def test_zero_shot_lists_with_one_file_name_write_distinct_folders(trained, task, run_eval, tmp_path):
+    """alt-lists' layout: lists/ucf101/splitN/val.csv; three splits named "val" must not share one folder."""
+    header, *rows = task.val.read_text().splitlines()
+    kept = {1: rows, 2: rows[:6], 3: rows[3:]}  # different videos per split, so that their metrics differ in count
+    lists = []
+    for i, split_rows in kept.items():
+        path = tmp_path / f"lists/ucf101/split{i}/val.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text("\n".join([header, *split_rows]) + "\n")
+        lists.append(path)
+    code, out, err = run_eval("--checkpoint", trained / "best.pt", *[a for p in lists for a in ("--val-list", p)],
+                              "--labels", task.labels, "--out", tmp_path / "zs", "--workers", 0)
+    assert code == 0, err
+    per_split = [json.loads((tmp_path / f"zs/split{i}_val/metrics.json").read_text()) for i in (1, 2, 3)]
+    assert [m["videos"] for m in per_split] == [12, 6, 9]
+    summary = json.loads((tmp_path / "zs/summary.json").read_text())
+    assert summary["splits"] == 3 and summary["top1"] == pytest.approx(sum(m["top1"] for m in per_split) / 3)
+    assert not (tmp_path / "zs/metrics.json").exists() and "split2_val" in out and "mean ± std" in out
 
 
 @pytest.mark.parametrize("args, message", [
