@@ -1,29 +1,25 @@
 """ALT model: region-aware CLIP encoder, entity-to-region aligner, video adapter and text head (paper Sec. 3); and the
 X-CLIP baseline (DESIGN §10)."""
 
+import importlib
 from typing import Any
 
-from .adapter import AdapterBlock, TokenReducer, VideoAdapter
-from .aligner import AlignerOutput, EntityAligner
-from .encoder import EncoderOutput, RegionAwareEncoder
-from .errors import ModelError
-from .flops import GFlops, Params, count_gflops, count_params
-from .model import ALT, ALTOutput
-from .text_head import LinearHead, TextHead, load_templates
-
-LAZY = {"XCLIP": ".xclip", "load_hf_xclip": ".hf_xclip", "save_hf_xclip": ".hf_xclip"}  # they import open_clip (seconds)
-
-__all__ = [
-    "ALT", "ALTOutput", "AdapterBlock", "AlignerOutput", "EncoderOutput", "EntityAligner", "GFlops", "LinearHead", "ModelError",
-    "Params", "RegionAwareEncoder", "TextHead", "TokenReducer", "VideoAdapter", "XCLIP", "count_gflops", "count_params",
-    "load_hf_xclip", "load_templates", "save_hf_xclip",
-]
+# What each public name is imported from, on first use: `import alt_model` (and every console script's --help and
+# one-line errors) does not pay for torch and open_clip until a model is needed
+_EXPORTS = {
+    "AdapterBlock": ".adapter", "TokenReducer": ".adapter", "VideoAdapter": ".adapter",
+    "AlignerOutput": ".aligner", "EntityAligner": ".aligner",
+    "EncoderOutput": ".encoder", "RegionAwareEncoder": ".encoder",
+    "ModelError": ".errors",
+    "GFlops": ".flops", "Params": ".flops", "count_gflops": ".flops", "count_params": ".flops",
+    "ALT": ".model", "ALTOutput": ".model",
+    "LinearHead": ".text_head", "TextHead": ".text_head", "load_templates": ".text_head",
+    "XCLIP": ".xclip", "load_hf_xclip": ".hf_xclip", "save_hf_xclip": ".hf_xclip",
+}
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    """The X-CLIP names (`LAZY`), imported on first use so that `import alt_model` stays free of open_clip."""
-    if name not in LAZY:
+    if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(LAZY[name], __name__), name)
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

@@ -72,6 +72,16 @@ def test_importing_alt_model_loads_no_nlp_library():
     assert done.stdout.strip() == ""
 
 
+CONSOLE_MODULES = ("corpus_builder.cli", "alt_model.cli", "alt_model.lists_cli", "alt_model.predict_cli")
+
+
+def test_console_scripts_import_no_torch_before_their_command_runs():
+    """--help, a usage error and a missing file answer at once: torch (2 s, 700 MB) loads only where a model runs."""
+    code = f"import sys; import {', '.join(CONSOLE_MODULES)}; print(' '.join(m for m in ('torch', 'open_clip', 'spacy') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
 def test_the_import_reader_sees_function_level_and_relative_imports(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("from .a import b\nfrom . import c\ndef f():\n    from corpus_builder.x import y\n    import alt_model\n")
