@@ -1,7 +1,9 @@
 """`alt-train` and `alt-eval`: thin Typer layers over `alt_model.train`, `alt_model.evaluate` and
 `alt_model.few_shot`.
 
-alt-train --corpus corpus.pt --config configs/tiny_cpu.yaml [--out RUN] [section.key=value ...] [--resume] [--device D]
+alt-train --corpus corpus.pt --config (CONFIG.yaml | NAME) [--out RUN] [section.key=value ...] [--device D]
+alt-train --resume --out RUN [section.key=value ...]     (the corpus and the config: the run's own)
+alt-train --list-configs                                 (the packaged configs NAME can name)
 alt-eval (--checkpoint runs/x/best.pt | --pretrained DIR) [--val-list LIST ...] [--labels FILE ...] [--views 4x3] [--shots K ...]
          [--device D]
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,7 +37,7 @@ def _interrupted(run: Path) -> str:
     """What Ctrl-C during alt-train leaves: the run's last checkpoint, to resume from, or what there is."""
     last = run / "last.pt"
     if last.is_file():
-        return f"interrupted; the run's last checkpoint is {last}; continue with alt-train --resume --out {run}"
+        return f"interrupted; the run's last checkpoint is {last}; continue with alt-train --resume --out {shlex.quote(str(run))}"
     written = [name for name in ("config.yaml", "log.jsonl") if (run / name).is_file()]
     if written:
         return f"interrupted before the first checkpoint; {run}/ holds only {' and '.join(written)}"
@@ -43,31 +46,44 @@ def _interrupted(run: Path) -> str:
 
 @train_app.command(no_args_is_help=True)
 def train(
-    corpus: Annotated[Path, typer.Option(help="corpus.pt from 'corpus embed': the entities S (and the CLIP model).")],
-    config: Annotated[Optional[Path], typer.Option(help="YAML config, e.g. configs/k400_vitb16_8f.yaml.")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt from 'corpus embed': the entities S (and the CLIP model). With --resume: default, the run's own.")] = None,
+    config: Annotated[Optional[str], typer.Option(metavar="<file|name>", help="A YAML file, or a packaged config's name (e.g. tiny_cpu, k400_vitb16_8f; see --list-configs).")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="section.key=value, e.g. train.lr_vit=1e-5 data.workers=16")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="The run folder (default: the config's `out`); with --resume, the run to continue.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out (or the config's out folder) from its last.pt.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (or the config's out folder) from its last.pt, with its config and corpus.")] = False,
     device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
+    list_configs: Annotated[bool, typer.Option("--list-configs", help="List the packaged configs --config can name, each with its purpose, and exit.")] = False,
 ) -> None:
     """Train ALT on a video list (paper Sec. 3.3, supplementary A); writes config.yaml, log.jsonl, last.pt and
     best.pt to the run folder."""
     from .checkpoint import load_checkpoint
-    from .config import load_config, parse_overrides
+    from .config import load_config, packaged_configs, parse_overrides, resolve_config
     from .guard import check_out_folder
     from .train import train as run_training
 
+    if list_configs:
+        _list_configs(packaged_configs())
+        return
     # everything is checked before anything is written: options, config values, device, the run folder
     pairs = parse_overrides(overrides or []) | ({"out": str(out_dir)} if out_dir is not None else {})
     if config is None and not resume:
-        raise ModelError("pass --config CONFIG.yaml (see configs/), or --resume --out RUN_FOLDER")
-    cfg = load_config(config, pairs)
+        raise ModelError("pass --config CONFIG.yaml (see configs/), or --resume --out RUN_FOLDER; "
+                         "alt-train --list-configs names the packaged configs")
+    if corpus is None and not resume:
+        raise ModelError("pass --corpus CORPUS.pt (written by 'corpus embed'); only --resume reads it from the run")
+    config_file = resolve_config(config) if config is not None else None
+    cfg = load_config(config_file, pairs)
     _check_device(device)
     checkpoint = None
     if resume:
         checkpoint = Path(cfg.out) / "last.pt"
-        cfg = load_config(None, pairs, base=load_checkpoint(checkpoint)["config"])  # the run's own config, then the overrides
-    check_out_folder(cfg.out, "--out", inputs=[corpus, config, cfg.data.labels, cfg.data.train_list, cfg.data.val_list, cfg.train.init],
+        if not checkpoint.exists():
+            raise ModelError(f"{checkpoint}: no run to resume there (no last.pt); pass --out RUN, the folder of the run to continue")
+        state = load_checkpoint(checkpoint)
+        cfg = load_config(None, pairs, base=state["config"])  # the run's own config, then the overrides
+        if corpus is None:
+            corpus = _run_corpus(state, checkpoint)
+    check_out_folder(cfg.out, "--out", inputs=[corpus, config_file, cfg.data.labels, cfg.data.train_list, cfg.data.val_list, cfg.train.init],
                      writes=["config.yaml", "log.jsonl", "last.pt", "best.pt"])
     try:
         result = run_training(cfg, corpus, checkpoint, device)
@@ -78,6 +94,27 @@ def train(
         if result.metrics is not None:
             summary += f", val top-1 {result.metrics.top1:.3f} top-5 {result.metrics.top5:.3f}"
         out.print(f"{'stopped' if result.stopped else 'done'}: {summary}; {result.out}/", highlight=False)
+
+
+def _list_configs(configs: list[tuple[str, str]]) -> None:
+    """`alt-train --list-configs`: a line per packaged config, its name and its purpose (the file's first comment line)."""
+    width = max((len(name) for name, _ in configs), default=0)
+    for name, purpose in configs:
+        out.print(f"{name:<{width}}  {purpose}".rstrip(), soft_wrap=True, highlight=False, markup=False)
+    err.print("pass one as --config NAME (or --config FILE.yaml, a file of your own); the paths inside a config, such as "
+              "data.labels, are relative to the folder you run in", soft_wrap=True, highlight=False, markup=False)
+
+
+def _run_corpus(state: dict, checkpoint: Path) -> Path:
+    """The corpus.pt the run trained with, as its checkpoint records it (resolved), for --resume without --corpus."""
+    recorded = state.get("corpus")
+    if not isinstance(recorded, str) or not recorded:
+        raise ModelError(f"{checkpoint}: records no corpus; pass --corpus CORPUS.pt (the one the run trained with)")
+    corpus = Path(recorded)
+    if not corpus.is_file():
+        raise ModelError(f"{corpus}: the corpus the run trained with ({checkpoint} records it) is no longer there; "
+                         "pass --corpus CORPUS.pt (the same corpus, moved)")
+    return corpus
 
 
 def _check_device(device: str) -> None:
@@ -109,7 +146,7 @@ def evaluate(
     checkpoint: Annotated[Optional[Path], typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP: a folder in Hugging Face's layout or an official .pth.")] = None,
     pretrained: Annotated[Optional[Path], typer.Option(help="Instead of --checkpoint: a model folder written by alt-export (or a released X-CLIP's).")] = None,
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
-    labels: Annotated[Optional[list[Path]], typer.Option(help="Label set; repeat for splits (default: the training labels).")] = None,
+    labels: Annotated[Optional[list[Path]], typer.Option("--labels", "-l", help="Label set; repeat for splits (default: the training labels).")] = None,
     video_root: Annotated[Optional[Path], typer.Option(help="Folder the list's paths are relative to (default: the run's).")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt (default: the one the run trained with).")] = None,
     views: Annotated[str, typer.Option(help="Temporal clips x spatial crops (crops: 1 or 3).")] = "1x1",
@@ -117,7 +154,7 @@ def evaluate(
     workers: Annotated[int, typer.Option(min=0, help="DataLoader worker processes.")] = min(4, os.cpu_count() or 1),
     shots: Annotated[Optional[list[int]], typer.Option(min=1, help="K-shot: fine-tune on K videos per class first (needs --train-list); repeat for several K (2, 4, 8, 16), each from the checkpoint with the same seed; results go to OUT/{K}shot/.")] = None,
     train_list: Annotated[Optional[list[Path]], typer.Option(help="K-shot training list; repeat for splits.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="K-shot recipe, e.g. configs/few_shot.yaml.")] = None,
+    config: Annotated[Optional[str], typer.Option(metavar="<file|name>", help="K-shot recipe: a YAML file, or a packaged config's name (few_shot, ssv2_few_shot; alt-train --list-configs).")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="K-shot config overrides, section.key=value.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where metrics.json and confusion.csv go (default: beside the model).")] = None,
     device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
@@ -126,7 +163,7 @@ def evaluate(
     matrix; zero-shot splits with mean ± std; K-shot fine-tuning first with --shots.
 
     Layout of --out: metrics.json, confusion.csv [in SPLIT/ per split, + summary.json]; --shots: in {K}shot/ per K, + run/ per split."""
-    from .config import load_config, parse_overrides
+    from .config import load_config, parse_overrides, resolve_config
     from .evaluate import evaluate_checkpoint, make_splits, parse_views, summarise
     from .few_shot import few_shot, split_folders
     from .guard import check_model_source, check_out_folder
@@ -140,6 +177,7 @@ def evaluate(
     if shots and checkpoint is None:
         raise ModelError("--shots fine-tunes from an alt-train checkpoint (train.init reads one); pass --checkpoint")
     clips_crops = parse_views(views)
+    config = resolve_config(config) if config is not None else None  # a file, or a packaged config's name (few_shot)
     _check_device(device)
     saved_config, trained_labels = trained_config(source)
     if shots and not trained_labels:  # every alt-train checkpoint records its labels, a released X-CLIP none
@@ -155,7 +193,7 @@ def evaluate(
     names = [s.name for s in splits]
     if shots:
         if not train_list or config is None:
-            raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. configs/few_shot.yaml)")
+            raise ModelError("--shots needs --train-list (the split's training videos) and --config (e.g. few_shot, a packaged config)")
         pairs = parse_overrides(overrides or [])
     elif overrides:
         raise ModelError(f"unexpected arguments {overrides}; config overrides go with --shots")

@@ -1,5 +1,10 @@
 """Run configuration: small YAML files in `configs/`, every value overridable as `section.key=value`.
 
+The configs ship inside the package (pyproject's `package-dir` installs the repository's `configs/` as
+`alt_model.configs`, so a wheel carries them and an editable install reads the repository's own files):
+`resolve_config` takes a file path or a packaged config's name (`tiny_cpu`, `k400_vitb16_8f.yaml`), and
+`packaged_configs` lists them with their purpose (`alt-train --list-configs`).
+
 The schema is declared once, as dataclasses with defaults from DESIGN §9 (the paper's K-400 recipe,
 supplementary A, X-CLIP's augmentation). A YAML file and the command-line overrides are checked
 against it: an unknown key is an error that suggests the nearest known one, and values are
@@ -143,6 +148,68 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     out: str = "runs/alt"
     seed: int = 1024
+
+
+CONFIGS_PACKAGE = "alt_model.configs"
+
+
+def configs_dir() -> Path:
+    """The folder of the packaged configs: `configs/` in the repository, `alt_model/configs/` in a wheel."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files(CONFIGS_PACKAGE)))
+    except ModuleNotFoundError:  # an editable install made before configs/ was a package: the checkout's own folder
+        return Path(__file__).resolve().parents[1] / "configs"
+
+
+def packaged_configs() -> list[tuple[str, str]]:
+    """(name, purpose) of every packaged config, by name (the purpose: `_purpose` of its header comment)."""
+    listed = []
+    for path in sorted(configs_dir().glob("*.yaml")):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        listed.append((path.stem, _purpose(lines)))
+    return listed
+
+
+def _purpose(lines: list[str]) -> str:
+    """A config's purpose: its header comment up to the first colon outside brackets or the end of its first sentence."""
+    header = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("#").strip())
+    text, depth = " ".join(header), 0
+    for i, char in enumerate(text):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and (char == ":" or (char == "." and text[i + 1 : i + 2] in ("", " "))):
+            return text[:i].strip() if char == ":" else text[: i + 1].strip()
+    return text.strip()
+
+
+def resolve_config(config: str | Path) -> Path:
+    """The YAML file `config` names: an existing file first, else a packaged config by name, with or without
+    `.yaml` (`tiny_cpu`, `k400_vitb16_8f.yaml`, also `configs/tiny_cpu.yaml` as the docs write it, from any
+    folder); else ModelError in one line listing the packaged names."""
+    path = Path(config)
+    try:
+        exists, folder = path.exists(), path.is_dir()
+    except OSError:  # a name too long, a folder it may not look in: read_yaml names the error
+        return path
+    if exists and not folder:  # a file (or a device: read_yaml refuses what is no config)
+        return path
+    name = path.name[:-len(".yaml")] if path.name.endswith(".yaml") else path.name
+    if not exists and name and path.parent in (Path("."), Path("configs")):
+        packaged = configs_dir() / f"{name}.yaml"
+        if packaged.is_file():
+            return packaged
+    names = ", ".join(n for n, _ in packaged_configs()) or "none"
+    where = "a folder, not a YAML file" if folder else "not a file and not a packaged config"
+    raise ModelError(f"{config}: config not found ({where}); pass a YAML file or a packaged config's name: {names} "
+                     "(alt-train --list-configs says what each is for)")
 
 
 CONFIG_LIMIT = 1 * MiB  # a config is a few hundred bytes: anything larger is the wrong file
@@ -311,9 +378,9 @@ def read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[str, Any, 
         raise ModelError(f"{path}: configs inherit in a circle ({' -> '.join(p.name for p in (*chain, path.resolve()))}); "
                          "remove one 'inherit:'")
     try:
-        tree = yaml.safe_load(read_text(path, "a config", CONFIG_LIMIT, "; pass a YAML file such as configs/tiny_cpu.yaml")) or {}
+        tree = yaml.safe_load(read_text(path, "a config", CONFIG_LIMIT, "; pass a YAML file or a packaged config's name such as tiny_cpu")) or {}
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise ModelError(f"{path}: config not found; pass a YAML file such as configs/tiny_cpu.yaml") from None
+        raise ModelError(f"{path}: config not found; pass a YAML file or a packaged config's name such as tiny_cpu") from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the config ({exc.strerror})") from None
     except RecursionError:
@@ -330,12 +397,12 @@ def read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[str, Any, 
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> Config:
-    """Defaults, then `base` (a saved config), then the YAML file at `path` (after the config it inherits), then
-    `overrides`; checked."""
+    """Defaults, then `base` (a saved config), then the YAML file `path` (a file, or a packaged config's name:
+    `resolve_config`; after the config it inherits), then `overrides`; checked."""
     cfg = Config()
     for key, value in _flatten(base or {}).items():
         _set(cfg, key, value, "saved config")
-    for key, value, source in read_yaml(Path(path)) if path is not None else []:
+    for key, value, source in read_yaml(resolve_config(path)) if path is not None else []:
         _set(cfg, key, value, source)
     for key, value in (overrides or {}).items():
         _set(cfg, key, value, "command line")

@@ -1,7 +1,7 @@
 """The wheel carries everything the commands read: built from this tree, installed with --no-deps into
 a folder of its own and run from outside the repository, it builds a corpus with the LLM stage
-(the packaged prompts), embeds it with the packaged tiny config and trains the synthetic task; its
-alt-lists lists a dataset."""
+(the packaged prompts), embeds it with the packaged tiny config and trains the synthetic task with the
+packaged alt-train config (`--config tiny_cpu`), then resumes the run; its alt-lists lists a dataset."""
 
 from __future__ import annotations
 
@@ -49,13 +49,16 @@ def test_the_wheel_holds_the_packaged_resources(installed):
         assert f"alt_common/prompts/{resource}" in names
     assert {"alt_common/data/models/alt-tiny-clip.json", "alt_common/data/models/alt-tiny-vit.json",
             "alt_common/data/labels/demo_actions.txt"} <= names
+    configs = sorted((REPO / "configs").glob("*.yaml"))  # alt-train --config NAME reads them from the package
+    assert len(configs) >= 10 and {f"alt_model/configs/{p.name}" for p in configs} <= names
 
 
 def test_installed_wheel_builds_embeds_and_trains_outside_the_repository(installed, tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     where = run(installed, work, "python", "-c", "import json, alt_common, corpus_builder, alt_model, alt_common.resources as r;"
-                "print(json.dumps([m.__file__ for m in (alt_common, corpus_builder, alt_model)] + [str(r.prompts_dir())]))")
+                "from alt_model.config import configs_dir;"
+                "print(json.dumps([m.__file__ for m in (alt_common, corpus_builder, alt_model)] + [str(r.prompts_dir()), str(configs_dir())]))")
     assert where.returncode == 0, where.stderr
     for path in json.loads(where.stdout):
         assert Path(path).is_relative_to(installed) and not Path(path).is_relative_to(REPO), path
@@ -78,12 +81,17 @@ def test_installed_wheel_builds_embeds_and_trains_outside_the_repository(install
     bundle = torch.load(work / "corpus.pt", weights_only=True)
     assert bundle["model"] == "alt-tiny-vit" and bundle["embeddings"].shape[1] == 32
 
-    config = (REPO / "configs" / "tiny_cpu.yaml").read_text(encoding="utf-8")
-    (work / "tiny.yaml").write_text(config, encoding="utf-8")
-    trained = run(installed, work, "alt-train", "--corpus", "synthetic/corpus.pt", "--config", "tiny.yaml",
-                  "train.epochs=1", "train.warmup_epochs=0", "out=runs/one")
+    listed = run(installed, work, "alt-train", "--list-configs")  # the packaged configs, named as --config takes them
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == sorted(p.stem for p in (REPO / "configs").glob("*.yaml"))
+    assert not (work / "configs").exists()
+    trained = run(installed, work, "alt-train", "--corpus", "synthetic/corpus.pt", "--config", "tiny_cpu",  # the packaged config
+                  "train.epochs=2", "train.warmup_epochs=0", "train.stop_after_steps=1", "out=runs/one")  # 1 step an epoch
     assert trained.returncode == 0, trained.stderr
-    assert (work / "runs" / "one" / "last.pt").is_file() and "1 epochs" in trained.stdout
+    assert (work / "runs" / "one" / "last.pt").is_file() and "stopped: 1 epochs, 1 steps" in trained.stdout
+    resumed = run(installed, work, "alt-train", "--resume", "--out", "runs/one", "train.stop_after_steps=null")  # the run's corpus
+    assert resumed.returncode == 0, resumed.stderr
+    assert "done: 2 epochs, 2 steps" in resumed.stdout
 
 
 def test_installed_wheel_lists_a_dataset_and_builds_its_label_corpus(installed, tmp_path):
