@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pandas as pd
-from rich.progress import track
 
 from alt_common.labels import LabelFile, dedupe, normalize_label
+from alt_common.progress import Step, step
 
 from .categories import DEFAULT_BODY_PARTS, category_of
 from .clean import Cleaned, DroppedUnit, clean_units
@@ -76,11 +76,16 @@ def _wsd_items(label: str, units: list[LabelUnit], phrase_candidates: dict[str, 
     ]
 
 
-def _choose_senses(items: list[Item], method: WSDMethod, show_progress: bool = False) -> list[Choice]:
+def _choose_senses(items: list[Item], method: WSDMethod, show_progress: bool = False, what: str = "Choosing senses") -> list[Choice]:
     """The choice for every item, CHOICE_BATCH items per `disambiguate_many` call: a batching method
-    (t5) batches across units and labels, and the progress bar moves between calls."""
-    starts = track(range(0, len(items), CHOICE_BATCH), "Choosing senses", disable=not show_progress, transient=True)
-    return [choice for start in starts for choice in disambiguate_many(items[start : start + CHOICE_BATCH], method)]
+    (t5) batches across units and labels, and the progress (a bar, or lines on the log) moves between calls."""
+    chosen: list[Choice] = []
+    with step(what, len(items), unit="units", bar=show_progress) as progress:
+        for start in range(0, len(items), CHOICE_BATCH):
+            batch = items[start : start + CHOICE_BATCH]
+            chosen.extend(disambiguate_many(batch, method))
+            progress.advance(len(batch))
+    return chosen
 
 
 def _row(label: str, item: LabelUnit, cands: list[Candidate], choice: Choice) -> dict[str, Any]:
@@ -102,7 +107,8 @@ def _row(label: str, item: LabelUnit, cands: list[Candidate], choice: Choice) ->
 
 
 def _related_rows(
-    labels: list[str], units: dict[str, list[LabelUnit]], chosen: dict[str, list[Choice]], nlp: Any, method: WSDMethod, show_progress: bool
+    labels: list[str], units: dict[str, list[LabelUnit]], chosen: dict[str, list[Choice]], nlp: Any, method: WSDMethod, show_progress: bool,
+    building: Step | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of the things WordNet relates to each label's chosen senses (related.py), and to
     the senses of its action verbs (disambiguated here, as a motion unit is): each disambiguated
@@ -112,11 +118,13 @@ def _related_rows(
     texts = {label: sorted({u.unit.text for u in units[label]}) for label in labels}
     named = {label for label in labels if any(u.unit.category_hint == "motion" for u in units[label])}  # its action is a unit
     verbs = [(label, Unit(v, "word", "verb", "motion")) for label in labels if label not in named for v in verbs_beside(label, texts[label])]
-    verb_choices = _choose_senses([(v.text, Context(label, tuple(texts[label]), motion=True), candidates(v)) for label, v in verbs], method, show_progress)
+    verb_choices = _choose_senses([(v.text, Context(label, tuple(texts[label]), motion=True), candidates(v)) for label, v in verbs], method,
+                                  show_progress, "Choosing senses of action verbs")
     senses = {label: [c.sense for c in chosen[label]] for label in labels}
     actions: dict[str, list[str | None]] = {label: [] for label in labels}
     for (label, _), choice in zip(verbs, verb_choices):
         actions[label].append(choice.sense)
+    _status(building, "finding related things")
     glossed = sorted({s for label in labels for s in senses[label] + actions[label] if s})
     tagged = {sense: list(doc) for sense, doc in zip(glossed, nlp.pipe(wn.synset(s).definition() for s in glossed))}
     found = [
@@ -125,7 +133,8 @@ def _related_rows(
         for related in related_units(label, senses[label], tagged, actions[label])
         if related.unit.text not in texts[label]
     ]
-    choices = _choose_senses([item for _, _, item in found], method, show_progress)
+    choices = _choose_senses([item for _, _, item in found], method, show_progress, "Choosing senses of related things")
+    _status(building, "scoring related things")
     kept = [
         (label, related, item, choice)
         for (label, related, item), choice in zip(found, choices)
@@ -139,6 +148,11 @@ def _related_rows(
         for label, related, item, choice in kept
         if floors[label, choice.sense] is None or scores[label, choice.sense] >= floors[label, choice.sense]
     ]
+
+
+def _status(building: Step | None, status: str) -> None:
+    if building is not None:
+        building.status = status
 
 
 def describe_phrases(llm: LLM, prompts: Prompts, phrases: list[str], show_progress: bool) -> dict[str, list[Candidate]]:
@@ -297,48 +311,54 @@ def build_corpus(
         if llm is not None:
             raise CorpusError("label entities and an LLM exclude each other: the labels themselves are the entities; pass only one")
         return _label_corpus(_labels(labels), wsd=wsd, t5_model=t5_model, spacy_model=spacy_model, label_files=label_files)
-    method = resolve_method(wsd, t5_model, device)
-    related = related if related is not None else llm is None
-    labels = _labels(labels)
-    started = time.perf_counter()
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    wn, nlp = wordnet(), load_spacy(spacy_model)
-    found = dict(extract_units(labels, nlp))
-    answers: dict[str, str] = {}
-    phrase_candidates: dict[str, list[Candidate]] = {}
-    if llm is not None:
-        prompts = prompts or load_prompts()
-        asked = {label: prompts.for_label(label) for label in labels}
-        replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
-        answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
-    cleaned = {label: _capped(clean_units(parse_entities(answers.get(label, ""), repeats=True))) for label in labels}
-    cut = [label for label in labels if any(d.reason == _BEYOND for d in cleaned[label].dropped)]
-    if cut:
-        log.warning("the LLM listed more than %d entities for %d label(s) (e.g. %r); kept the first %d of each",
-                    MAX_ITEMS, len(cut), cut[0], MAX_ITEMS)
-    units_per_label = {label: join_units(found[label], cleaned[label].kept) for label in labels}
-    if llm is not None:
-        phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"})
-        phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
-    items = {label: _wsd_items(label, units_per_label[label], phrase_candidates, answers.get(label, "")) for label in labels}
-    choices = iter(_choose_senses([i for label in labels for i in items[label]], method, show_progress))
-    chosen = {label: [next(choices) for _ in items[label]] for label in labels}
-    rows = [
-        _row(label, unit, cands, choice)
-        for label in labels
-        for unit, (_, _, cands), choice in zip(units_per_label[label], items[label], chosen[label])
-    ]
-    if related:
-        rows.extend(_related_rows(labels, units_per_label, chosen, nlp, method, show_progress))
-    if body_parts:
-        rows.extend(_body_part_rows())
-    df = merge_entities(rows)
-    options = {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR,
-               "related": related, "label_entities": False}
-    df.attrs["manifest"] = _manifest(
-        created, started, label_files, options=options, wsd=method.record(), llm=llm.manifest() if llm is not None else None,
-        llm_dropped=[{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
-        prompts=prompts.sha256 if llm is not None else {}, wn=wn, nlp=nlp,
-        counts=_counts(labels, [(u.unit.text, u.sources) for units in units_per_label.values() for u in units], df),
-    )
-    return df
+    with step("Building the corpus", bar=show_progress) as building:  # lines on the log between the steps below
+        building.status = "loading the word-sense method"
+        method = resolve_method(wsd, t5_model, device)
+        related = related if related is not None else llm is None
+        labels = _labels(labels)
+        started = time.perf_counter()
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        building.status = "loading WordNet and spaCy"
+        wn, nlp = wordnet(), load_spacy(spacy_model)
+        building.status = "extracting units"
+        found = dict(extract_units(labels, nlp))
+        answers: dict[str, str] = {}
+        phrase_candidates: dict[str, list[Candidate]] = {}
+        if llm is not None:
+            prompts = prompts or load_prompts()
+            asked = {label: prompts.for_label(label) for label in labels}
+            replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
+            answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
+        cleaned = {label: _capped(clean_units(parse_entities(answers.get(label, ""), repeats=True))) for label in labels}
+        cut = [label for label in labels if any(d.reason == _BEYOND for d in cleaned[label].dropped)]
+        if cut:
+            log.warning("the LLM listed more than %d entities for %d label(s) (e.g. %r); kept the first %d of each",
+                        MAX_ITEMS, len(cut), cut[0], MAX_ITEMS)
+        units_per_label = {label: join_units(found[label], cleaned[label].kept) for label in labels}
+        if llm is not None:
+            phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"})
+            phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
+        building.status = "choosing senses"
+        items = {label: _wsd_items(label, units_per_label[label], phrase_candidates, answers.get(label, "")) for label in labels}
+        choices = iter(_choose_senses([i for label in labels for i in items[label]], method, show_progress))
+        chosen = {label: [next(choices) for _ in items[label]] for label in labels}
+        rows = [
+            _row(label, unit, cands, choice)
+            for label in labels
+            for unit, (_, _, cands), choice in zip(units_per_label[label], items[label], chosen[label])
+        ]
+        if related:
+            rows.extend(_related_rows(labels, units_per_label, chosen, nlp, method, show_progress, building))
+        if body_parts:
+            rows.extend(_body_part_rows())
+        building.status = "merging entities"
+        df = merge_entities(rows)
+        options = {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR,
+                   "related": related, "label_entities": False}
+        df.attrs["manifest"] = _manifest(
+            created, started, label_files, options=options, wsd=method.record(), llm=llm.manifest() if llm is not None else None,
+            llm_dropped=[{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
+            prompts=prompts.sha256 if llm is not None else {}, wn=wn, nlp=nlp,
+            counts=_counts(labels, [(u.unit.text, u.sources) for units in units_per_label.values() for u in units], df),
+        )
+        return df

@@ -69,7 +69,7 @@ def build(
     llm_concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once.")] = 8,
     llm_cache: Annotated[Optional[Path], typer.Option(help="SQLite answer cache (default: llm_cache.sqlite beside --out).")] = None,
     llm_offline: Annotated[bool, typer.Option(help="Answer only from the cache; a miss is an error.")] = False,
-    llm_timeout: Annotated[float, typer.Option(min=1.0, help="Seconds per request.")] = 60.0,
+    llm_timeout: Annotated[Optional[float], typer.Option(min=0.0, help="Seconds per request; 0: no limit. Default: 60 for a server at --llm-base-url; no limit for --llm-backend local, whose model runs on this machine's CPU, where one answer can take minutes and a request that times out starts again from nothing.", show_default=False)] = None,
     llm_retries: Annotated[int, typer.Option(min=0, max=20, help="Retries per prompt (timeouts, 429, 5xx).")] = 5,
     llm_system: Annotated[bool, typer.Option(help="Send prompts/system.txt as the system message.")] = False,
     prompts_dir: Annotated[Optional[Path], typer.Option("--prompts", help="Folder with the prompt files (default: prompts/).")] = None,
@@ -121,17 +121,20 @@ def build(
         llm_model = llm_model or gguf.stem
         weights = {"gguf": str(gguf), "sha256": file_sha256(gguf)}
         if not llm_offline:  # stopped when the command ends, also on an error or Ctrl-C
-            llm_base_url = ctx.with_resource(local_server(gguf, llm_model, parallel=llm_concurrency)).base_url
+            server = local_server(gguf, llm_model, parallel=llm_concurrency, show_progress=err.is_terminal)
+            llm_base_url = ctx.with_resource(server).base_url
     if not no_llm and (llm_base_url or llm_offline):
         if not llm_model:
             raise CorpusError("--llm-model is required with --llm-base-url or --llm-offline; pass the model's name")
         prompts = load_prompts(prompts_dir or PROMPTS_DIR, system=llm_system)
+        if llm_timeout is None:
+            llm_timeout = 0.0 if weights else 60.0
         config = LLMConfig(
-            model=llm_model, base_url=None if llm_offline else llm_base_url, timeout=llm_timeout,
+            model=llm_model, base_url=None if llm_offline else llm_base_url, timeout=llm_timeout or None,
             concurrency=llm_concurrency, retries=llm_retries, offline=llm_offline, system=prompts.system,
             max_tokens=llm_max_tokens, backend="llama.cpp (xllamacpp)" if weights else "openai-compatible", weights=weights,
         )
-        llm = LLM(config, cache_path)
+        llm = ctx.with_resource(LLM(config, cache_path))  # closed when the command ends: the cache is then one file
     elif not no_llm and not label_entities:
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     df = build_corpus(
@@ -196,6 +199,9 @@ def embed(
               highlight=False, soft_wrap=True)
     if bundle["truncated_texts"]:
         err.print(f"{bundle['truncated_texts']} text(s) were longer than the 77-token context and were truncated.")
+    if bundle["provenance"].get("random_weights"):
+        err.print("warning: CLIP's weights are random (alt-synthetic's test model): these embeddings are not meaningful", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import string
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from alt_common.bundle import CorpusBundle
 from alt_common.clip import activation_for, count_truncated, encode_texts, load_clip
 from alt_common.io import atomic_write, file_sha256
+from alt_common.progress import Step, step
 
 from .corpus import read_corpus
 from .errors import CorpusError
@@ -74,14 +76,33 @@ def embed_corpus(
     if len(df) == 0:
         raise CorpusError("the corpus has no entities to embed; rebuild it with 'corpus build'")
     texts = corpus_texts(df, template)
-    clip, tokenizer, provenance = load_clip(model, pretrained, device)
-    embeddings = encode_texts(clip, tokenizer(texts), batch_size, exact_padding, show_progress)
+    if show_progress:  # encode_texts draws the bar
+        clip, tokenizer, provenance = load_clip(model, pretrained, device)
+        embeddings = encode_texts(clip, tokenizer(texts), batch_size, exact_padding, show_progress)
+    else:  # lines on the log (alt_common.progress), counted as each batch leaves the text tower
+        with step(f"Embedding with {model}", len(texts), unit="texts") as progress:
+            clip, tokenizer, provenance = load_clip(model, pretrained, device)
+            with _counting_batches(clip, progress):
+                embeddings = encode_texts(clip, tokenizer(texts), batch_size, exact_padding)
     return CorpusBundle(
         embeddings=embeddings.contiguous(), units=list(df["unit"]), descriptions=list(df["description"]),
         categories=list(df["category"]), model=model, pretrained=pretrained, text_template=template,
         corpus_sha256=corpus_sha256 or "", entity_ids=[int(i) for i in df["entity_id"]], texts=texts,
         provenance=provenance, truncated_texts=count_truncated(tokenizer, texts), exact_padding=exact_padding,
     ).to_dict()
+
+
+@contextmanager
+def _counting_batches(clip: Any, progress: Step):
+    """Advance `progress` by each batch's size as CLIP's text tower finishes it: a forward hook on its last
+    module that runs once per batch (open_clip's `ln_final`, or a custom tower's `text`); none if it has neither."""
+    last = next((m for m in (getattr(clip, "ln_final", None), getattr(clip, "text", None)) if isinstance(m, torch.nn.Module)), None)
+    hook = last.register_forward_hook(lambda _module, _args, out: progress.advance(out.shape[0] if isinstance(out, torch.Tensor) else 0)) if last is not None else None
+    try:
+        yield
+    finally:
+        if hook is not None:
+            hook.remove()
 
 
 def embeddings_table(bundle: dict[str, Any]) -> pa.Table:

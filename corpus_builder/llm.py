@@ -1,9 +1,12 @@
 """The LLM stage's client (supplementary B): any OpenAI-compatible chat-completions endpoint.
 
-One `LLM` object asks many prompts at once through a bounded thread pool. Every answer is stored
-in a SQLite cache as soon as it arrives, keyed by the SHA-256 of (model, messages, parameters), so a
-rebuild replays with no network, `offline=True` turns a miss into an error, and a crash or Ctrl-C
-loses nothing already received. Timeouts, dropped connections, malformed responses, 429 (honouring
+One `LLM` object asks many prompts at once through a bounded pool of worker threads. Every answer
+is stored in a SQLite cache as soon as it arrives, keyed by the SHA-256 of (model, messages,
+parameters), so a rebuild replays with no network, `offline=True` turns a miss into an error, and a
+crash or Ctrl-C loses nothing already received. `LLM.close()` (or the end of a `with LLM(...)` block)
+checkpoints the cache's write-ahead log, so the .sqlite file alone then holds every answer and can be
+copied elsewhere and replayed. The first Ctrl-C lets the requests in flight finish (their answers are
+cached) and sends no more; a second one stops at once. Timeouts, dropped connections, malformed responses, 429 (honouring
 Retry-After) and 5xx are retried with exponential backoff and jitter; any other 4xx stops the build
 at once with a message saying what to fix. The API key comes from OPENAI_API_KEY and is never
 written anywhere.
@@ -15,11 +18,11 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import random
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -27,7 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
-from rich.progress import Progress
+
+from alt_common.progress import step
 
 from .errors import CorpusError
 
@@ -101,7 +105,7 @@ class LLMConfig:
     base_url: str | None = None  # None: only the cache can answer (offline replay)
     temperature: float = 0.0
     max_tokens: int = 256
-    timeout: float = 60.0
+    timeout: float | None = 60.0  # seconds per request; None: no limit (a local server on a CPU)
     concurrency: int = 8
     retries: int = 5
     backoff: float = 1.0  # seconds before the first retry; doubles each time, with jitter
@@ -128,11 +132,14 @@ class LLMStats:
 
 
 class LLMCache:
-    """SQLite store of every answer: safe across threads, committed per answer."""
+    """SQLite store of every answer: safe across threads, committed per answer. It runs in WAL mode
+    (answers are committed as they arrive, with no fsync of the whole file each time); `close`
+    checkpoints the log into the file and empties it, so the closed cache is one self-contained file."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -147,7 +154,14 @@ class LLMCache:
             self._db.commit()
             self._db.execute("SELECT key, answer FROM answers LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
+            if self._db is not None:
+                self._db.close()
             raise self._unusable(exc) from None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError(f"{self.path}: the LLM cache is closed")
+        return self._db
 
     def _unusable(self, exc: Exception) -> CorpusError:
         return CorpusError(f"{self.path}: not a usable LLM cache ({exc}); delete it or pass another --llm-cache")
@@ -155,7 +169,7 @@ class LLMCache:
     def get(self, key: str) -> str | None:
         try:
             with self._lock:
-                row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+                row = self._open().execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
         except sqlite3.DatabaseError as exc:  # corrupt pages show only when they are read
             raise self._unusable(exc) from None
         return row[0] if row and isinstance(row[0], str) else None
@@ -164,6 +178,8 @@ class LLMCache:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
             with self._lock:
+                if self._db is None:  # closed: a request abandoned by a second Ctrl-C answered late
+                    return
                 self._db.execute(
                     "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (key, model, json.dumps(messages), json.dumps(params), answer, json.dumps(usage), seconds, created),
@@ -175,13 +191,23 @@ class LLMCache:
     def __len__(self) -> int:
         try:
             with self._lock:
-                return self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+                return self._open().execute("SELECT COUNT(*) FROM answers").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from None
 
     def close(self) -> None:
+        """Checkpoint the write-ahead log into the file, empty it, close; idempotent. (Another process
+        reading the cache at this moment can keep part of the log until it closes in turn.)"""
         with self._lock:
-            self._db.close()
+            if self._db is None:
+                return
+            db, self._db = self._db, None
+            try:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.DatabaseError as exc:  # busy or damaged: closing still checkpoints what it can
+                log.debug("%s: checkpoint at close failed: %s", self.path, exc)
+            finally:
+                db.close()
 
 
 def cache_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
@@ -216,6 +242,8 @@ class LLM:
         self.stats = LLMStats()
         self._stats_lock = threading.Lock()
         self._fatal: CorpusError | None = None  # set by a 4xx: the prompts not yet sent are not sent
+        self._in_flight = 0  # prompts a worker is asking now (for the Ctrl-C message)
+        self._last_error = ""  # the last error retried, for the progress line
         self._client = None
         if config.base_url is not None:
             self._client = openai.OpenAI(
@@ -224,6 +252,18 @@ class LLM:
                 timeout=config.timeout,
                 max_retries=0,  # we retry ourselves, with the cache in between
             )
+
+    def close(self) -> None:
+        """Close the cache (its .sqlite file then holds every answer, no -wal beside it) and the client."""
+        self.cache.close()
+        if self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> "LLM":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         system = [{"role": "system", "content": self.config.system}] if self.config.system else []
@@ -238,8 +278,8 @@ class LLM:
             for name, delta in deltas.items():
                 setattr(self.stats, name, getattr(self.stats, name) + delta)
 
-    def _request(self, prompt: str) -> str:
-        """One prompt to the server, retried; stored in the cache before it is returned."""
+    def _request(self, prompt: str, stop: threading.Event) -> str:
+        """One prompt to the server, retried (not once `stop` is set); stored in the cache before it is returned."""
         cfg = self.config
         messages = self.messages(prompt)
         attempt = 0
@@ -268,14 +308,16 @@ class LLM:
                 self._count(prompt_tokens=usage.get("prompt_tokens") or 0, completion_tokens=usage.get("completion_tokens") or 0)
                 self.cache.put(self.key(prompt), cfg.model, messages, cfg.params(), answer, usage, time.perf_counter() - started)
                 return answer
-            if attempt == cfg.retries:
+            if attempt == cfg.retries or stop.is_set():
                 raise error
             wait = retry_after(error)
             if wait is None:
                 wait = min(cfg.max_backoff, cfg.backoff * 2**attempt) * random.uniform(0.5, 1.0)
             self._count(retries=1)
+            self._last_error = self._redact(f"{type(error).__name__}: {error}")[:100]
             log.debug("retrying after %s (%.2fs): %s", type(error).__name__, wait, prompt[:60])
-            time.sleep(wait)
+            if stop.wait(wait):  # Ctrl-C: no more attempts
+                raise error
             attempt += 1
 
     def _cut(self, answer: str, prompt: str) -> str:
@@ -300,7 +342,11 @@ class LLM:
         return f"{host}:{port}" if port else host
 
     def ask_many(self, prompts: list[str], what: str = "LLM", show_progress: bool = False) -> dict[str, str | None]:
-        """Answers for every prompt (None for one that failed after its retries, recorded in stats)."""
+        """Answers for every prompt (None for one that failed after its retries, recorded in stats).
+
+        Progress: a bar with `show_progress`, else lines on the log (`alt_common.progress`). On Ctrl-C
+        no request is sent or retried any more; the ones in flight end first (their answers are
+        cached), after a warning saying so, unless a second Ctrl-C stops the wait."""
         cfg = self.config
         unique = list(dict.fromkeys(prompts))
         answers: dict[str, str | None] = {}
@@ -320,25 +366,82 @@ class LLM:
             )
         if not missing:
             return answers
-        pool = ThreadPoolExecutor(max_workers=max(1, cfg.concurrency))
+        todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for prompt in missing:
+            todo.put(prompt)
+        done: queue.Queue[tuple[str, str | None, BaseException | None]] = queue.Queue()
+        stop = threading.Event()
+        # Daemon threads, not a ThreadPoolExecutor: Python joins an executor's threads at exit, so a
+        # second Ctrl-C could not stop a command whose requests are still waiting on the server.
+        workers = [threading.Thread(target=self._work, args=(todo, done, stop), name=f"llm-{i}", daemon=True)
+                   for i in range(min(max(1, cfg.concurrency), len(missing)))]
+        retries, failures = self.stats.retries, len(self.stats.failures)
+
+        def detail() -> str:
+            failed, retried = len(self.stats.failures) - failures, self.stats.retries - retries
+            shown = [f"{failed} failed"] if failed else []
+            if retried:
+                last = f" (last: {self._last_error})" if self._last_error else ""
+                shown.append(f"{retried} {'retry' if retried == 1 else 'retries'}{last}")
+            return ", ".join(shown)
+
         try:
-            with Progress(disable=not show_progress, transient=True) as progress:
-                task = progress.add_task(f"{what} ({self.host})", total=len(missing))
-                futures = {pool.submit(self._request, p): p for p in missing}
-                for future in as_completed(futures):
-                    prompt = futures[future]
-                    try:
-                        answers[prompt] = future.result()
-                    except CorpusError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - every other failure is recorded, never dropped
-                        answers[prompt] = None
-                        with self._stats_lock:
-                            self.stats.failures.append({"prompt": prompt, "error": self._redact(f"{type(exc).__name__}: {exc}")})
-                    progress.advance(task)
+            with step(f"{what} ({self.host})", len(missing), unit="prompts answered", detail=detail, bar=show_progress) as progress:
+                try:
+                    for worker in workers:
+                        worker.start()
+                    for _ in missing:
+                        prompt, answer, error = done.get()
+                        if isinstance(error, CorpusError):
+                            raise error
+                        if error is not None:  # every other failure is recorded, never dropped
+                            answers[prompt] = None
+                            with self._stats_lock:
+                                self.stats.failures.append({"prompt": prompt, "error": self._redact(f"{type(error).__name__}: {error}")})
+                        else:
+                            answers[prompt] = answer
+                            progress.advance()
+                except KeyboardInterrupt:
+                    self._finish(workers, stop)
+                    raise
+                except CorpusError:
+                    stop.set()
+                    for worker in workers:
+                        worker.join()
+                    raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop.set()
         return answers
+
+    def _work(self, todo: queue.SimpleQueue, done: queue.Queue, stop: threading.Event) -> None:
+        """A worker: ask the prompts in `todo` one at a time until none is left or `stop` is set."""
+        while not stop.is_set():
+            try:
+                prompt = todo.get_nowait()
+            except queue.Empty:
+                return
+            with self._stats_lock:
+                self._in_flight += 1
+            try:
+                result: tuple[str, str | None, BaseException | None] = (prompt, self._request(prompt, stop), None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which records it
+                result = (prompt, None, exc)
+            finally:
+                with self._stats_lock:
+                    self._in_flight -= 1
+            done.put(result)
+
+    def _finish(self, workers: list[threading.Thread], stop: threading.Event) -> None:
+        """After a first Ctrl-C: send nothing more, let the requests in flight end (each answer is cached
+        as it comes), saying so; a second Ctrl-C raises out of here at once and leaves them behind."""
+        stop.set()
+        busy = self._in_flight
+        if busy:
+            log.warning("interrupted: finishing %d request%s in flight (answers are cached); Ctrl-C again to stop now",
+                        busy, "" if busy == 1 else "s")
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(0.5)
 
     def _redact(self, text: str) -> str:
         """An error text without the base URL's credentials or query string, one line, at most 300 characters."""
@@ -360,6 +463,7 @@ class LLM:
             "host": self.host,
             "model": cfg.model,
             "params": cfg.params(),
+            "timeout": cfg.timeout,  # seconds per request; None: no limit
             "system": cfg.system,
             "offline": cfg.offline,
             "cache": str(self.cache.path),

