@@ -21,7 +21,8 @@ from open_clip.constants import IMAGENET_MEAN, IMAGENET_STD
 from open_clip.model import set_model_preprocess_cfg
 
 from alt_common.bundle import CorpusBundle
-from alt_common.clip import load_clip, resolve_model
+from alt_common.clip import is_checkpoint_file, load_clip, resolve_model
+from alt_common.errors import UserError
 
 from .checkpoint import load_checkpoint, load_weights
 from .config import Config, ModelConfig, load_config
@@ -34,25 +35,30 @@ if TYPE_CHECKING:
     from .xclip import XCLIP
 
 log = logging.getLogger(__name__)
+# why a run needs the CLIP weights file it names, and what to do when it is not there (`check_clip_weights`)
+TRAIN_MISSING_CLIP = ("this run's model.pretrained, or when unset the 'pretrained' its corpus.pt records, names them",
+                      "set model.pretrained=FILE to a local copy of them")
 
 
 def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, device: torch.device | str = "cpu",
-                 num_classes: int | None = None) -> ALT | XCLIP:
+                 num_classes: int | None = None, clip: tuple[Any, Any, dict[str, Any]] | None = None,
+                 missing_clip: tuple[str, str] = TRAIN_MISSING_CLIP) -> ALT | XCLIP:
     """The ALT model `cfg` describes, over `bundle` (a corpus.pt or its path) and the CLIP model that embedded it;
-    `num_classes`: the label set's size, which a linear head (`model.head: linear`) is built for."""
+    `num_classes`: the label set's size, which a linear head (`model.head: linear`) is built for; `clip`: that CLIP
+    model already built, as `load_clip` returns it (a model folder's own, `hub.from_pretrained`), instead of loading it
+    from `model.name` / `model.pretrained`; `missing_clip`: (why the model needs them, what to do), when those name a
+    CLIP weights file that is not there (`check_clip_weights`)."""
     m = cfg.model if isinstance(cfg, Config) else cfg
     source = "the corpus" if isinstance(bundle, CorpusBundle) else str(bundle)
     bundle = bundle if isinstance(bundle, CorpusBundle) else CorpusBundle.load(bundle)
     name, pretrained = m.name or bundle.model, m.pretrained or bundle.pretrained
-    if not name or not pretrained:
+    if not name or not (pretrained or clip is not None):
         raise ModelError(f"{source}: no 'model'/'pretrained' recorded; set model.name and model.pretrained")
     if bundle.model and resolve_model(bundle.model)[0] != resolve_model(name)[0]:
         raise ModelError(f"{source} was embedded with {bundle.model!r}, not {name!r}; re-embed it or use that model")
-    clip, tokenizer, built = load_clip(name, pretrained, str(device))
+    clip, tokenizer, built = clip if clip is not None else load_model_clip(name, pretrained, device, *missing_clip)
     warn_stale_corpus(bundle, source, built)
-    if m.norm == "imagenet":  # X-CLIP's img_norm_cfg over CLIP's weights: `data.tower_norm` reads it wherever frames are read
-        own = getattr(clip.visual, "preprocess_cfg", None) or {}
-        set_model_preprocess_cfg(clip, {**own, "mean": IMAGENET_MEAN, "std": IMAGENET_STD})
+    apply_norm(clip, m)
     templates = load_templates(m.templates) if isinstance(m.templates, str) else m.templates
     if m.arch == "xclip":  # the baseline; ALT's keys do not apply to it
         from .hf_xclip import activation_of
@@ -71,6 +77,31 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
         model.text_head.logit_scale.requires_grad_(False)
     model.encoder.visual.set_grad_checkpointing(m.grad_checkpointing)
     return model.to(device)
+
+
+def apply_norm(clip: Any, m: ModelConfig) -> None:
+    """`model.norm: imagenet`: X-CLIP's img_norm_cfg over CLIP's weights, set as the tower's preprocess config, which
+    `data.tower_norm` reads wherever frames are read (idempotent); `tower` leaves CLIP's own."""
+    if m.norm == "imagenet":
+        own = getattr(clip.visual, "preprocess_cfg", None) or {}
+        set_model_preprocess_cfg(clip, {**own, "mean": IMAGENET_MEAN, "std": IMAGENET_STD})
+
+
+def load_model_clip(name: str, pretrained: str, device: torch.device | str, why: str, fix: str) -> tuple[Any, Any, dict[str, Any]]:
+    """`load_clip(name, pretrained)` for a model that reads CLIP's frozen parts from those weights, failing in one line
+    that says `why` it needs them and the `fix` its own command takes when they cannot be had: a local file that is
+    not there, or a tag neither cached nor downloadable. `load_clip`'s own hint names the --pretrained of corpus embed
+    and alt-explain (CLIP weights), which in alt-eval and alt-predict takes a model folder."""
+    if pretrained and is_checkpoint_file(pretrained) and not Path(pretrained).expanduser().is_file():
+        raise ModelError(f"{pretrained}: CLIP weights not found ({why}); put the file back, or {fix}")
+    try:
+        return load_clip(name, pretrained, str(device))
+    except ModelError:
+        raise
+    except UserError as exc:
+        if "--pretrained" not in str(exc):  # an unknown tag, a file of another model: their hints name no flag
+            raise
+        raise ModelError(f"{str(exc).split('; pass')[0]} ({why}); {fix}") from None
 
 
 def warn_stale_corpus(bundle: CorpusBundle, source: str, built: dict[str, Any]) -> None:
@@ -92,7 +123,9 @@ def load_trained(checkpoint: str | Path, corpus: str | Path | None = None,
     cfg = load_config(base=state["config"])
     if is_official(state["model"]):
         return load_official_xclip(state["model"], checkpoint, device), cfg, state
-    model = create_model(cfg, corpus or state["corpus"], device, num_classes=len(state.get("labels", [])))
+    missing = (f"{checkpoint} reads CLIP's frozen text tower from them", "on a machine that has them, write a self-contained model "
+               f"folder with 'alt-export {checkpoint} DIR' and load that with --pretrained DIR (alt-eval, alt-predict)")
+    model = create_model(cfg, corpus or state["corpus"], device, num_classes=len(state.get("labels", [])), missing_clip=missing)
     load_weights(model, state["model"], checkpoint)
     return model, cfg, state
 
