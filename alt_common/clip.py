@@ -79,6 +79,9 @@ def activation_for(model: str, pretrained: str) -> str:
     return "quick_gelu" if quick_gelu_for(model, pretrained) else "gelu"
 
 
+OFFLINE_MODEL = "alt-tiny-vit"  # the model of the random weights alt-synthetic writes (synthetic/clip.pt)
+
+
 def _hub_reachable(timeout: float = 2.0) -> bool:
     try:
         socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
@@ -100,8 +103,13 @@ def load_clip(model: str, pretrained: str = "openai", device: str = "cpu") -> tu
             raise UserError(f"{path}: checkpoint not found; pass an existing .pt/.bin/.safetensors file to --pretrained")
         provenance["pretrained_sha256"] = file_sha256(path)
     elif not open_clip.get_pretrained_cfg(name, pretrained):
-        tags = ", ".join(open_clip.list_pretrained_tags_by_model(name)) or "none"
-        raise UserError(f"no pretrained weights {pretrained!r} for {name} (known tags: {tags}); or pass a local checkpoint file")
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        if not tags:  # alt-tiny-vit, alt-tiny-clip: test configs, whose only weights are the random ones alt-synthetic writes
+            raise UserError(f"{name} has no published weights (a test config); offline, 'alt-synthetic --out synthetic' writes random "
+                            f"ones, used with --model {OFFLINE_MODEL} --pretrained synthetic/clip.pt (or pass a weights file of {name} "
+                            "to --pretrained)")
+        raise UserError(f"no pretrained weights {pretrained!r} for {name} (known tags: {', '.join(tags)}); or pass a local "
+                        "checkpoint file to --pretrained")
     elif not os.environ.get("HF_HUB_OFFLINE") and not _hub_reachable():
         import huggingface_hub.constants
 
@@ -119,6 +127,8 @@ def load_clip(model: str, pretrained: str = "openai", device: str = "cpu") -> tu
         ) from None
     clip.eval()
     provenance["activation"] = "quick_gelu" if uses_quick_gelu(clip) else "gelu"  # what was built, not what was asked for
+    provenance["random_weights"] = weights_are_random(pretrained)  # alt-synthetic's marked test weights (`save_random_weights`)
+    _remember(clip, provenance)
     return clip, open_clip.get_tokenizer(name), provenance
 
 
@@ -171,3 +181,170 @@ def count_truncated(tokenizer: Any, texts: list[str]) -> int:
     return sum(len(encode(t)) + 2 > context for t in texts)
 
 
+
+
+# ---------------------------------------------------------------------------------------------- random weights
+# alt-synthetic's clip.pt is a randomly initialised CLIP: everything run with it (corpus embed, alt-predict, alt-explain,
+# corpus report) works, and means nothing. The file says so itself: `save_random_weights` writes the state dict under
+# open_clip's own 'state_dict' key beside a RANDOM_WEIGHTS_KEY entry (a .safetensors file: in its metadata), so
+# open_clip and `torch.load(weights_only=True)` load it as before; `load_clip` records `provenance["random_weights"]`,
+# which `corpus embed` keeps in corpus.pt's provenance, and `runs_random_weights` finds it from any model built on it.
+# A weights file without the entry (anyone's own checkpoint, a clip.pt of an older alt-synthetic) counts as real weights.
+
+RANDOM_WEIGHTS_KEY = "alt_random_weights"
+RANDOM_WEIGHTS_WARNING = "CLIP's weights are random (alt-synthetic's test model): predictions are not meaningful"
+
+_LOADED: Any = None  # weakref.WeakKeyDictionary: a CLIP model load_clip built (and its towers) -> its provenance
+
+
+def save_random_weights(clip: Any, path: str | Path, **about: Any) -> Path:
+    """Save a randomly initialised open_clip model's weights to `path`, marked as random (`about`: how they were made,
+    e.g. seed=0, written_by='alt-synthetic'); open_clip's `create_model(pretrained=path)` loads them as any checkpoint."""
+    path = Path(path)
+    mark = {"random": True, **about}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().contiguous() for k, v in clip.state_dict().items()}
+        save_file(state, str(path), metadata={"format": "pt", RANDOM_WEIGHTS_KEY: "true"})
+    else:
+        torch.save({"state_dict": clip.state_dict(), RANDOM_WEIGHTS_KEY: mark}, path)
+    return path
+
+
+def weights_are_random(pretrained: str | Path | None) -> bool:
+    """Whether CLIP weights `pretrained` (a load_clip tag or local file) are random: none given, or a file that
+    `save_random_weights` marked. An open_clip tag names published weights; an unmarked or unreadable file counts as
+    real. Reads only the file's header or pickle (memory-mapped), not its tensors."""
+    if pretrained is None or not str(pretrained).strip():
+        return True
+    if not is_checkpoint_file(str(pretrained)):
+        return False
+    path = Path(pretrained).expanduser()
+    if not path.is_file():
+        return False
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                return ((f.metadata() or {}).get(RANDOM_WEIGHTS_KEY) == "true")
+        import warnings
+        import zipfile
+
+        if not zipfile.is_zipfile(path):  # a legacy torch.save file: save_random_weights never writes one
+            return False
+        with warnings.catch_warnings():  # OpenAI's TorchScript archives: torch warns, then refuses them under weights_only
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - a file this cannot read is for open_clip to judge
+        return False
+    mark = data.get(RANDOM_WEIGHTS_KEY) if isinstance(data, dict) else None
+    return isinstance(mark, dict) and bool(mark.get("random"))
+
+
+def _remember(clip: Any, provenance: dict[str, Any]) -> None:
+    """Record `provenance` for `clip` and its towers, for `loaded_provenance` (weakly: no model is kept alive)."""
+    global _LOADED
+    import weakref
+
+    if _LOADED is None:
+        _LOADED = weakref.WeakKeyDictionary()
+    for module in (clip, getattr(clip, "visual", None), getattr(clip, "transformer", None), getattr(clip, "text", None)):
+        if isinstance(module, torch.nn.Module):
+            _LOADED[module] = provenance
+
+
+def loaded_provenance(model: Any) -> dict[str, Any] | None:
+    """The provenance `load_clip` recorded for the CLIP model `model` is or holds (an ALT, X-CLIP or zero-shot model
+    built on one: found through its towers); None for a model built on no CLIP load_clip loaded."""
+    if _LOADED is None or not isinstance(model, torch.nn.Module):
+        return None
+    for module in model.modules():
+        found = _LOADED.get(module)
+        if found is not None:
+            return found
+    return None
+
+
+def runs_random_weights(model: Any) -> bool:
+    """Whether `model` runs a CLIP whose weights are random (`weights_are_random`, as load_clip recorded it)."""
+    found = loaded_provenance(model)
+    return bool(found and found.get("random_weights"))
+
+
+# ---------------------------------------------------------------------------------------------- CLIP inside a model folder
+# An alt-export folder carries what its model reads from CLIP beyond its own trained image tower: the frozen text tower
+# that embeds any new labels, and the logit scale (and SigLIP's bias) the aligner starts from (`frozen_clip_state`).
+# `clip_from_state` rebuilds the CLIP model from its name and those weights alone: no hub, no original weights file.
+
+IMAGE_TOWER = "visual."  # the state-dict prefix of CLIP's image tower, which a model's own weights hold
+
+
+def frozen_clip_state(clip: Any) -> dict[str, torch.Tensor]:
+    """CLIP's weights but its image tower ('visual.*'), contiguous on the CPU; a float32 tensor every value of which
+    float16 holds exactly (OpenAI's weights were published in fp16) is given as float16: loading it back into the
+    float32 model restores the same numbers, in half the bytes."""
+    state = {}
+    for key, value in clip.state_dict().items():
+        if key.startswith(IMAGE_TOWER):
+            continue
+        value = value.detach().to("cpu")
+        if value.dtype == torch.float32:
+            half = value.to(torch.float16)
+            if torch.equal(half.to(torch.float32), value):  # NaN, out of range or finer than fp16: stays fp32
+                value = half
+        state[key] = value.contiguous()
+    return state
+
+
+def clip_preprocess(clip: Any) -> dict[str, Any]:
+    """The frame preprocessing an open_clip model was built with (its visual `preprocess_cfg`), as plain JSON values."""
+    from open_clip.model import get_model_preprocess_cfg
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in get_model_preprocess_cfg(clip).items()}
+
+
+def clip_from_state(model: str, state: dict[str, torch.Tensor], *, activation: str, preprocess: dict[str, Any] | None = None,
+                    provenance: dict[str, Any] | None = None, device: str = "cpu", source: str = "the CLIP weights",
+                    fix: str = "pass the weights of this model") -> tuple[Any, Any, dict[str, Any]]:
+    """(open_clip model in eval mode, its tokenizer, provenance), as `load_clip` returns them, of the CLIP model `model`
+    built with no pretrained weights (no hub, no file), running `activation` ('quick_gelu' or 'gelu'), with `state`
+    (a `frozen_clip_state`) loaded and `preprocess` (a `clip_preprocess`) set; its image tower keeps random weights,
+    for the caller to load. A `state` of another model is a UserError naming `source`, then `fix`."""
+    import logging
+
+    import open_clip
+    from open_clip.model import get_model_preprocess_cfg, set_model_preprocess_cfg
+
+    if activation not in ("quick_gelu", "gelu"):
+        raise UserError(f"{source}: CLIP activation {activation!r} is not 'quick_gelu' or 'gelu'; {fix}")
+    name, _ = resolve_model(model)
+
+    def no_random_init_warning(record: logging.LogRecord) -> bool:  # the image tower is the caller's to load, the rest is ours
+        return "No pretrained weights loaded" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(no_random_init_warning)
+    try:
+        clip = open_clip.create_model(name, pretrained=None, device=device, force_quick_gelu=activation == "quick_gelu")
+    finally:
+        root.removeFilter(no_random_init_warning)
+    built = "quick_gelu" if uses_quick_gelu(clip) else "gelu"
+    if built != activation:
+        raise UserError(f"{source}: recorded for a CLIP running {activation}, but open_clip's {name} runs {built}; {fix}")
+    try:
+        missing, unexpected = clip.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shapes that differ
+        detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc).splitlines()[0])
+        raise UserError(f"{source}: not weights of {name} ({detail[:200]}); {fix}") from None
+    missing = [k for k in missing if not k.startswith(IMAGE_TOWER)]
+    if missing or unexpected:
+        raise UserError(f"{source}: not weights of {name} (missing {missing[:3]}, unexpected {unexpected[:3]}); {fix}")
+    if preprocess:
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in preprocess.items()}
+        set_model_preprocess_cfg(clip, {**get_model_preprocess_cfg(clip), **given})
+    clip.eval()
+    provenance = {"model": model, "open_clip_model": name, **(provenance or {}), "activation": built}
+    _remember(clip, provenance)  # as load_clip does: `runs_random_weights` finds it from any model built on this CLIP
+    return clip, open_clip.get_tokenizer(name), provenance

@@ -31,6 +31,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from alt_common.clip import RANDOM_WEIGHTS_WARNING, runs_random_weights
+
 from . import distributed
 from .data import VideoDataset, collate, read_video_list, shard, tower_norm, tower_size
 from .distributed import Dist
@@ -203,6 +205,7 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
     d = distributed.setup(device)
     try:
         model, cfg, trained_labels = load_model(checkpoint, corpus, d.device)
+        random_weights = d.main and runs_random_weights(model)
         size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
         dtype = autocast_dtype(cfg.train.precision, d.device)  # the precision the run was configured with
         results = []
@@ -212,6 +215,9 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
                 seen = len(set(split.labels) & set(trained_labels))
                 log.info("%s: %d labels, %d of them seen in training", split.name, len(split.labels), seen)
             items = read_video_list(split.val_list, video_root or cfg.data.video_root, split.labels, drop_unknown=not own)
+            if random_weights:  # once a list is known good: bad input stays a one-line error
+                log.warning(RANDOM_WEIGHTS_WARNING)
+                random_weights = False
             dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std)
             with torch.no_grad():
                 classes = model.text_head.class_embeddings(split.labels)

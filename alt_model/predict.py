@@ -18,7 +18,9 @@ optionally, the corpus entities its regions aligned to.
   regions), over all frames and views; the `ENTITIES` largest are reported with their share of the patches.
 - **Output** (`PredictionWriter`): one JSON line per video, written and flushed as soon as its batch is
   done, so an interrupted run keeps what it did; or one CSV row per video. A video that cannot be read
-  gets a line with its `error` and the run goes on.
+  gets a line with its `error` and the run goes on. Every line and row says `random_weights`: whether the
+  model's CLIP weights are random (alt-synthetic's test model, `Predictor.random_weights`), when its
+  predictions mean nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from alt_common.bundle import CorpusBundle
+from alt_common.clip import runs_random_weights
 from alt_common.labels import content_lines, csv_header, csv_records
 
 from .config import ModelConfig
@@ -170,6 +173,7 @@ class Predictor:
     labels: list[str]  # the labels it was trained with (none for zero-shot)
     frames: int  # frames per clip
     dtype: torch.dtype | None  # autocast dtype (None: fp32)
+    random_weights: bool = False  # its CLIP's weights are random (alt-synthetic's test model): predictions mean nothing
 
     def dataset(self, videos: Sequence[str | Path], views: tuple[int, int] = (1, 1)) -> VideoFiles:
         visual = self.model.encoder.visual
@@ -182,16 +186,18 @@ def load_predictor(source: str | Path | None, corpus: str | Path | None, device:
     zero-shot with the CLIP model that embedded `corpus`, at ALT's default frame count."""
     if source is not None:
         model, cfg, labels = load_model(source, corpus, device)
-        return Predictor(model.eval(), labels, cfg.model.frames, autocast_dtype(cfg.train.precision, device))
+        return Predictor(model.eval(), labels, cfg.model.frames, autocast_dtype(cfg.train.precision, device), runs_random_weights(model))
     if corpus is None:
         raise ModelError("pass --checkpoint CKPT or --pretrained DIR (a trained ALT), or --corpus corpus.pt for CLIP zero-shot")
-    from alt_common.clip import load_clip
+    from .factory import load_model_clip
 
     bundle = CorpusBundle.load(corpus)
     if not bundle.model or not bundle.pretrained:
         raise ModelError(f"{corpus}: names no CLIP model (no 'model'/'pretrained'); re-embed it with 'corpus embed'")
-    clip, tokenizer, _ = load_clip(bundle.model, bundle.pretrained, str(device))
-    return Predictor(ZeroShotCLIP(clip, tokenizer, bundle).to(device).eval(), [], ModelConfig().frames, autocast_dtype("auto", device))
+    clip, tokenizer, provenance = load_model_clip(bundle.model, bundle.pretrained, device, f"CLIP zero-shot runs the CLIP that embedded {corpus}",
+                                                  "embed the corpus again with corpus embed --pretrained WEIGHTS")
+    return Predictor(ZeroShotCLIP(clip, tokenizer, bundle).to(device).eval(), [], ModelConfig().frames, autocast_dtype("auto", device),
+                     bool(provenance.get("random_weights")))
 
 
 def class_embeddings(model: nn.Module, labels: Sequence[str]) -> Tensor:
@@ -311,18 +317,20 @@ def check_out_suffix(path: Path) -> str:
 
 class PredictionWriter:
     """Predictions written to `path` as they come, each line flushed: JSON lines, or CSV rows for a .csv name
-    (columns video, label_1, probability_1, ..., label_k, probability_k, [entities,] error; entities as
-    `name=share; ...`). The file is created at the first prediction, so a run stopped before has written nothing."""
+    (columns video, label_1, probability_1, ..., label_k, probability_k, [entities,] error, random_weights; entities as
+    `name=share; ...`, random_weights true or false). Every JSON line ends with `"random_weights": true|false`: the
+    model's CLIP weights are random (alt-synthetic's test model) or not. The file is created at the first prediction,
+    so a run stopped before has written nothing."""
 
-    def __init__(self, path: str | Path, top_k: int, entities: bool = False) -> None:
-        self.path, self.top_k, self.entities = Path(path), top_k, entities
+    def __init__(self, path: str | Path, top_k: int, entities: bool = False, random_weights: bool = False) -> None:
+        self.path, self.top_k, self.entities, self.random_weights = Path(path), top_k, entities, random_weights
         self.kind = check_out_suffix(self.path)
         self.file = None
         self.count = 0
 
     def header(self) -> list[str]:
         ranked = [name for i in range(1, self.top_k + 1) for name in (f"label_{i}", f"probability_{i}")]
-        return ["video", *ranked, *(["entities"] if self.entities else []), "error"]
+        return ["video", *ranked, *(["entities"] if self.entities else []), "error", "random_weights"]
 
     def write(self, p: Prediction) -> None:
         if self.file is None:
@@ -330,12 +338,12 @@ class PredictionWriter:
             if self.kind == "csv":
                 csv.writer(self.file).writerow(self.header())
         if self.kind == "jsonl":
-            self.file.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+            self.file.write(json.dumps(p.to_json() | {"random_weights": self.random_weights}, ensure_ascii=False) + "\n")
         else:
             ranked = [value for label, prob in p.labels for value in (label, repr(prob))]
             ranked += [""] * (2 * self.top_k - len(ranked))
             shares = ["; ".join(f"{name}={share:.4f}" for name, share in p.entities or [])] if self.entities else []
-            csv.writer(self.file).writerow([p.video, *ranked, *shares, p.error or ""])
+            csv.writer(self.file).writerow([p.video, *ranked, *shares, p.error or "", "true" if self.random_weights else "false"])
         self.file.flush()
         self.count += 1
 

@@ -102,7 +102,11 @@ def predict(
     dataset = predictor.dataset(videos, clips_crops)
     skipped: list[str] = []
     done = 0
-    writer = PredictionWriter(out_file, top_k, entities) if out_file is not None else None
+    if predictor.random_weights:  # alt-synthetic's test CLIP: say so once, and in every line written
+        from alt_common.clip import RANDOM_WEIGHTS_WARNING
+
+        err.print(f"warning: {RANDOM_WEIGHTS_WARNING}", highlight=False, markup=False, soft_wrap=True)
+    writer = PredictionWriter(out_file, top_k, entities, predictor.random_weights) if out_file is not None else None
     progress = Progress(TextColumn("Predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
                         transient=True, disable=len(videos) == 1)
     try:
@@ -139,9 +143,11 @@ def export(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="The model folder to write (a new folder, or one alt-export wrote).")],
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt the model was trained with (default: the one the checkpoint names).")] = None,
 ) -> None:
-    """Turn an alt-train checkpoint into a model folder to share: config.json, model.safetensors and corpus.safetensors
-    (loaded with no pickle by alt-predict/alt-eval --pretrained DIR, or alt_model.hub.from_pretrained); an X-CLIP run
-    in Hugging Face's X-CLIP layout, which transformers' XCLIPModel.from_pretrained loads too."""
+    """Turn an alt-train checkpoint into a self-contained model folder to share: config.json, model.safetensors,
+    corpus.safetensors and clip.safetensors (CLIP's frozen text tower, so any labels work), loaded with no pickle, no
+    download and no other file by alt-predict/alt-eval --pretrained DIR, or alt_model.hub.from_pretrained, wherever the
+    folder is moved; run it where the checkpoint's corpus.pt and CLIP weights are. An X-CLIP run is written in Hugging
+    Face's X-CLIP layout, which transformers' XCLIPModel.from_pretrained loads too."""
     from .hub import check_export_folder, export_checkpoint
 
     check_export_folder(folder, [checkpoint, corpus])

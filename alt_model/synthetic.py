@@ -5,9 +5,11 @@
   across a noisy dark background; the classes differ in colour, shape and direction, and every video
   starts at a random place with a random speed;
 - `labels.txt`, `train.csv` and `val.csv` (`path,label` lists relative to DIR);
-- `clip.pt`: a random-weight open_clip model of the tiny `alt-tiny-vit` config (64 px, patch 8);
+- `clip.pt`: a random-weight open_clip model of the tiny `alt-tiny-vit` config (64 px, patch 8), marked as random
+  (`alt_common.clip.save_random_weights`), so every command run with it says its results are not meaningful;
 - `corpus.pt`: a DESIGN §5 bundle of a few colour, shape and motion entities embedded with it.
-The tests use the same functions; `configs/tiny_cpu.yaml` trains on the result.
+An --out that already holds any of these is refused unless --force is given. The tests use the same functions;
+`configs/tiny_cpu.yaml` trains on the result.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from rich.console import Console
 
 from alt_common.device import resolve_device
 from alt_common.entry import run
+from alt_common.errors import UserError
 
 TINY_MODEL = "alt-tiny-vit"
+WRITES = ("videos", "labels.txt", "train.csv", "val.csv", "clip.pt", "corpus.pt")  # what alt-synthetic writes under --out
 
 
 @dataclass(frozen=True)
@@ -120,14 +124,14 @@ def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0, d
     import torch
 
     from alt_common.bundle import CorpusBundle
-    from alt_common.clip import encode_texts, load_clip, resolve_model
+    from alt_common.clip import encode_texts, load_clip, resolve_model, save_random_weights
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     clip = open_clip.create_model(resolve_model(model)[0], pretrained=None)
     weights = (out / "clip.pt").resolve()
-    torch.save(clip.state_dict(), weights)
+    save_random_weights(clip, weights, seed=seed, model=model, written_by="alt-synthetic")
     clip, tokenizer, provenance = load_clip(model, str(weights), device)
     units, descriptions, categories = (list(column) for column in zip(*ENTITIES))
     texts = [f"{u}: {d}" for u, d in zip(units, descriptions)]
@@ -147,12 +151,25 @@ def synthetic(
     frames: Annotated[int, typer.Option(min=1, help="Frames per video.")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of the videos and of the tiny CLIP's random weights.")] = 0,
     device: Annotated[str, typer.Option(help="Where the tiny CLIP embeds the corpus: cpu, cuda, cuda:1, ...")] = "cpu",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a task already in --out.")] = False,
 ) -> None:
     """Write the synthetic video task and a tiny corpus.pt (see the module docstring)."""
     resolve_device(device)
+    check_out(out_dir, force)
     write_videos(out_dir, train_per_class, val_per_class, frames, seed=seed)
     write_tiny_corpus(out_dir, seed=seed, device=device)
-    Console().print(f"wrote {out_dir}/: videos/, labels.txt, train.csv, val.csv, clip.pt, corpus.pt", highlight=False)
+    Console().print(f"wrote {out_dir}/: videos/, labels.txt, train.csv, val.csv, clip.pt (random weights: a test model, "
+                    "its predictions mean nothing), corpus.pt", highlight=False, markup=False, soft_wrap=True)
+
+
+def check_out(out_dir: Path, force: bool = False) -> None:
+    """Refuse, before any work, an --out that already holds a task (any file alt-synthetic writes), unless `force`."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file, not a folder; choose another --out")
+    there = [name for name in WRITES if (out_dir / name).exists()]
+    if there and not force:
+        raise UserError(f"--out {out_dir}: already holds a synthetic task ({', '.join(there)}); pass --force to overwrite it, "
+                        "or choose another --out")
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from alt_common.clip import RANDOM_WEIGHTS_WARNING, runs_random_weights
 from alt_common.errors import Failed
 from alt_common.io import link_atomic
 from alt_common.labels import read_labels
@@ -233,6 +234,8 @@ def _train(cfg: Config, corpus: Path, resume: Path | None, d: Dist) -> TrainResu
     run = build(cfg, corpus, d)
     at = restore(run, state, resume) if state is not None else start(run)
     stop_at = None if cfg.train.stop_after_steps is None else at.step + cfg.train.stop_after_steps
+    if d.main and runs_random_weights(run.model):  # once every input is known good: bad input stays a one-line error
+        log.warning(RANDOM_WEIGHTS_WARNING)
     announce(run)
     metrics, train_loss, stopped = None, float("nan"), False
     with RunLog(run.out, d.main) as runlog, _progress(d.main) as bar:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from videos import real_clips
 
 from alt_common.bundle import CorpusBundle
-from alt_common.clip import load_clip
+from alt_common.clip import RANDOM_WEIGHTS_WARNING, load_clip
 from alt_model import ModelError
 from alt_model.data import VideoDataset, VideoItem
 from alt_model.hub import load_model
@@ -154,16 +154,18 @@ def test_jsonl_and_csv_schemas(exported, folder, run_predict, tmp_path):
     lines = _lines(tmp_path / "p.jsonl")
     assert [line["video"] for line in lines] == [str(p) for p in collect_videos(folder)]
     for line in lines:
-        assert set(line) == {"video", "predictions", "entities"}
+        assert set(line) == {"video", "predictions", "entities", "random_weights"}
+        assert line["random_weights"] is True  # trained over alt-synthetic's random-weight CLIP
         assert [set(p) for p in line["predictions"]] == [{"label", "probability"}] * 3 and {p["label"] for p in line["predictions"]} <= set(LABELS)
         assert 0 < len(line["entities"]) <= ENTITIES and all(set(e) == {"entity", "share"} for e in line["entities"])
     code, _, err = run_predict(*base, "--out", tmp_path / "p.csv")
     assert code == 0, err
     with open(tmp_path / "p.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["video", "label_1", "probability_1", "label_2", "probability_2", "label_3", "probability_3", "entities", "error"]
+    assert list(rows[0]) == ["video", "label_1", "probability_1", "label_2", "probability_2", "label_3", "probability_3", "entities", "error",
+                             "random_weights"]
     for row, line in zip(rows, lines, strict=True):
-        assert row["video"] == line["video"] and row["error"] == ""
+        assert row["video"] == line["video"] and row["error"] == "" and row["random_weights"] == "true"
         assert [(row[f"label_{i}"], float(row[f"probability_{i}"])) for i in (1, 2, 3)] == [
             (p["label"], pytest.approx(p["probability"], rel=1e-6)) for p in line["predictions"]]
         assert row["entities"].split("; ")[0] == f"{line['entities'][0]['entity']}={line['entities'][0]['share']:.4f}"
@@ -174,6 +176,7 @@ def test_one_video_prints_its_labels(trained, clips, run_predict):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == str(clips["carphone_pristine.mp4"]) and len(lines) == 3  # default labels: the ones it was trained with
+    assert [line for line in err.splitlines() if "random" in line] == [f"warning: {RANDOM_WEIGHTS_WARNING}"]  # alt-synthetic's CLIP
     assert all(line.split("  ", 2)[2] in LABELS for line in lines[1:])
 
 
