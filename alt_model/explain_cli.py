@@ -5,7 +5,9 @@ With `--checkpoint` the trained ALT model explains the video and gives its top-5
 its training labels, or `--labels`). Without one, the frozen CLIP model that embedded the corpus
 (or `--model` / `--pretrained`) shows the zero-shot alignment, and `--labels FILE` adds CLIP's
 zero-shot top-5 actions (the mean of the frames' image embeddings against the prompt-ensembled
-labels). Frames are read and transformed as `alt-eval` reads them (`alt_model.data`).
+labels). Frames are read and transformed as `alt-eval` reads them (`alt_model.data`); the pictures are drawn over the
+decoded frames, with the square the model saw marked (`explain.crop_box`). A CLIP model with random
+weights (alt-synthetic's test model) is said in one line on stderr, in explanation.json and on the pictures.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ def explain(
     entities, a contact sheet and explanation.json."""
     import torch.nn.functional as F
 
+    from alt_common.clip import RANDOM_WEIGHTS_WARNING, runs_random_weights
     from alt_common.device import resolve_device
     from alt_common.labels import read_labels
 
     from .data import eval_transform, read_clips, tower_norm, tower_size, tsn_indices
-    from .explain import align_frames, display_frames, write_explanation
+    from .explain import align_frames, crop_box, display_frames, write_explanation
     from .guard import check_out_folder
 
     if not video.is_file():
@@ -68,7 +71,16 @@ def explain(
         net, encoder, S, units, clip, tokenizer = _frozen(corpus, model, pretrained, DEFAULT_R if r is None else r, run_on)
     visual = encoder.visual
     mean, std = tower_norm(visual)
-    pixels = eval_transform(read_clips(video, lambda n: tsn_indices(n, frames))[0], tower_size(visual), 1, mean, std)[0]
+    chosen: list[list[int]] = []  # the frame indices read (read_clips may choose again from fewer frames than stated)
+
+    def choose(count: int):
+        indices = tsn_indices(count, frames)
+        chosen[:] = [indices[0].tolist()]
+        return indices
+
+    originals = read_clips(video, choose)[0]  # the decoded frames: the pictures are drawn over them
+    size = tower_size(visual)
+    pixels = eval_transform(originals, size, 1, mean, std)[0]
     aligned = align_frames(encoder, S, pixels.to(run_on))
     predictions = None
     if names:
@@ -82,7 +94,11 @@ def explain(
                 probs = (100 * TextHead(clip, tokenizer).class_embeddings(names).to(run_on) @ z).softmax(dim=-1).cpu()
         top = probs.topk(min(5, len(names)))
         predictions = [(names[i], round(float(p), 4)) for p, i in zip(top.values, top.indices)]
-    data = write_explanation(display_frames(pixels, mean, std), aligned, units, folder, str(video), predictions)
+    random_weights = runs_random_weights(encoder)
+    data = write_explanation(display_frames(pixels, mean, std), aligned, units, folder, str(video), predictions, random_weights,
+                             originals=originals, crop=crop_box(*originals.shape[1:3], size), video_frames=chosen[0])
+    if random_weights:
+        err.print(f"warning: {RANDOM_WEIGHTS_WARNING}", highlight=False, markup=False, soft_wrap=True)
     table = Table(title=f"{video.name}: entities the regions align to ({frames} frames, r={encoder.r})")
     table.add_column("entity")
     table.add_column("patches", justify="right")

@@ -1,6 +1,6 @@
 """`corpus report`: the page's numbers against independent computations, its tables against its
-JSON, near-duplicates and the map against numpy, the page rendered by headless Chromium, and the
-bad-input errors."""
+JSON, near-duplicates and the map against numpy, what a reader sees (no empty table, named map points, one legend,
+the width used), the page rendered by headless Chromium, and the bad-input errors."""
 
 import hashlib
 import json
@@ -27,6 +27,7 @@ class Tables(HTMLParser):
     def __init__(self, page: str):
         super().__init__()
         self.tables: dict[str, list[list[str]]] = {}
+        self.body_rows: dict[str, int] = {}  # rows with a <td> (not only <th>), per table
         self.data, self._table, self._row, self._cell, self._script = None, None, None, None, False
         self.feed(page)
 
@@ -34,10 +35,14 @@ class Tables(HTMLParser):
         attrs = dict(attrs)
         if tag == "table":
             self._table = self.tables.setdefault(attrs["id"], [])
+            self._id = attrs["id"]
+            self.body_rows.setdefault(self._id, 0)
         elif tag == "tr" and self._table is not None:
             self._row = []
         elif tag in ("td", "th") and self._row is not None:
             self._cell = ""
+            if tag == "td" and not self._row:
+                self.body_rows[self._id] += 1
         elif tag == "script" and attrs.get("id") == "report-data":
             self._script = True
 
@@ -102,6 +107,44 @@ def test_numbers_and_tables_match_the_corpus(corpus_file):
     assert "near_duplicates" not in data and "--corpus corpus.pt" in corpus_report(df)
 
 
+class Svg(HTMLParser):
+    """The map's dots (cx, cy, <title>), its labels (x, y, text-anchor, text), and the elements of class "legend"."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.dots, self.labels, self.legends, self.svgs = [], [], 0, 0
+        self._in_map, self._title, self._label = False, None, None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.svgs += tag == "svg"
+        self.legends += "legend" in (attrs.get("class") or "").split()
+        if tag == "svg":
+            self._in_map = attrs.get("id") == "map"
+        elif self._in_map and tag == "circle":
+            self.dots.append([float(attrs["cx"]), float(attrs["cy"]), None])
+        elif self._in_map and tag == "title":
+            self._title = ""
+        elif self._in_map and tag == "text" and attrs.get("class") == "label":
+            self._label = [float(attrs["x"]), float(attrs["y"]), attrs["text-anchor"], ""]
+
+    def handle_endtag(self, tag):
+        if tag == "title" and self._title is not None:
+            self.dots[-1][2], self._title = self._title, None
+        elif tag == "text" and self._label is not None:
+            self.labels.append(tuple(self._label))
+            self._label = None
+        elif tag == "svg":
+            self._in_map = False
+
+    def handle_data(self, data):
+        if self._title is not None:
+            self._title += data
+        if self._label is not None:
+            self._label[3] += data
+
+
 def test_near_duplicates_and_map_match_numpy(corpus_file):
     df = read_corpus(corpus_file)
     bundle = bundle_for(corpus_file)
@@ -129,6 +172,72 @@ def test_near_duplicates_and_map_match_numpy(corpus_file):
     assert np.asarray(page.data["map"]["xy"]) == pytest.approx(xy, abs=1e-5)
 
 
+def test_no_near_duplicates_is_one_sentence_not_an_empty_table(corpus_file, tmp_path):
+    df = read_corpus(corpus_file)
+    bundle = bundle_for(corpus_file)
+    S = bundle["embeddings"].numpy()
+    threshold = float(np.ceil(((S @ S.T)[np.triu_indices(len(S), 1)].max() + 1e-3) * 100) / 100)  # above every pair
+    torch.save(bundle, tmp_path / "corpus.pt")
+    embeddings = load_embeddings(tmp_path / "corpus.pt", corpus_file, df)
+    page = corpus_report(df, embeddings, duplicate_threshold=threshold)
+    tables = Tables(page)
+    assert tables.data["near_duplicates"] == [] and "duplicates" not in tables.tables
+    assert all(tables.body_rows[name] > 0 for name in tables.tables), tables.body_rows  # no table with only a header row
+    assert f"No two entities' embeddings are closer than {threshold} cosine" in page
+    with_pairs = Tables(corpus_report(df, embeddings, duplicate_threshold=0.5))
+    assert with_pairs.body_rows["duplicates"] == len(with_pairs.data["near_duplicates"]) > 0
+    assert "No two entities" not in corpus_report(df, embeddings, duplicate_threshold=0.5)
+
+
+def test_the_map_names_its_points_and_the_page_has_one_legend(corpus_file, tmp_path):
+    from corpus_builder.report import MAP_HEIGHT, MAP_WIDTH, label_box
+
+    df = read_corpus(corpus_file)
+    torch.save(bundle_for(corpus_file), tmp_path / "corpus.pt")
+    embeddings = load_embeddings(tmp_path / "corpus.pt", corpus_file, df)
+    page = corpus_report(df, embeddings)
+    assert page == corpus_report(df, embeddings)  # deterministic: the same bytes for the same input
+    svg, data = Svg(page), Tables(page).data
+    names = [f"{u} ({c})" for u, c in zip(df["unit"], df["category"])]
+    assert [title for _, _, title in svg.dots] == names  # every dot says its entity on hover
+    labelled = data["map"]["labelled"]
+    assert len(labelled) == len(svg.labels) >= min(len(df), 20) and len(set(labelled)) == len(labelled)
+    boxes = []
+    for i, (x, y, anchor, text) in zip(labelled, svg.labels):
+        assert text == df["unit"][i]  # the entity's own unit, written beside its own dot
+        cx, cy, _ = svg.dots[i]
+        assert abs(y - cy) <= 16 and abs(x - cx) <= 8, (text, x, y, cx, cy)
+        box = label_box(x, y, text, anchor)
+        assert 0 <= box[0] and box[2] <= MAP_WIDTH and 0 <= box[1] and box[3] <= MAP_HEIGHT
+        boxes.append(box)
+    for a in range(len(boxes)):  # no label over another
+        for b in range(a):
+            assert not (boxes[a][0] < boxes[b][2] and boxes[b][0] < boxes[a][2] and boxes[a][1] < boxes[b][3]
+                        and boxes[b][1] < boxes[a][3]), (svg.labels[a], svg.labels[b])
+    assert svg.legends == 1 and "data:image/png" not in page  # one legend (HTML), no matplotlib figure with its own
+    legend = page.split('class="legend"', 1)[1].split("</div>", 1)[0]
+    for category, n in Counter(df["category"]).items():
+        assert f"{category} ({n})" in legend
+    assert Svg(corpus_report(df)).legends == 0  # no map, no legend: the category chart names its own bars
+
+
+def test_a_corpus_embedded_with_random_weights_gets_a_banner(corpus_file, tmp_path):
+    df = read_corpus(corpus_file)
+    for provenance, random_weights in (({"random_weights": True}, True), ({"random_weights": False}, False), (None, False)):
+        bundle = bundle_for(corpus_file) | ({"provenance": provenance} if provenance is not None else {})  # None: an older corpus.pt
+        torch.save(bundle, tmp_path / "corpus.pt")
+        embeddings = load_embeddings(tmp_path / "corpus.pt", corpus_file, df)
+        assert embeddings.random_weights is random_weights
+        page = corpus_report(df, embeddings)
+        assert Tables(page).data["random_weights"] is random_weights
+        banner = "This corpus.pt was embedded by a CLIP model with random weights (alt-synthetic&#x27;s test model)"
+        assert (banner in page) is random_weights
+        if random_weights:
+            body = page.split("<body>", 1)[1]
+            assert body.startswith('<p id="random-weights" class="warning">')  # the first thing on the page
+    assert "random_weights" not in Tables(corpus_report(df)).data  # no corpus.pt: nothing to say
+
+
 def test_cli_writes_a_page_chromium_renders(run_cli, corpus_file, tmp_path):
     torch.save(bundle_for(corpus_file), tmp_path / "corpus.pt")
     out = tmp_path / "report.html"
@@ -137,17 +246,20 @@ def test_cli_writes_a_page_chromium_renders(run_cli, corpus_file, tmp_path):
     assert f"{out}: report on" in stdout
     assert os.stat(out).st_mode & 0o044 == 0o044  # readable like any file the user writes, not mkstemp's 0600
     page = out.read_text()
-    assert page.count("data:image/png;base64,") == 2 and "http" not in page.replace("http-equiv", "")  # self-contained
+    # self-contained: the two figures (category chart, map) are inline SVG, no link out (the SVG namespace is not one)
+    assert page.count("<svg") == 2 and "http" not in page.replace("http-equiv", "")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is missing: apt-get install chromium (scripts/setup.sh dev does it as root)"
     shot = tmp_path / "shot.png"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1600",
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1800,1600",
                     f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120, check=True)
     from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("L"))
-    assert pixels.shape == (1600, 1200)
+    assert pixels.shape == (1600, 1800)
     assert (pixels < 128).mean() > 0.005 and len(np.unique(pixels)) > 20  # text and figures, not a blank page
+    used = np.flatnonzero((pixels < 250).any(axis=0))
+    assert used[-1] - used[0] >= 1300  # on a wide screen the page spans its 1400 px, not 60% of it
 
 
 def test_bad_inputs_are_one_line_errors(run_cli, corpus_file, tmp_path):
