@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from videos import REPO, tiny_overrides
+from videos import REPO, interrupt_at_step, tiny_overrides
 
 from alt_model import ModelError
 from alt_model.checkpoint import load_checkpoint
@@ -114,26 +114,11 @@ def test_a_fresh_run_without_corpus_is_one_line(run_train, elsewhere):
     assert "Missing option" not in err and not (elsewhere / "runs").exists()
 
 
-def _interrupt_at(monkeypatch, at: int) -> None:
-    """Ctrl-C on alt-train's `at`-th optimizer step."""
-    import alt_model.train as train
-
-    real, calls = train.optimizer_step, []
-
-    def interrupting(run, step):
-        calls.append(1)
-        if len(calls) == at:
-            raise KeyboardInterrupt
-        return real(run, step)
-
-    monkeypatch.setattr(train, "optimizer_step", interrupting)
-
-
 def test_the_ctrl_c_hint_resumes_the_run_with_its_own_corpus(task, run_train, elsewhere, monkeypatch):
     shutil.copy(task.corpus, elsewhere / "corpus.pt")
     common = _overrides(task, "run", train__epochs=2, eval__every=0, train__save_every=1)
     with monkeypatch.context() as patch:
-        _interrupt_at(patch, 3)  # last.pt after step 2, mid-epoch 1
+        interrupt_at_step(patch, 3)  # last.pt after step 2, mid-epoch 1
         code, out, err = run_train("--corpus", "corpus.pt", "--config", TINY, *common)
     assert code == 130, err
     hint = err.strip().splitlines()[-1]

@@ -21,7 +21,7 @@ from typing import Callable
 
 import pytest
 import torch
-from videos import REPO, tiny_overrides
+from videos import REPO, interrupt_at_step, tiny_overrides
 
 from alt_model.cli import eval_main, train_main
 from alt_model.explain_cli import main as explain_main
@@ -172,17 +172,7 @@ def _interrupt_at(at: int):
     """A fault: Ctrl-C on the `step`-th optimizer step of alt-train."""
 
     def fault(c: Ctx, monkeypatch) -> None:
-        import alt_model.train as train
-
-        real, calls = train.optimizer_step, []
-
-        def interrupting(run, step):
-            calls.append(1)
-            if len(calls) == at:
-                raise KeyboardInterrupt
-            return real(run, step)
-
-        monkeypatch.setattr(train, "optimizer_step", interrupting)
+        interrupt_at_step(monkeypatch, at)
 
     return fault
 

