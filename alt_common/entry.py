@@ -1,5 +1,7 @@
 """Running a Typer app as a console script under the exit-code contract of `errors`: user errors
-become one line on stderr, never a traceback; and the logging every command sets up."""
+become one line on stderr, never a traceback; the logging every command sets up; and the vocabulary every
+console script shares: `--version`, `--device` (`DEVICE_HELP`, `pick_device`), the examples that end each
+`--help` (`examples`) and usage lines as click writes them (`VIDEO`, `[CORPUS.PARQUET]`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import gc
 import logging
 import sys
 import threading
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -18,6 +20,50 @@ from .errors import BAD_INPUT, FAILED, INTERRUPTED, NOTHING_WRITTEN, OK, Failed,
 
 REDELIVER_AFTER = 0.01  # seconds before a Ctrl-C a finalizer dropped is delivered again (`_keep_ctrl_c`)
 UsageError = typer.BadParameter.__base__  # click's UsageError, wherever this typer version keeps click
+DISTRIBUTION = "alt-toolkit"
+DEVICE_HELP = "auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N."
+
+
+def _show_version(value: bool) -> None:
+    """--version: `alt-toolkit VERSION` on stdout, and exit 0 before anything else is parsed or loaded."""
+    if value:
+        from .resources import package_version
+
+        print(f"{DISTRIBUTION} {package_version(DISTRIBUTION)}")
+        raise typer.Exit(OK)
+
+
+# every console script's --version: `version: VersionOption = None` in its command (or the group's callback)
+VersionOption = Annotated[Optional[bool], typer.Option("--version", callback=_show_version, is_eager=True, expose_value=False,
+                                                       help="Print the toolkit's version and exit.")]
+
+
+def examples(*lines: str) -> str:
+    """A command's epilog: its example invocations, one a line, kept as written (click's \\b keeps the lines from
+    being rewrapped into one paragraph)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def pick_device(name: str) -> Any:
+    """--device NAME as a torch device: `auto` is `auto_device`'s choice (a GPU torch can use, else the CPU); every
+    name is then checked (`resolve_device`). Loads torch."""
+    from .device import auto_device, resolve_device
+
+    return resolve_device(auto_device() if name == "auto" else name)
+
+
+def _plain_usage(command: Any) -> None:
+    """Usage lines as click writes them, `VIDEO` and `[CORPUS.PARQUET]`, not typer's `{video}` for a required argument:
+    each argument of `command` (and of its subcommands) shows its metavar (else its name in capitals), in brackets
+    when it may be left out, with `...` when it takes several."""
+    for param in command.params:
+        if param.param_type_name == "argument":
+            name = param.metavar or param.name.upper()
+            name = name if param.required else f"[{name}]"
+            name += "..." if param.nargs != 1 else ""
+            param.get_usage_pieces = lambda ctx, name=name: [name]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_usage(sub)
 
 
 def setup_logging(err: Console, *packages: str, level: int = logging.INFO) -> None:
@@ -37,6 +83,7 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
     at the end, so a command stopped before then left nothing half-written). Messages print as written,
     not as rich markup, so `alt-toolkit[fast-video]` or a path with brackets stays whole."""
     command = typer.main.get_command(app)
+    _plain_usage(command)
     sys.unraisablehook = _keep_ctrl_c
     try:
         code = command.main(standalone_mode=False)

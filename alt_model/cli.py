@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alt_common.entry import run, setup_logging
+from alt_common.entry import DEVICE_HELP, VersionOption, examples, run, setup_logging
 from alt_common.errors import NOTHING_WRITTEN, Failed, Interrupted
 
 from .errors import ModelError
@@ -44,15 +44,18 @@ def _interrupted(run: Path) -> str:
     return NOTHING_WRITTEN
 
 
-@train_app.command(no_args_is_help=True)
+@train_app.command(no_args_is_help=True, epilog=examples(
+    "alt-train --corpus synthetic/corpus.pt --config tiny_cpu",
+    "alt-train --corpus corpus.pt --config configs/k400_vitb16_8f.yaml -o runs/k400 train.lr_vit=1e-5"))
 def train(
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt from 'corpus embed': the entities S (and the CLIP model). With --resume: default, the run's own.")] = None,
     config: Annotated[Optional[str], typer.Option(metavar="<file|name>", help="A YAML file, or a packaged config's name (e.g. tiny_cpu, k400_vitb16_8f; see --list-configs).")] = None,
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="section.key=value, e.g. train.lr_vit=1e-5 data.workers=16")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="The run folder (default: the config's `out`); with --resume, the run to continue.")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Argument(metavar="SECTION.KEY=VALUE", help="section.key=value, e.g. train.lr_vit=1e-5 data.workers=16")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="The run folder (default: the config's `out`); with --resume, the run to continue.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (or the config's out folder) from its last.pt, with its config and corpus.")] = False,
-    device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     list_configs: Annotated[bool, typer.Option("--list-configs", help="List the packaged configs --config can name, each with its purpose, and exit.")] = False,
+    version: VersionOption = None,
 ) -> None:
     """Train ALT on a video list (paper Sec. 3.3, supplementary A); writes config.yaml, log.jsonl, last.pt and
     best.pt to the run folder."""
@@ -117,6 +120,12 @@ def _run_corpus(state: dict, checkpoint: Path) -> Path:
     return corpus
 
 
+def check_found(checkpoint: Path | None) -> None:
+    """A --checkpoint that is not there, said before torch loads (3 s)."""
+    if checkpoint is not None and not checkpoint.exists():
+        raise ModelError(f"{checkpoint}: checkpoint not found; pass a last.pt or best.pt written by alt-train")
+
+
 def _check_device(device: str) -> None:
     """--device is checked before any file is loaded, so a bad one is blamed, not the checkpoint."""
     if device != "auto":
@@ -141,7 +150,9 @@ def _table(sections: list[tuple[str, list[str], list, dict | None]]) -> Table:
     return table
 
 
-@eval_app.command(no_args_is_help=True)
+@eval_app.command(no_args_is_help=True, epilog=examples(
+    "alt-eval --checkpoint runs/tiny_cpu/best.pt --views 2x3",
+    "alt-eval --checkpoint runs/tiny_cpu/best.pt --val-list synthetic/val.csv -l synthetic/labels.txt"))
 def evaluate(
     checkpoint: Annotated[Optional[Path], typer.Option(help="A last.pt or best.pt written by alt-train, or a released X-CLIP: a folder in Hugging Face's layout or an official .pth.")] = None,
     pretrained: Annotated[Optional[Path], typer.Option(help="Instead of --checkpoint: a model folder written by alt-export (or a released X-CLIP's).")] = None,
@@ -155,21 +166,24 @@ def evaluate(
     shots: Annotated[Optional[list[int]], typer.Option(min=1, help="K-shot: fine-tune on K videos per class first (needs --train-list); repeat for several K (2, 4, 8, 16), each from the checkpoint with the same seed; results go to OUT/{K}shot/.")] = None,
     train_list: Annotated[Optional[list[Path]], typer.Option(help="K-shot training list; repeat for splits.")] = None,
     config: Annotated[Optional[str], typer.Option(metavar="<file|name>", help="K-shot recipe: a YAML file, or a packaged config's name (few_shot, ssv2_few_shot; alt-train --list-configs).")] = None,
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="K-shot config overrides, section.key=value.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where metrics.json and confusion.csv go (default: beside the model).")] = None,
-    device: Annotated[str, typer.Option(help="auto (this process's GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
+    overrides: Annotated[Optional[list[str]], typer.Argument(metavar="SECTION.KEY=VALUE", help="K-shot config overrides, section.key=value.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where metrics.json and confusion.csv go (default: beside the model).")] = None,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    version: VersionOption = None,
 ) -> None:
     """Evaluate an alt-train checkpoint or an alt-export folder: top-1/top-5, per-class accuracy and the confusion
     matrix; zero-shot splits with mean ± std; K-shot fine-tuning first with --shots.
 
     Layout of --out: metrics.json, confusion.csv [in SPLIT/ per split, + summary.json]; --shots: in {K}shot/ per K, + run/ per split."""
+    from .guard import check_model_source, check_out_folder
+
+    source = check_model_source(checkpoint, pretrained)
+    check_found(checkpoint)
     from .config import load_config, parse_overrides, resolve_config
     from .evaluate import evaluate_checkpoint, make_splits, parse_views, summarise
     from .few_shot import few_shot, split_folders
-    from .guard import check_model_source, check_out_folder
     from .hub import FILES, trained_config
 
-    source = check_model_source(checkpoint, pretrained)
     shots = shots or []
     repeated = sorted({k for k in shots if shots.count(k) > 1})
     if repeated:

@@ -8,30 +8,37 @@ zero-shot top-5 actions (the mean of the frames' image embeddings against the pr
 labels). Frames are read and transformed as `alt-eval` reads them (`alt_model.data`); the pictures are drawn over the
 decoded frames, with the square the model saw marked (`explain.crop_box`). A CLIP model with random
 weights (alt-synthetic's test model) is said in one line on stderr, in explanation.json and on the pictures.
+
+torch and open_clip load inside the command, after the one-line checks: `--help`, `--version` and a missing file answer
+at once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from alt_common.entry import run, setup_logging
+from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run, setup_logging
 
-from .encoder import DEFAULT_R
 from .errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 out, err = Console(), Console(stderr=True)
+DEFAULT_R = 8  # alt_model.encoder.DEFAULT_R, the paper's, for --r's help: encoder loads torch (test_cli_vocabulary checks they agree)
 
 
-@app.command(no_args_is_help=True)
+@app.command(no_args_is_help=True, epilog=examples(
+    "alt-explain clip.mp4 --corpus corpus.pt -l labels.txt -o explain_clip",
+    "alt-explain clip.mp4 --checkpoint runs/tiny_cpu/best.pt --frames 4"))
 def explain(
-    video: Annotated[Path, typer.Argument(help="The video file to explain.")],
+    video: Annotated[Path, typer.Argument(metavar="VIDEO", help="The video file to explain.")],
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt from 'corpus embed' (default with --checkpoint: its training corpus).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="An alt-train checkpoint: its model, and its top-5 actions.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Without --checkpoint: open_clip model (default: the one that embedded the corpus).")] = None,
@@ -39,26 +46,33 @@ def explain(
     labels: Annotated[Optional[list[Path]], typer.Option("--labels", "-l", help="Label file for the top-5 actions; repeatable (default with --checkpoint: its labels).")] = None,
     frames: Annotated[int, typer.Option(min=1, max=64, help="Frames sampled at segment centres.")] = 8,
     r: Annotated[Optional[int], typer.Option(min=0, help=f"Tokens merged per block (ToMe); default {DEFAULT_R}, or the checkpoint's.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: explain_<video name>).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N.")] = "cpu",
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: explain_<video name>).")] = None,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    version: VersionOption = None,
 ) -> None:
     """Which corpus entities the regions of each frame of a video align to: per-frame region maps with their
     entities, a contact sheet and explanation.json."""
-    import torch.nn.functional as F
-
-    from alt_common.clip import RANDOM_WEIGHTS_WARNING, runs_random_weights
-    from alt_common.device import resolve_device
     from alt_common.labels import read_labels
 
-    from .data import eval_transform, read_clips, tower_norm, tower_size, tsn_indices
-    from .explain import align_frames, crop_box, display_frames, write_explanation
     from .guard import check_out_folder
 
     if not video.is_file():
         raise ModelError(f"{video}: video not found; pass an existing video file")
     if checkpoint is None and corpus is None:
         raise ModelError("pass --corpus corpus.pt (the entities to align to), or --checkpoint from alt-train")
-    run_on = resolve_device(device)
+    if corpus is not None and not corpus.exists():  # before torch loads: a missing file is said at once
+        raise ModelError(f"{corpus}: corpus.pt not found; make it with 'corpus embed CORPUS.parquet --out {corpus}'")
+    if checkpoint is not None and not checkpoint.exists():
+        raise ModelError(f"{checkpoint}: checkpoint not found; pass a last.pt or best.pt written by alt-train")
+    run_on = pick_device(device)  # loads torch
+    import torch
+    import torch.nn.functional as F
+
+    from alt_common.clip import RANDOM_WEIGHTS_WARNING, runs_random_weights
+
+    from .data import eval_transform, read_clips, tower_norm, tower_size, tsn_indices
+    from .explain import align_frames, crop_box, display_frames, write_explanation
+
     folder = out_dir or Path(f"explain_{video.stem}")
     writes = ["explanation.json", "contact_sheet.png", *(f"frame_{t:02d}{kind}.png" for t in range(frames) for kind in ("", "_regions"))]
     check_out_folder(folder, "--out", inputs=[video, corpus, checkpoint, *(labels or [])], writes=writes)

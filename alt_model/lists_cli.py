@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alt_common.entry import run, setup_logging
+from alt_common.entry import VersionOption, examples, run, setup_logging
 
 from .errors import ModelError
 
@@ -31,17 +31,20 @@ class Dataset(str, Enum):
     ssv2 = "ssv2"
 
 
-@app.command(no_args_is_help=True)
+@app.command(no_args_is_help=True, epilog=examples(
+    "alt-lists kinetics400 /data/k400/annotations -o lists/k400 --video-root /data/k400",
+    "alt-lists ucf101 /data/ucf101/ucfTrainTestlist --split 2 -o lists/ucf101/split2"))
 def lists(
-    dataset: Annotated[Dataset, typer.Argument(help="Which dataset the annotations are of.")],
-    annotations: Annotated[Path, typer.Argument(help="The folder its annotation archive unpacks to (Kinetics: train.csv, "
+    dataset: Annotated[Dataset, typer.Argument(metavar="DATASET", help="Which dataset the annotations are of.")],
+    annotations: Annotated[Path, typer.Argument(metavar="ANNOTATIONS", help="The folder its annotation archive unpacks to (Kinetics: train.csv, "
                                                 "validate.csv; UCF-101: ucfTrainTestlist/; HMDB-51: testTrainMulti_7030_splits/; "
                                                 "SSv2: labels.json, train.json, validation.json).")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Where train.csv, val.csv, labels.txt and lists.json go.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where train.csv, val.csv, labels.txt and lists.json go.")],
     split: Annotated[Optional[int], typer.Option(help="UCF-101 and HMDB-51: the official split, 1-3 (default 1).")] = None,
     video_root: Annotated[Optional[Path], typer.Option(help="The videos' folder: list the videos found there (their real "
                                                        "case and layout) and leave out, in missing.csv, those that are not.")] = None,
     require_videos: Annotated[bool, typer.Option(help="With --video-root: a missing video is an error, not a warning.")] = False,
+    version: VersionOption = None,
 ) -> None:
     """Write DIR/train.csv and DIR/val.csv (path,label; paths relative to the video root), DIR/labels.txt (the official
     class order) and DIR/lists.json (the annotation files' SHA-256, the counts) from a dataset's published annotations."""

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from alt_common.entry import run, setup_logging
+from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run, setup_logging
 from alt_common.errors import NOTHING_WRITTEN, Failed, Interrupted
 
 from .errors import ModelError
@@ -25,12 +25,6 @@ predict_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, 
 export_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 out, err = Console(), Console(stderr=True)
 SKIPPED_NAMED = 5  # unreadable videos named in the final line
-
-
-def _device(name: str):
-    from alt_common.device import auto_device, resolve_device
-
-    return resolve_device(auto_device() if name == "auto" else name)
 
 
 def _show(p) -> None:
@@ -49,7 +43,9 @@ def _skipped(skipped: list[str], total: int, where: str) -> str:
     return f"{len(skipped)} of {total} videos could not be read and were skipped ({named}; see the warnings above); {where}"
 
 
-@predict_app.command(no_args_is_help=True)
+@predict_app.command(no_args_is_help=True, epilog=examples(
+    "alt-predict clip.mp4 --checkpoint runs/tiny_cpu/best.pt -l my_labels.txt --entities",
+    "alt-predict videos/ --pretrained alt-tiny/ -o preds.jsonl"))
 def predict(
     source: Annotated[Path, typer.Argument(metavar="VIDEO|FOLDER|LIST", help="A video, a folder of videos (searched recursively), "
                                            "or a list file (.txt/.csv: a path per line, or a 'path' column).")],
@@ -63,29 +59,35 @@ def predict(
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Labels reported per video.")] = 5,
     views: Annotated[str, typer.Option(help="Temporal clips x spatial crops (crops: 1 or 3).")] = "1x1",
     entities: Annotated[bool, typer.Option("--entities", help="Also report the corpus entities each video's regions aligned to.")] = False,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="preds.jsonl (a JSON line per video) or preds.csv, written as it "
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="preds.jsonl (a JSON line per video) or preds.csv, written as it "
                                                      "goes (default: print).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Videos per forward pass.")] = 8,
     workers: Annotated[int, typer.Option(min=0, help="DataLoader worker processes.")] = min(4, os.cpu_count() or 1),
-    device: Annotated[str, typer.Option(help="auto (a GPU where there is one, else the CPU), cpu, cuda, cuda:N.")] = "auto",
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    version: VersionOption = None,
 ) -> None:
     """The top-k labels of each video, with probabilities, and with --entities the corpus entities its regions aligned
     to: with a trained ALT, or CLIP zero-shot with --corpus alone."""
     from alt_common.io import check_output_file
     from alt_common.labels import read_labels
 
-    from .evaluate import parse_views
+    from .cli import check_found
     from .guard import check_model_source
+
+    # everything is checked before any work: the model flags, options, inputs, labels, the output file
+    model = check_model_source(checkpoint, pretrained, required=False)
+    if not source.exists():  # a missing file is said before torch loads (3 s)
+        raise ModelError(f"{source}: not found; pass a video file, a folder of videos or a list file (.txt/.csv)")
+    check_found(checkpoint)
+    from .evaluate import parse_views
     from .hub import FILES
     from .predict import PredictionWriter, check_entities, check_out_suffix, class_embeddings, collect_videos, load_predictor
     from .predict import predict as run_predictions
 
-    # everything is checked before any work: the model flags, options, inputs, labels, the output file
-    model = check_model_source(checkpoint, pretrained, required=False)
     if model is None and not labels:
         raise ModelError("CLIP zero-shot (no --checkpoint or --pretrained) needs --labels FILE: the labels to choose from")
     clips_crops = parse_views(views)
-    run_on = _device(device)
+    run_on = pick_device(device)
     videos = collect_videos(source)
     names = read_labels(labels)[0] if labels else None
     if out_file is not None:
@@ -137,17 +139,23 @@ def predict(
         out.print(f"{len(videos)} video{'s' * (len(videos) != 1)}: predictions in {out_file}", highlight=False, markup=False, soft_wrap=True)
 
 
-@export_app.command(no_args_is_help=True)
+@export_app.command(no_args_is_help=True, epilog=examples(
+    "alt-export runs/tiny_cpu/best.pt alt-tiny/",
+    "alt-export runs/k400/best.pt k400-model/ --corpus k400_corpus.pt"))
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="A last.pt or best.pt written by alt-train (ALT or X-CLIP).")],
+    checkpoint: Annotated[Path, typer.Argument(metavar="CHECKPOINT", help="A last.pt or best.pt written by alt-train (ALT or X-CLIP).")],
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="The model folder to write (a new folder, or one alt-export wrote).")],
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt the model was trained with (default: the one the checkpoint names).")] = None,
+    version: VersionOption = None,
 ) -> None:
     """Turn an alt-train checkpoint into a self-contained model folder to share: config.json, model.safetensors,
     corpus.safetensors and clip.safetensors (CLIP's frozen text tower, so any labels work), loaded with no pickle, no
     download and no other file by alt-predict/alt-eval --pretrained DIR, or alt_model.hub.from_pretrained, wherever the
     folder is moved; run it where the checkpoint's corpus.pt and CLIP weights are. An X-CLIP run is written in Hugging
     Face's X-CLIP layout, which transformers' XCLIPModel.from_pretrained loads too."""
+    from .cli import check_found
+
+    check_found(checkpoint)  # before torch loads (3 s)
     from .hub import check_export_folder, export_checkpoint
 
     check_export_folder(folder, [checkpoint, corpus])

@@ -9,22 +9,24 @@
   (`alt_common.clip.save_random_weights`), so every command run with it says its results are not meaningful;
 - `corpus.pt`: a DESIGN §5 bundle of a few colour, shape and motion entities embedded with it.
 An --out that already holds any of these is refused unless --force is given. The tests use the same functions;
-`configs/tiny_cpu.yaml` trains on the result.
+`configs/tiny_cpu.yaml` trains on the result. numpy, torch and open_clip load inside the functions that use them:
+`--help`, `--version` and a refused --out answer at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 
-from alt_common.device import resolve_device
-from alt_common.entry import run
+from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run
 from alt_common.errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TINY_MODEL = "alt-tiny-vit"
 WRITES = ("videos", "labels.txt", "train.csv", "val.csv", "clip.pt", "corpus.pt")  # what alt-synthetic writes under --out
@@ -58,6 +60,8 @@ ENTITIES = (  # (unit, description, category)
 
 def render(cls: SyntheticClass, frames: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """uint8 RGB frames [frames, size, size, 3] of one video of `cls`."""
+    import numpy as np
+
     side = size // 3
     yy, xx = np.mgrid[0:size, 0:size]
     speed = rng.uniform(0.5, 1.0) * (size - side) / frames
@@ -103,6 +107,8 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 8, codec: str = "mpeg
 def write_videos(out: str | Path, train_per_class: int = 8, val_per_class: int = 4, frames: int = 16,
                  size: int = 64, seed: int = 0, classes: tuple[SyntheticClass, ...] = CLASSES) -> Path:
     """Videos, labels.txt, train.csv and val.csv under `out`; returns `out`."""
+    import numpy as np
+
     out = Path(out)
     rng = np.random.default_rng(seed)
     (out / "videos").mkdir(parents=True, exist_ok=True)
@@ -143,21 +149,22 @@ def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0, d
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
-@app.command()
+@app.command(epilog=examples("alt-synthetic -o synthetic", "alt-synthetic -o synthetic_big --train-per-class 32 --frames 32 --seed 1"))
 def synthetic(
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("synthetic"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("synthetic"),
     train_per_class: Annotated[int, typer.Option(min=1, help="Training videos per class.")] = 8,
     val_per_class: Annotated[int, typer.Option(min=1, help="Validation videos per class.")] = 4,
     frames: Annotated[int, typer.Option(min=1, help="Frames per video.")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of the videos and of the tiny CLIP's random weights.")] = 0,
-    device: Annotated[str, typer.Option(help="Where the tiny CLIP embeds the corpus: cpu, cuda, cuda:1, ...")] = "cpu",
+    device: Annotated[str, typer.Option(help=f"Where the tiny CLIP embeds the corpus: {DEVICE_HELP}")] = "auto",
     force: Annotated[bool, typer.Option("--force", help="Overwrite a task already in --out.")] = False,
+    version: VersionOption = None,
 ) -> None:
     """Write the synthetic video task and a tiny corpus.pt (see the module docstring)."""
-    resolve_device(device)
     check_out(out_dir, force)
+    run_on = str(pick_device(device))  # loads torch
     write_videos(out_dir, train_per_class, val_per_class, frames, seed=seed)
-    write_tiny_corpus(out_dir, seed=seed, device=device)
+    write_tiny_corpus(out_dir, seed=seed, device=run_on)
     Console().print(f"wrote {out_dir}/: videos/, labels.txt, train.csv, val.csv, clip.pt (random weights: a test model, "
                     "its predictions mean nothing), corpus.pt", highlight=False, markup=False, soft_wrap=True)
 

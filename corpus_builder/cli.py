@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alt_common.entry import run, setup_logging
+from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run, setup_logging
 from alt_common.io import check_output_file
 from alt_common.errors import Failed
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    epilog=examples("corpus build -l labels.txt -o corpus.parquet", "corpus embed corpus.parquet -o corpus.pt"),
 )
 err = Console(stderr=True)
 out = Console()
@@ -43,6 +45,10 @@ class Backend(str, Enum):
     local = "local"
 
 
+@app.callback()
+def corpus(version: VersionOption = None) -> None:
+    """Build a corpus of visual entities from action labels (ALT, supplementary B)."""
+
 
 def summary_table(df, title: str) -> Table:
     """Entities per category, with an example unit of each."""
@@ -55,7 +61,46 @@ def summary_table(df, title: str) -> Table:
     return table
 
 
-@app.command()
+def _fields(pairs: list[list[tuple[str, str]]]) -> list[list[str]]:
+    """Per row, `name value` fields padded to the widest value of their column, so that the rows' fields line up."""
+    widths = [max(len(row[i][1]) for row in pairs) for i in range(len(pairs[0]))] if pairs else []
+    return [[f"{name} {value:<{width}}" for (name, value), width in zip(row, widths)] for row in pairs]
+
+
+def _pack(head: str, fields: list[str], width: int) -> list[str]:
+    """`head` then the fields, two spaces apart, on as many lines as `width` needs (continued under the first field)."""
+    lines, line = [], head
+    for field in fields:
+        if line != head and len(line) + 2 + len(field.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = " " * len(head)
+        line += ("" if line.strip() == "" or line == head else "  ") + field
+    return [*lines, line.rstrip()]
+
+
+def sense_blocks(e, lexnames: list[str], auto: str, width: int) -> list[str]:
+    """`corpus explain`'s candidates, one block each, at most `width` columns: the sense and its lexname, the
+    description wrapped below, then the evidence and every method's score (`*`: that method's choice), each field
+    in the same column from block to block."""
+    item = e.item
+    evidence = _fields([[("overlap", str(ev.overlap)), ("gloss", str(ev.gloss_overlap)), ("prior", f"{ev.prior:.3f}"),
+                         ("visual", "yes" if ev.visual else "no"), ("cosine", "-" if ev.cosine is None else f"{ev.cosine:.3f}")]
+                        for ev in e.evidence])
+    scores = _fields([[(m, f"{s[i]:.3f}{' *' if e.chosen[m] == i else ''}") for m, s in e.scores.items()]
+                      for i in range(len(item.candidates))])
+    indent = "    "
+    lines = []
+    for i, cand in enumerate(item.candidates):
+        head = f"#{i} {cand.sense or '(no WordNet sense)'}" + (f" ({lexnames[i]})" if lexnames[i] else "")
+        head += "  <- --wsd auto" if e.chosen.get(auto) == i else ""
+        lines += ["", *textwrap.wrap(head, width, subsequent_indent=indent)]
+        lines += textwrap.wrap(cand.description, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+        lines += _pack(f"{indent}evidence: ", evidence[i], width) + _pack(f"{indent}scores:   ", scores[i], width)
+    return lines
+
+
+@app.command(epilog=examples("corpus build -l data/labels/demo_actions.txt -o corpus.parquet --no-llm",
+                             "corpus build -l labels.txt --llm-base-url http://127.0.0.1:8080/v1 --llm-model qwen2.5"))
 def build(
     ctx: typer.Context,
     labels: Annotated[list[Path], typer.Option("--labels", "-l", help="Label file (.txt, or .csv with a 'name' column); repeatable.")],
@@ -79,15 +124,12 @@ def build(
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
     body_parts: Annotated[bool, typer.Option(help="Add the default body parts.")] = True,
     related: Annotated[Optional[bool], typer.Option("--related/--no-related", help="Add the things WordNet relates to each label's senses (gloss nouns, derived agents and instruments, visible parts); default: only without an LLM.", show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
+    device: Annotated[str, typer.Option(help=f"Where the T5 word-sense model runs: {DEVICE_HELP}")] = "auto",
     label_entities: Annotated[bool, typer.Option("--label-entities", help="Collect each label itself as one motion entity, nothing else: no POS, WordNet, LLM, body parts or related things (ALT supplementary A, for Something-Something V2's 'action on something' labels).")] = False,
 ) -> None:
     """Build corpus.parquet from action labels."""
-    from alt_common.device import resolve_device
     from alt_common.labels import read_labels
 
-    from .build import build_corpus
-    from .corpus import write_corpus
     from .llm import LLM, MAX_ANSWER_CHARS, LLMConfig, check_base_url
     from .prompts import PROMPTS_DIR, load_prompts
 
@@ -107,8 +149,8 @@ def build(
                           "--llm-cache")
     if llm_base_url and not no_llm:
         check_base_url(llm_base_url)
-    run_on = str(resolve_device(device))
-    names, files = read_labels(labels)
+    names, files = read_labels(labels)  # before torch loads: a missing label file is said at once
+    run_on = str(pick_device(device))
     llm = prompts = weights = None
     if llm_backend is Backend.local and not no_llm:
         from .local_llm import local_server, resolve_gguf
@@ -137,6 +179,9 @@ def build(
         llm = ctx.with_resource(LLM(config, cache_path))  # closed when the command ends: the cache is then one file
     elif not no_llm and not label_entities:
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
+    from .build import build_corpus
+    from .corpus import write_corpus
+
     df = build_corpus(
         names, llm, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
         show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model, device=run_on, related=related,
@@ -162,7 +207,8 @@ def build(
                   f"{s.prompt_tokens + s.completion_tokens} tokens, {len(failures)} failed", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=examples("corpus embed corpus.parquet -o corpus.pt",
+                             "corpus embed corpus.parquet -o corpus_b32.pt --model ViT-B/32 --device cuda"))
 def embed(
     corpus: Annotated[Path, typer.Argument(metavar="CORPUS.PARQUET", help="The corpus.parquet to embed.")] = Path("corpus.parquet"),
     model: Annotated[str, typer.Option(help="open_clip name (ViT-B-16) or OpenAI name (ViT-B/16).")] = "ViT-B/16",
@@ -170,15 +216,13 @@ def embed(
     template: Annotated[str, typer.Option(help="Text embedded per entity; fields {unit}, {description}, {category}.")] = "{unit}: {description}",
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Output corpus.pt (the .embeddings.parquet goes beside it).")] = Path("corpus.pt"),
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 256,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1, ...")] = "cpu",
+    device: Annotated[str, typer.Option(help=f"Where CLIP's text encoder runs: {DEVICE_HELP}")] = "auto",
     exact_padding: Annotated[bool, typer.Option(help="Use open_clip's padded encode_text (for checks; slower).")] = False,
 ) -> None:
     """Embed corpus.parquet with CLIP's text encoder into corpus.pt and corpus.embeddings.parquet."""
-    from alt_common.device import resolve_device
-
     from .embed import check_template, embed_file, embeddings_path
 
-    resolve_device(device)
+    device = str(pick_device(device))
     check_template(template)
     inputs = [corpus, *([Path(pretrained)] if Path(pretrained).is_file() else [])]
     check_output_file(out_path, inputs)
@@ -204,24 +248,20 @@ def embed(
                   soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=examples('corpus explain bat --label "playing cricket"',
+                             'corpus explain puck --label "playing ice hockey" corpus.parquet'))
 def explain(
-    unit: Annotated[str, typer.Argument(help="The unit whose sense to explain: bat, pool, ice skate.")],
+    unit: Annotated[str, typer.Argument(metavar="UNIT", help="The unit whose sense to explain: bat, pool, ice skate.")],
     label: Annotated[str, typer.Option("--label", help="The action label the unit comes from (a label, not a file).")],
     t5_model: Annotated[Optional[str], typer.Option(help=f"Also score with this T5 word-sense model (folder or hub name, public: {PUBLIC_T5_MODEL}).")] = None,
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path (default: en_core_web_sm).")] = None,
-    device: Annotated[str, typer.Option(help="Where the T5 word-sense model runs: cpu, cuda, cuda:N.")] = "cpu",
-    corpus: Annotated[Optional[Path], typer.Argument(metavar="[CORPUS.PARQUET]", help="A built corpus.parquet: also show its entities of UNIT for LABEL (sense, category, sources) and the LLM items its build dropped for LABEL.")] = None,
+    device: Annotated[str, typer.Option(help=f"Where the T5 word-sense model runs: {DEVICE_HELP}")] = "auto",
+    corpus: Annotated[Optional[Path], typer.Argument(metavar="CORPUS.PARQUET", help="A built corpus.parquet: also show its entities of UNIT for LABEL (sense, category, sources) and the LLM items its build dropped for LABEL.")] = None,
 ) -> None:
     """Show every candidate sense of UNIT in LABEL, the evidence for each and every method's score."""
-    from alt_common.device import resolve_device
     from alt_common.labels import normalize_label
 
     from .corpus import read_corpus
-    from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS
-    from .resources import load_spacy, wordnet
-    from .wsd_eval import explain as explain_unit
-    from .wsd_methods import all_methods, resolve_method
 
     dropped = entities = None
     if corpus is not None:
@@ -233,35 +273,40 @@ def explain(
         dropped = [d for d in (recorded if isinstance(recorded, list) else [])
                    if isinstance(d, dict) and d.get("label") == wanted and {"item", "reason"} <= d.keys()]
 
-    run_on = str(resolve_device(device))
+    from .disambiguate import EMBEDDING_WEIGHTS, LESK_WEIGHTS  # torch, spaCy and WordNet: after the corpus is read
+    from .resources import load_spacy, wordnet
+    from .wsd_eval import explain as explain_unit
+    from .wsd_methods import all_methods, resolve_method
+
+    run_on = str(pick_device(device))
     auto = resolve_method("auto", t5_model, run_on)
     e = explain_unit(label, unit, load_spacy(spacy_model), all_methods(t5_model, run_on))
     item = e.item
     kind = "the label's motion unit" if item.context.motion else f"{item.unit.kind} unit"
     where = "" if e.extracted else " (extraction does not find it in this label: scored as a plain noun)"
-    table = Table(title=f"{item.unit.text!r} in {item.label!r}: {kind}{where}")
-    for column in ("#", "sense", "lexname", "description", "overlap", "gloss", "prior", "visual", "cosine", *e.scores):
-        table.add_column(column, overflow="fold", justify="left" if column in ("sense", "lexname", "description") else "right")
-    for i, (cand, ev) in enumerate(zip(item.candidates, e.evidence)):
-        lexname = wordnet().synset(cand.sense).lexname() if cand.sense else ""
-        marks = [f"{s[i]:.3f}{' *' if e.chosen[m] == i else ''}" for m, s in e.scores.items()]
-        cosine = "" if ev.cosine is None else f"{ev.cosine:.3f}"
-        table.add_row(str(i), cand.sense or "", lexname, cand.description, str(ev.overlap), str(ev.gloss_overlap),
-                      f"{ev.prior:.3f}", "yes" if ev.visual else "", cosine, *marks)
-    out.print(table)
-    out.print(f"context: {', '.join([item.label, *item.context.siblings])}; * marks each method's choice; "
-              f"--wsd auto uses {auto.name} here. lesk = overlap + {LESK_WEIGHTS.prior}·prior + {LESK_WEIGHTS.visual}·visual + "
-              f"{LESK_WEIGHTS.gloss}·gloss; lesk-embedding = overlap + {EMBEDDING_WEIGHTS.prior}·prior + "
-              f"{EMBEDDING_WEIGHTS.visual}·visual + {EMBEDDING_WEIGHTS.gloss}·gloss + {EMBEDDING_WEIGHTS.cosine}·cosine",
-              highlight=False, soft_wrap=True)
+    lexnames = [wordnet().synset(cand.sense).lexname() if cand.sense else "" for cand in item.candidates]
+    width = max(out.width, 40)
+    paragraphs = [
+        f"{item.unit.text!r} in {item.label!r}: {kind}{where}",
+        *sense_blocks(e, lexnames, auto.name, width), "",
+        f"context: {', '.join([item.label, *item.context.siblings])}; * marks each method's choice; --wsd auto uses "
+        f"{auto.name} here.",
+        f"lesk = overlap + {LESK_WEIGHTS.prior}·prior + {LESK_WEIGHTS.visual}·visual + {LESK_WEIGHTS.gloss}·gloss; "
+        f"lesk-embedding = overlap + {EMBEDDING_WEIGHTS.prior}·prior + {EMBEDDING_WEIGHTS.visual}·visual + "
+        f"{EMBEDDING_WEIGHTS.gloss}·gloss + {EMBEDDING_WEIGHTS.cosine}·cosine",
+    ]
     if entities is not None:
-        out.print(f"{corpus}'s entities {unit!r} for {label!r}: " + ("; ".join(entities) or "none"), highlight=False, soft_wrap=True)
+        paragraphs.append(f"{corpus}'s entities {unit!r} for {label!r}: " + ("; ".join(entities) or "none"))
     if dropped is not None:
-        out.print(f"LLM items {corpus} dropped for {label!r}: " + ("; ".join(f"{d['item']} ({d['reason']})" for d in dropped) or "none"),
-                  highlight=False, soft_wrap=True)
+        paragraphs.append(f"LLM items {corpus} dropped for {label!r}: "
+                          + ("; ".join(f"{d['item']} ({d['reason']})" for d in dropped) or "none"))
+    for paragraph in paragraphs:  # wrapped here, to the terminal's width; printed as they are (no markup)
+        for line in textwrap.wrap(paragraph, width, subsequent_indent="  ", break_on_hyphens=False) or [""]:
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=examples("corpus report corpus.parquet -o report.html",
+                             "corpus report corpus.parquet --corpus corpus.pt -o report.html"))
 def report(
     corpus: Annotated[Path, typer.Argument(metavar="CORPUS.PARQUET", help="The corpus.parquet to report on.")] = Path("corpus.parquet"),
     embeddings: Annotated[Optional[Path], typer.Option("--corpus", metavar="CORPUS.PT", help="Its corpus.pt (from 'corpus embed'): near-duplicates and a map.")] = None,
@@ -284,7 +329,7 @@ def report(
               highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=examples("corpus doctor", "corpus doctor --quiet && echo ready"))
 def doctor(
     spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline name or path to check.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code.")] = False,
