@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-REDUCE_ORDERS = ("mlp-mean", "sum-mlp")  # Eq. 6: MLP per token then the weighted mean (default), or as written
+from .choices import REDUCE_ORDERS
 
 
 def mlp(dim: int, hidden: int | None = None, out: int | None = None) -> nn.Sequential:

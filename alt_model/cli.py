@@ -59,10 +59,8 @@ def train(
 ) -> None:
     """Train ALT on a video list (paper Sec. 3.3, supplementary A); writes config.yaml, log.jsonl, last.pt and
     best.pt to the run folder."""
-    from .checkpoint import load_checkpoint
     from .config import load_config, packaged_configs, parse_overrides, resolve_config
     from .guard import check_out_folder
-    from .train import train as run_training
 
     if list_configs:
         _list_configs(packaged_configs())
@@ -79,6 +77,8 @@ def train(
     _check_device(device)
     checkpoint = None
     if resume:
+        from .checkpoint import load_checkpoint
+
         checkpoint = Path(cfg.out) / "last.pt"
         if not checkpoint.exists():
             raise ModelError(f"{checkpoint}: no run to resume there (no last.pt); pass --out RUN, the folder of the run to continue")
@@ -88,6 +88,9 @@ def train(
             corpus = _run_corpus(state, checkpoint)
     check_out_folder(cfg.out, "--out", inputs=[corpus, config_file, cfg.data.labels, cfg.data.train_list, cfg.data.val_list, cfg.train.init],
                      writes=["config.yaml", "log.jsonl", "last.pt", "best.pt"])
+    _check_inputs(Path(corpus), cfg.data.labels)
+    from .train import train as run_training
+
     try:
         result = run_training(cfg, corpus, checkpoint, device)
     except KeyboardInterrupt:
@@ -118,6 +121,16 @@ def _run_corpus(state: dict, checkpoint: Path) -> Path:
         raise ModelError(f"{corpus}: the corpus the run trained with ({checkpoint} records it) is no longer there; "
                          "pass --corpus CORPUS.pt (the same corpus, moved)")
     return corpus
+
+
+def _check_inputs(corpus: Path, labels: str | None) -> None:
+    """The corpus and the label file, checked before torch loads (3 s): their errors are alt-train's own, at once."""
+    from alt_common.labels import read_labels
+
+    if not corpus.is_file():
+        raise ModelError(f"{corpus}: corpus.pt not found; make it with 'corpus embed CORPUS.parquet --out {corpus}'")
+    if labels:
+        read_labels([labels])
 
 
 def check_found(checkpoint: Path | None) -> None:

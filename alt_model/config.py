@@ -24,14 +24,11 @@ from typing import Any
 
 import yaml
 
-from .data import NORMS, SCALES
+from .choices import (ADAPTER_WIDTHS, ADAPTERS, ALIGNER_SCALES, ARCHS, CLS_LAYER, DEFAULT_R, FREEZE, HEADS, LOGIT_SCALES, NORMS,
+                      PRECISIONS, QUERIES, REDUCE_ORDERS, REGION_LAYER, SCALES)
 from .decode import check_backend
-from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER
 from .errors import ModelError
 from .guard import MiB, read_text
-from .model import ADAPTER_WIDTHS, ADAPTERS, ALIGNER_SCALES, ARCHS, FREEZE, HEADS, QUERIES, REDUCE_ORDERS
-from .precision import PRECISIONS
-from .xclip import LOGIT_SCALES
 
 # train.schedule: warm-up then a cosine to each group's min_lr_ratio (ALT's), or timm's CosineLRScheduler as X-CLIP runs it
 SCHEDULES = ("warmup-cosine", "timm-cosine")

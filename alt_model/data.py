@@ -46,19 +46,18 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from alt_common.labels import content_lines, csv_header, csv_records, normalize_label
 
+from .choices import NORMS, SCALES
 from .decode import installed, read_clips, read_frames, resolve_backend
 from .errors import ModelError
 from .guard import MiB, read_text
 
 log = logging.getLogger(__name__)
 LIST_LIMIT = 256 * MiB  # Kinetics-700's training list is about 40 MB
-SCALES = (1.0, 0.875, 0.75, 0.66)  # MultiScaleCrop (X-CLIP, TSN)
 RESIZE_RATIO = 256 / 224  # shorter side before cropping, relative to the input size (X-CLIP)
 # mmaction's MultiScaleCrop as X-CLIP runs it (num_fixed_crops 5): the fixed positions in quarter steps of the free space
 # (x, y), the corners and the centre
 CROP_POSITIONS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2))
 SNAP = 3  # MultiScaleCrop: a crop side less than SNAP pixels from the input size becomes the input size
-NORMS = ("tower", "imagenet")  # model.norm: the tower's own mean and std (CLIP's), or ImageNet's (X-CLIP's img_norm_cfg)
 
 # with decode.py's entry points, read_frames and read_clips (and BACKENDS, below): frames are read through this module
 __all__ = [

@@ -30,12 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .choices import AUTO_ORDER, BACKEND_CHOICES as CHOICES, BACKENDS as NAMES
 from .errors import ModelError
 
-NAMES = ("pyav", "decord", "torchcodec")
 TIMED_FORMATS = {"mp4", "mov", "matroska", "webm", "mpegts"}  # containers whose packets carry presentation times (FFmpeg's names)
-AUTO_ORDER = ("pyav", "torchcodec", "decord")  # fastest first: see benchmarks/data.py and the README
-CHOICES = ("auto", *NAMES)
 INSTALL = {
     "decord": "pip install 'alt-toolkit[fast-video]' (decord 0.6.0: x86-64 Linux wheels only)",
     "torchcodec": "pip install 'alt-toolkit[fast-video]' (torchcodec built for this torch) and FFmpeg's shared libraries "

@@ -30,11 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from .choices import CLS_LAYER, DEFAULT_R, REGION_LAYER
 from .errors import ModelError
 from .tome import bipartite_matching, max_merges, merge_assignment, merge_tokens, source_map
-
-DEFAULT_R = 8  # tokens merged per block: the paper's default (supplementary C.5)
-CLS_LAYER, REGION_LAYER = -1, -2  # blocks the class embedding and the regions of E (Eq. 3) are taken after
 
 
 @dataclass

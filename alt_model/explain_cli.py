@@ -24,6 +24,7 @@ from rich.table import Table
 
 from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run, setup_logging
 
+from .choices import DEFAULT_R
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 out, err = Console(), Console(stderr=True)
-DEFAULT_R = 8  # alt_model.encoder.DEFAULT_R, the paper's, for --r's help: encoder loads torch (test_cli_vocabulary checks they agree)
 
 
 @app.command(no_args_is_help=True, epilog=examples(

@@ -38,17 +38,10 @@ from alt_common.bundle import CorpusBundle
 
 from .adapter import REDUCE_ORDERS, TokenReducer, VideoAdapter
 from .aligner import EntityAligner
+from .choices import ADAPTER_WIDTHS, ADAPTERS, ALIGNER_SCALES, ARCHS, FREEZE, HEADS, QUERIES
 from .encoder import CLS_LAYER, DEFAULT_R, REGION_LAYER, EncoderOutput, RegionAwareEncoder
 from .errors import ModelError
 from .text_head import LinearHead, TextHead
-
-ARCHS = ("alt", "xclip")  # model.arch: this module's ALT, or the X-CLIP baseline (xclip.py)
-QUERIES = ("corpus", "action-names", "learnable")
-ALIGNER_SCALES = ("clip", "learned", "none")  # the cosines' scale before Eq. 4's noise: CLIP's logit scale, learned from it, or 1
-ADAPTER_WIDTHS = ("vision", "joint")  # the adapter's channels: the image tower's (Table 1's size) or the joint space's
-ADAPTERS = ("alt", "self-attention")  # Eq. 7-8's adapter, or Table 5a's self-attention layers over Ê
-HEADS = ("text", "linear")  # Eq. 10's cosine logits against the labels' text, or Table 8's linear probe
-FREEZE = ("none", "encoder", "all-but-head")  # what training leaves fixed: nothing, the image encoder (Table 6a), all but the head (Table 8)
 
 
 @dataclass

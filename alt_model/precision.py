@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from .choices import PRECISIONS
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

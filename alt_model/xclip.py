@@ -33,15 +33,14 @@ from open_clip.transformer import LayerNorm, QuickGELU, Transformer
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from .choices import LOGIT_SCALES, XCLIP_FREEZE as FREEZE
 from .encoder import embed_patches, project
 from .errors import ModelError
 from .model import ALTOutput
 from .text_head import TextHead
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"quick_gelu": QuickGELU, "gelu": nn.GELU}  # of the MIT and the prompts
-FREEZE = ("none", "encoder")  # what training leaves fixed: nothing, or CLIP's image tower (Table 7's frozen visual branch)
 NEW_MODULES = ("encoder.messages.", "mit.", "prompts.")  # parameter-name prefixes of what X-CLIP adds to CLIP
-LOGIT_SCALES = ("frozen", "learned")  # the logit scale in training: CLIP's, fixed (X-CLIP's FIX_TEXT), or learned
 
 
 @dataclass

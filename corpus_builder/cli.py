@@ -220,6 +220,9 @@ def embed(
     exact_padding: Annotated[bool, typer.Option(help="Use open_clip's padded encode_text (for checks; slower).")] = False,
 ) -> None:
     """Embed corpus.parquet with CLIP's text encoder into corpus.pt and corpus.embeddings.parquet."""
+    from .corpus import require_corpus_file
+
+    require_corpus_file(corpus)
     from .embed import check_template, embed_file, embeddings_path
 
     device = str(pick_device(device))

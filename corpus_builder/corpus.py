@@ -50,10 +50,17 @@ def write_corpus(df: pd.DataFrame, path: str | Path, manifest: dict[str, Any] | 
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
-def read_corpus(path: str | Path) -> pd.DataFrame:
-    """Read and validate a corpus.parquet; its manifest is in `df.attrs["manifest"]`."""
+def require_corpus_file(path: str | Path) -> None:
+    """One line, before anything heavy loads, when `path` is not a file a corpus could be in."""
     if Path(path).is_dir():
         raise CorpusError(f"{path}: is a folder, not a corpus; pass a corpus.parquet")
+    if not Path(path).exists():
+        raise CorpusError(f"{path}: corpus not found; build one with 'corpus build'")
+
+
+def read_corpus(path: str | Path) -> pd.DataFrame:
+    """Read and validate a corpus.parquet; its manifest is in `df.attrs["manifest"]`."""
+    require_corpus_file(path)
     try:
         table = pq.read_table(path)
     except FileNotFoundError:

@@ -113,9 +113,6 @@ print(codes, sorted(set(sys.modules) & {{'torch', 'open_clip'}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[0, 0, 2, 2, 0, 2, 2, 2, 2, 2, 2, 0] []", done.stdout + done.stderr
-    from alt_model.encoder import DEFAULT_R
-
-    assert explain_cli.DEFAULT_R == DEFAULT_R  # --r's help names it without importing the encoder (torch)
 
 
 def test_corpus_explain_fits_100_columns(run_main, monkeypatch, nlp):
