@@ -305,6 +305,24 @@ def clip_preprocess(clip: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in get_model_preprocess_cfg(clip).items()}
 
 
+def unloaded_clip(name: str, **kwargs: Any) -> torch.nn.Module:
+    """open_clip's `name` with no weights loaded, without open_clip's "initialized randomly" log line: the caller loads
+    the weights, or says itself that they are random."""
+    import logging
+
+    import open_clip
+
+    def no_random_init_warning(record: logging.LogRecord) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(no_random_init_warning)
+    try:
+        return open_clip.create_model(name, pretrained=None, **kwargs)
+    finally:
+        root.removeFilter(no_random_init_warning)
+
+
 def clip_from_state(model: str, state: dict[str, torch.Tensor], *, activation: str, preprocess: dict[str, Any] | None = None,
                     provenance: dict[str, Any] | None = None, device: str = "cpu", source: str = "the CLIP weights",
                     fix: str = "pass the weights of this model") -> tuple[Any, Any, dict[str, Any]]:
@@ -312,24 +330,13 @@ def clip_from_state(model: str, state: dict[str, torch.Tensor], *, activation: s
     built with no pretrained weights (no hub, no file), running `activation` ('quick_gelu' or 'gelu'), with `state`
     (a `frozen_clip_state`) loaded and `preprocess` (a `clip_preprocess`) set; its image tower keeps random weights,
     for the caller to load. A `state` of another model is a UserError naming `source`, then `fix`."""
-    import logging
-
     import open_clip
     from open_clip.model import get_model_preprocess_cfg, set_model_preprocess_cfg
 
     if activation not in ("quick_gelu", "gelu"):
         raise UserError(f"{source}: CLIP activation {activation!r} is not 'quick_gelu' or 'gelu'; {fix}")
     name, _ = resolve_model(model)
-
-    def no_random_init_warning(record: logging.LogRecord) -> bool:  # the image tower is the caller's to load, the rest is ours
-        return "No pretrained weights loaded" not in record.getMessage()
-
-    root = logging.getLogger()
-    root.addFilter(no_random_init_warning)
-    try:
-        clip = open_clip.create_model(name, pretrained=None, device=device, force_quick_gelu=activation == "quick_gelu")
-    finally:
-        root.removeFilter(no_random_init_warning)
+    clip = unloaded_clip(name, device=device, force_quick_gelu=activation == "quick_gelu")
     built = "quick_gelu" if uses_quick_gelu(clip) else "gelu"
     if built != activation:
         raise UserError(f"{source}: recorded for a CLIP running {activation}, but open_clip's {name} runs {built}; {fix}")

@@ -126,16 +126,15 @@ def write_videos(out: str | Path, train_per_class: int = 8, val_per_class: int =
 
 def write_tiny_corpus(out: str | Path, model: str = TINY_MODEL, seed: int = 0, device: str = "cpu") -> Path:
     """clip.pt (random weights of the tiny config) and corpus.pt embedded with it under `out`; returns corpus.pt."""
-    import open_clip
     import torch
 
     from alt_common.bundle import CorpusBundle
-    from alt_common.clip import encode_texts, load_clip, resolve_model, save_random_weights
+    from alt_common.clip import encode_texts, load_clip, resolve_model, save_random_weights, unloaded_clip
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    clip = open_clip.create_model(resolve_model(model)[0], pretrained=None)
+    clip = unloaded_clip(resolve_model(model)[0])
     weights = (out / "clip.pt").resolve()
     save_random_weights(clip, weights, seed=seed, model=model, written_by="alt-synthetic")
     clip, tokenizer, provenance = load_clip(model, str(weights), device)

@@ -25,7 +25,7 @@ def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_alt_synthetic_refuses_an_existing_task_without_force(run_main, tmp_path):
+def test_alt_synthetic_refuses_an_existing_task_without_force(run_main, tmp_path, caplog):
     from alt_model.synthetic import main
 
     out = tmp_path / "s"
@@ -33,6 +33,7 @@ def test_alt_synthetic_refuses_an_existing_task_without_force(run_main, tmp_path
     code, stdout, stderr = run_main(main, "--out", out, *small)
     assert code == 0, stderr
     assert "random weights" in stdout
+    assert not [r for r in caplog.records if "initialized randomly" in r.getMessage()]  # said once, by alt-synthetic
     weights = out / "clip.pt"
     assert weights_are_random(weights)  # marked, and still open_clip's to load, with weights_only
     clip, _, provenance = load_clip("alt-tiny-vit", str(weights))
