@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from .errors import BAD_INPUT, FAILED, INTERRUPTED, NOTHING_WRITTEN, OK, Failed, Interrupted, UserError
+from .labels import printable
 
 REDELIVER_AFTER = 0.01  # seconds before a Ctrl-C a finalizer dropped is delivered again (`_keep_ctrl_c`)
 UsageError = typer.BadParameter.__base__  # click's UsageError, wherever this typer version keeps click
@@ -81,27 +82,28 @@ def run(app: typer.Typer, err: Console, out: Console) -> NoReturn:
     """Run `app` on sys.argv and exit: 0, 1 for `Failed`, 2 for user and usage errors, 130 on Ctrl-C
     (`Interrupted`'s message, else "interrupted; nothing was written": outputs are written atomically
     at the end, so a command stopped before then left nothing half-written). Messages print as written,
-    not as rich markup, so `alt-toolkit[fast-video]` or a path with brackets stays whole."""
-    command = typer.main.get_command(app)
-    _plain_usage(command)
+    not as rich markup, so `alt-toolkit[fast-video]` or a path with brackets stays whole, and with control characters
+    escaped (`labels.printable`), so a file name with a line break or a terminal escape keeps the message one line."""
     sys.unraisablehook = _keep_ctrl_c
-    try:
+    try:  # a Ctrl-C while the command is built is answered too (one while the script's modules import: exit_interrupted)
+        command = typer.main.get_command(app)
+        _plain_usage(command)
         code = command.main(standalone_mode=False)
     except UserError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"error: {printable(exc)}", highlight=False, markup=False, soft_wrap=True)
         _exit(BAD_INPUT)
     except Failed as exc:
-        err.print(f"failed: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"failed: {printable(exc)}", highlight=False, markup=False, soft_wrap=True)
         _exit(FAILED)
     except Interrupted as exc:
-        err.print(str(exc), highlight=False, markup=False, soft_wrap=True)
+        err.print(printable(exc), highlight=False, markup=False, soft_wrap=True)
         _exit(INTERRUPTED)
     except UsageError as exc:
         if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # bare command: show help
             out.print(exc.ctx.get_help(), highlight=False)
             _exit(OK)
         hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
-        err.print(f"error: {exc.format_message().rstrip('.')}{hint}", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"error: {printable(exc.format_message().rstrip('.'))}{hint}", highlight=False, markup=False, soft_wrap=True)
         _exit(BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
         code = INTERRUPTED

@@ -5,6 +5,9 @@
 user can fix); 130 interrupted (Ctrl-C; `Interrupted` says what was kept).
 """
 
+import sys
+from typing import NoReturn
+
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
 
 
@@ -21,3 +24,10 @@ class Interrupted(Exception):
 
 
 NOTHING_WRITTEN = "interrupted; nothing was written"
+
+
+def exit_interrupted() -> NoReturn:
+    """Ctrl-C while a console script's modules import, before `entry.run` runs its command: the contract's line and
+    exit 130, not a traceback (SystemExit leaves the import quietly)."""
+    sys.stderr.write(NOTHING_WRITTEN + "\n")
+    raise SystemExit(INTERRUPTED)

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import UserError
+from .errors import Failed, UserError
+
+NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}  # write errors freeing space fixes
+
+
+def check_regular(path: str | Path, what: str, fix: str) -> Path:
+    """`path` if it is a regular file (or a folder, or missing: the caller's errors); a FIFO, a device or a socket
+    is refused in one UserError, before it is opened: a FIFO would block the read forever, a device never end."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path  # not there, or not reachable: open() raises what the caller reports
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise UserError(f"{path}: {what} is {_kind(mode)}, not a regular file; {fix}")
+    return path
+
+
+def _kind(mode: int) -> str:
+    """What a file that is neither a regular file nor a folder is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "a special file"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -25,14 +53,15 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
     """Call write(tmp_path) on a temporary file beside `path`, fsync it, then rename it over `path`.
 
     The result gets the mode a plain open() would give (mkstemp makes 0600); a failure leaves
-    `path` as it was and no temporary file behind."""
+    `path` as it was and no temporary file behind, and running out of space is `Failed` naming `path` (`writing`)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        with writing(path):
+            write(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -46,19 +75,22 @@ def atomic_folder(path: str | Path, write: Callable[[Path], object]) -> None:
     """Call write(tmp_folder) on a new temporary folder beside `path`, fsync its files, then rename it to `path`:
     a reader sees the whole folder or none of it. An existing `path` is moved aside first and removed once the
     new folder is in place (the caller decides whether it may be replaced); a failure leaves `path` as it was
-    and no temporary folder behind. The folder and its files get the modes a plain mkdir and open() would give
-    (mkdtemp makes 0700, and some writers 0600)."""
+    and no temporary folder behind (running out of space is `Failed` naming `path`: `writing`). The folder and its
+    files get the modes a plain mkdir and open() would give (mkdtemp makes 0700, and some writers 0600)."""
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     aside = tmp.with_suffix(".old")  # where an existing `path` waits until the new folder is in place
     try:
-        write(tmp)
+        with writing(path):
+            write(tmp)
+            for file in tmp.rglob("*"):
+                if file.is_file():
+                    with open(file, "rb+") as f:
+                        os.fsync(f.fileno())
         umask = os.umask(0)
         os.umask(umask)
         for file in tmp.rglob("*"):
             if file.is_file():
-                with open(file, "rb+") as f:
-                    os.fsync(f.fileno())
                 os.chmod(file, 0o666 & ~umask)
         os.chmod(tmp, 0o777 & ~umask)
         if path.exists():
@@ -94,18 +126,65 @@ def link_atomic(source: Path, target: Path) -> None:
     """`target` becomes another name of `source`'s current content (a hard link, atomically; a copy where links fail)."""
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
-        os.link(source, tmp)
+        with writing(target):
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Writes to `path` (a file or a folder) inside: running out of space or over a disk quota is `Failed`, one line
+    naming `path` ("no space left on device writing PATH"), not a traceback; the caller's cleanup runs as for any error."""
+    try:
+        yield
+    except (Failed, UserError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch, safetensors and Arrow wrap the OSError in their own types
+        reason = _no_space(exc, Path(path).parent)
+        if reason is None:
+            raise
+        raise Failed(f"{reason} writing {path}") from None
+
+
+def _no_space(exc: BaseException, folder: Path) -> str | None:
+    """Why a write that raised `exc` in `folder` failed, when it ran out of room: an ENOSPC or EDQUOT OSError in its
+    chain, or its filesystem now full (torch.save's C++ writer keeps no errno); else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in NO_SPACE:
+            return NO_SPACE[seen.errno]
+        seen = seen.__cause__ or seen.__context__
+    try:
+        fs = os.statvfs(folder)
     except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+        return None
+    return NO_SPACE[errno.ENOSPC] if fs.f_blocks > 0 and fs.f_bavail == 0 else None
+
+
+def same_file(path: str | Path, other: str | Path) -> bool:
+    """Whether two paths name one file: the same path once links are resolved, or, for files that exist, the same
+    device and inode (a hard link, a bind mount)."""
+    path, other = Path(path), Path(other)
+    if path.resolve() == other.resolve():
+        return True
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
 
 
 def check_output_file(path: str | Path, inputs: Sequence[str | Path] = (), flag: str = "--out") -> Path:
-    """Refuse, before any work, an output file that is one of the command's inputs, a folder, or in a
+    """Refuse, before any work, an output file that is one of the command's inputs (`same_file`: by path, symbolic or
+    hard link), a folder, or in a
     folder that is missing or cannot be written (UserError naming `flag` and the fix)."""
     path = Path(path)
     for given in inputs:
-        if Path(given).exists() and path.exists() and path.resolve() == Path(given).resolve():
+        if Path(given).exists() and path.exists() and same_file(path, given):
             raise UserError(f"{path}: {flag} is also an input of this command and would be overwritten; choose another {flag}")
     if path.is_dir():
         raise UserError(f"{path}: is a folder; pass a file name to {flag}")

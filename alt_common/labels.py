@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .io import check_regular
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,14 @@ def strip_control(text: str, keep_lines: bool = False) -> str:
     return "".join(" " if c in "\t\n\r\v\f" else c for c in text if c in "\t\n\r\v\f" or unicodedata.category(c) not in ("Cc", "Cf"))
 
 
+def printable(text: object) -> str:
+    """`text` (a path, a message naming one) as a terminal may show it: control and format characters escaped as
+    Python writes them (a line break as \\n, ESC as \\x1b, BEL as \\x07, RLO as \\u202e), so a file name can neither
+    break a line nor drive the terminal; everything else as it is."""
+    return "".join(c if unicodedata.category(c) not in ("Cc", "Cf") else c.encode("unicode_escape").decode("ascii")
+                   for c in str(text))
+
+
 def normalize_label(raw: str) -> str:
     """`ApplyEyeMakeup` -> `apply eye makeup`; `brush_hair` -> `brush hair`; whitespace collapsed;
     control characters and terminal escape sequences removed."""
@@ -52,7 +61,8 @@ def normalize_label(raw: str) -> str:
 
 
 def _decode(path: Path) -> tuple[bytes, str]:
-    try:  # read with a cap: a device (/dev/zero), a FIFO or a huge file must not read forever
+    check_regular(path, "label file", "pass a .txt or .csv file to --labels")  # a FIFO or a device is never opened
+    try:  # read with a cap: a huge file must not be read whole
         with open(path, "rb") as f:
             data = f.read(MAX_LABEL_FILE_BYTES + 1)
     except FileNotFoundError:

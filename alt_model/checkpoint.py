@@ -19,7 +19,7 @@ import random
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -94,6 +94,13 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The learned state of an ALT model (unwrapped from DDP), without the corpus buffer."""
     model = getattr(model, "module", model)
     return {k: v for k, v in model.state_dict().items() if k != CORPUS_BUFFER}
+
+
+def planned_shapes(build: Callable[[], torch.nn.Module]) -> dict[str, tuple[int, ...]]:
+    """The shapes of the learned state (`model_state`) of the model `build` makes, built on the meta device: nothing is
+    allocated, however large a config asks the model to be (tensors `build` takes from elsewhere keep their own)."""
+    with torch.device("meta"):
+        return {name: tuple(value.shape) for name, value in model_state(build()).items()}
 
 
 def load_weights(model: ALT, state: dict[str, torch.Tensor], source: str | Path, fresh: tuple[str, ...] = (),

@@ -15,15 +15,20 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
-from rich.console import Console
-from rich.table import Table
+from alt_common.errors import NOTHING_WRITTEN, Failed, Interrupted, exit_interrupted
 
-from alt_common.entry import DEVICE_HELP, VersionOption, examples, run, setup_logging
-from alt_common.errors import NOTHING_WRITTEN, Failed, Interrupted
+try:  # Ctrl-C in the script's first 0.2 s, while these import: exit 130 in one line (entry.run answers it later)
+    import typer
+    from rich.console import Console
+    from rich.table import Table
+
+    from alt_common.entry import DEVICE_HELP, VersionOption, examples, run, setup_logging
+except KeyboardInterrupt:
+    exit_interrupted()
 
 from .errors import ModelError
 
@@ -60,7 +65,7 @@ def train(
     """Train ALT on a video list (paper Sec. 3.3, supplementary A); writes config.yaml, log.jsonl, last.pt and
     best.pt to the run folder."""
     from .config import load_config, packaged_configs, parse_overrides, resolve_config
-    from .guard import check_out_folder
+    from .guard import check_out_folder, run_lock
 
     if list_configs:
         _list_configs(packaged_configs())
@@ -91,10 +96,11 @@ def train(
     _check_inputs(Path(corpus), cfg.data.labels)
     from .train import train as run_training
 
-    try:
-        result = run_training(cfg, corpus, checkpoint, device)
-    except KeyboardInterrupt:
-        raise Interrupted(_interrupted(Path(cfg.out))) from None
+    with run_lock(cfg.out) if MAIN else nullcontext():  # rank 0 writes the run: one alt-train per folder
+        try:
+            result = run_training(cfg, corpus, checkpoint, device)
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupted(Path(cfg.out))) from None
     if MAIN:
         summary = f"{result.epochs_done} epochs, {result.steps} steps, train loss {result.train_loss:.4f}"
         if result.metrics is not None:
@@ -188,7 +194,7 @@ def evaluate(
     matrix; zero-shot splits with mean ± std; K-shot fine-tuning first with --shots.
 
     Layout of --out: metrics.json, confusion.csv [in SPLIT/ per split, + summary.json]; --shots: in {K}shot/ per K, + run/ per split."""
-    from .guard import check_model_source, check_out_folder
+    from .guard import check_model_source, check_out_folder, check_outside
 
     source = check_model_source(checkpoint, pretrained)
     check_found(checkpoint)
@@ -211,6 +217,8 @@ def evaluate(
         raise ModelError(f"--checkpoint {source}: a released model; --shots fine-tunes an alt-train checkpoint (train.init reads one)")
     beside = source.parent / "eval" if source.is_file() else Path(f"{source.resolve()}_eval")  # a model folder stays as it is
     folder = out_dir or beside
+    if source.is_dir():
+        check_outside(folder, source, "--out")
     model_files = [source] if source.is_file() else [source / name for name in FILES]
     inputs = [*model_files, corpus, config, *(val_list or []), *(labels or []), *(train_list or [])]
     check_out_folder(folder, "--out", inputs=inputs, writes=["metrics.json", "confusion.csv", "summary.json"])
@@ -257,7 +265,10 @@ def evaluate(
             if summary is not None:
                 import json
 
-                (top / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+                from alt_common.io import atomic_write
+
+                text = json.dumps(summary, indent=2) + "\n"
+                atomic_write(top / "summary.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         rows.append((prefix, names, results, summary))
     if not MAIN:
         return

@@ -209,6 +209,8 @@ def resolve_config(config: str | Path) -> Path:
                      "(alt-train --list-configs says what each is for)")
 
 
+MAX_FRAMES = 256  # frames per clip: 8-32 in every recipe; 100,000 would decode gigabytes per video
+MAX_LAYERS = 64  # blocks of one stack: ViT-G/14 has 48, ALT's adapter 4-6, X-CLIP's MIT 1 and prompts 2
 CONFIG_LIMIT = 1 * MiB  # a config is a few hundred bytes: anything larger is the wrong file
 _NULL = ("null", "none", "~", "")
 
@@ -234,7 +236,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     if origin is list:
         if isinstance(value, str):
             try:
-                value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v.strip()]
+                value = parse_yaml(value) if value.strip().startswith("[") else [v for v in value.split(",") if v.strip()]
             except yaml.YAMLError:
                 raise bad from None
         if not isinstance(value, (list, tuple)):
@@ -312,6 +314,11 @@ def check(cfg: Config) -> Config:
     for key, value in positive.items():
         if value < 1:
             raise ModelError(f"{key} must be at least 1, got {value}")
+    if cfg.model.frames > MAX_FRAMES:
+        raise ModelError(f"model.frames must be at most {MAX_FRAMES} (each clip is decoded whole into memory), got {cfg.model.frames}")
+    for key in ("adapter_depth", "mit_layers", "prompt_layers"):
+        if (getattr(cfg.model, key) or 0) > MAX_LAYERS:
+            raise ModelError(f"model.{key} must be at most {MAX_LAYERS} blocks, got {getattr(cfg.model, key)}")
     if cfg.eval.crops not in (1, 3):
         raise ModelError(f"eval.crops must be 1 or 3 (centre, or three along the longer side), got {cfg.eval.crops}")
     if cfg.train.precision not in PRECISIONS:
@@ -368,6 +375,30 @@ def check(cfg: Config) -> Config:
     return cfg
 
 
+class AliasRefused(yaml.YAMLError):
+    """A YAML alias (`*name`) where a config is read: where it stands and its name."""
+
+    def __init__(self, event: yaml.AliasEvent) -> None:
+        super().__init__(f"alias *{event.anchor}")
+        self.line, self.anchor = event.start_mark.line + 1, event.anchor
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: a config needs none, and aliases of aliases expand exponentially (a
+    kilobyte of `&a [*b, *b, ...]` lines is gigabytes of keys once flattened: the billion laughs)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """The next node, or AliasRefused where it is an alias."""
+        if self.check_event(yaml.AliasEvent):
+            raise AliasRefused(self.peek_event())
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str) -> Any:
+    """`text` as YAML, safely (no Python objects) and without aliases (`ConfigLoader`)."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader
+
+
 def read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[str, Any, str]]:
     """The (key, value, file) settings of the YAML config at `path`, those of its `inherit:` config first
     (a path relative to the file), so that the file's own settings win; ModelError names the file."""
@@ -375,13 +406,16 @@ def read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[str, Any, 
         raise ModelError(f"{path}: configs inherit in a circle ({' -> '.join(p.name for p in (*chain, path.resolve()))}); "
                          "remove one 'inherit:'")
     try:
-        tree = yaml.safe_load(read_text(path, "a config", CONFIG_LIMIT, "; pass a YAML file or a packaged config's name such as tiny_cpu")) or {}
+        tree = parse_yaml(read_text(path, "a config", CONFIG_LIMIT, "; pass a YAML file or a packaged config's name such as tiny_cpu")) or {}
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ModelError(f"{path}: config not found; pass a YAML file or a packaged config's name such as tiny_cpu") from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the config ({exc.strerror})") from None
     except RecursionError:
         raise ModelError(f"{path}: config nested too deeply; a config is a mapping of sections (model, data, aug, train, eval)") from None
+    except AliasRefused as exc:
+        raise ModelError(f"{path}:{exc.line}: a YAML alias (*{exc.anchor}); configs take no anchors and aliases, "
+                         "write the value out") from None
     except yaml.YAMLError as exc:
         raise ModelError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(tree, dict):

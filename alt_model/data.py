@@ -44,7 +44,7 @@ from torch import Tensor
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from alt_common.labels import content_lines, csv_header, csv_records, normalize_label
+from alt_common.labels import content_lines, csv_header, csv_records, normalize_label, printable
 
 from .choices import NORMS, SCALES
 from .decode import installed, read_clips, read_frames, resolve_backend
@@ -149,7 +149,7 @@ def read_video_list(path: str | Path, video_root: str | Path, labels: Sequence[s
                    f"(first: {', '.join(str(m.path) for m in missing[:3])})")
         if not skip_missing or len(missing) == len(items):
             raise ModelError(f"{message}; fix the video root, or set data.skip_missing=true to go on without them")
-        log.warning("%s; going on without them", message)
+        log.warning("%s; going on without them", printable(message))
         items = [item for item in items if item.path.is_file()]
     return items
 
@@ -291,7 +291,7 @@ class VideoDataset(Dataset):
         try:
             return self.video(index, epoch), self.items[index].label
         except ModelError as exc:
-            log.warning("skipped: %s", exc)
+            log.warning("skipped: %s", printable(exc))
             return None
 
     def video(self, index: int, epoch: int = 0) -> Tensor:

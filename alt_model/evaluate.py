@@ -32,6 +32,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from alt_common.clip import RANDOM_WEIGHTS_WARNING, runs_random_weights
+from alt_common.io import atomic_write
 
 from . import distributed
 from .data import VideoDataset, collate, read_video_list, shard, tower_norm, tower_size
@@ -79,12 +80,18 @@ class Metrics:
         return {"top1": self.top1, "top5": self.top5, "mean_class": self.mean_class, "videos": self.count, "skipped": self.failed}
 
     def write(self, folder: str | Path) -> None:
-        """metrics.json (summary and per-class accuracy) and confusion.csv (true label rows, predicted columns)."""
+        """metrics.json (summary and per-class accuracy) and confusion.csv (true label rows, predicted columns), each
+        written atomically (`atomic_write`: an old file stays whole when the disk is full)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         per_class = dict(zip(self.labels, self.per_class))
-        (folder / "metrics.json").write_text(json.dumps({**self.summary(), "per_class": per_class}, indent=2) + "\n", encoding="utf-8")
-        with open(folder / "confusion.csv", "w", newline="", encoding="utf-8") as f:
+        text = json.dumps({**self.summary(), "per_class": per_class}, indent=2) + "\n"
+        atomic_write(folder / "metrics.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write(folder / "confusion.csv", self._write_confusion)
+
+    def _write_confusion(self, path: str) -> None:
+        """confusion.csv at `path`: a row per true label, a column per predicted one."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["true \\ predicted", *self.labels])
             for label, row in zip(self.labels, self.confusion.tolist()):

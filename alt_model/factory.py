@@ -24,9 +24,10 @@ from alt_common.bundle import CorpusBundle
 from alt_common.clip import is_checkpoint_file, load_clip, resolve_model
 from alt_common.errors import UserError
 
-from .checkpoint import load_checkpoint, load_weights
+from .checkpoint import load_checkpoint, load_weights, planned_shapes
 from .config import Config, ModelConfig, load_config
 from .errors import ModelError
+from .guard import check_shapes, safetensors_shapes
 from .model import ALT
 from .text_head import load_templates
 from .xclip_official import is_official, load_official_xclip
@@ -42,12 +43,13 @@ TRAIN_MISSING_CLIP = ("this run's model.pretrained, or when unset the 'pretraine
 
 def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, device: torch.device | str = "cpu",
                  num_classes: int | None = None, clip: tuple[Any, Any, dict[str, Any]] | None = None,
-                 missing_clip: tuple[str, str] = TRAIN_MISSING_CLIP) -> ALT | XCLIP:
+                 missing_clip: tuple[str, str] = TRAIN_MISSING_CLIP, weights: tuple[Path, str] | None = None) -> ALT | XCLIP:
     """The ALT model `cfg` describes, over `bundle` (a corpus.pt or its path) and the CLIP model that embedded it;
     `num_classes`: the label set's size, which a linear head (`model.head: linear`) is built for; `clip`: that CLIP
     model already built, as `load_clip` returns it (a model folder's own, `hub.from_pretrained`), instead of loading it
     from `model.name` / `model.pretrained`; `missing_clip`: (why the model needs them, what to do), when those name a
-    CLIP weights file that is not there (`check_clip_weights`)."""
+    CLIP weights file that is not there (`check_clip_weights`); `weights`: (a safetensors file of the model's learned
+    state, the fix to name), whose shapes an ALT must have, checked on the meta device before it is built (`check_shapes`)."""
     m = cfg.model if isinstance(cfg, Config) else cfg
     source = "the corpus" if isinstance(bundle, CorpusBundle) else str(bundle)
     bundle = bundle if isinstance(bundle, CorpusBundle) else CorpusBundle.load(bundle)
@@ -68,11 +70,18 @@ def create_model(cfg: ModelConfig | Config, bundle: CorpusBundle | str | Path, d
                       prompt_alpha=m.prompt_alpha, activation=activation_of(clip.visual.transformer.resblocks[0]), logit_scale=m.logit_scale)
         model.encoder.visual.set_grad_checkpointing(m.grad_checkpointing)
         return model.to(device)
-    model = ALT(clip, bundle, m.frames, m.r, tokenizer=tokenizer, templates=templates, cls_layer=m.cls_layer, region_layer=m.region_layer,
-                adapter_width=m.adapter_width, adapter_depth=m.adapter_depth, adapter_heads=m.adapter_heads, reduce=m.reduce,
-                temperature=m.temperature, aligner_scale=m.aligner_scale, align=m.align, queries=m.queries, regions=m.regions,
-                adapter=m.adapter, temporal_conv=m.temporal_conv, self_attention=m.self_attention, head=m.head,
-                num_classes=num_classes, categories=m.categories)
+
+    def build() -> ALT:
+        return ALT(clip, bundle, m.frames, m.r, tokenizer=tokenizer, templates=templates, cls_layer=m.cls_layer,
+                   region_layer=m.region_layer, adapter_width=m.adapter_width, adapter_depth=m.adapter_depth,
+                   adapter_heads=m.adapter_heads, reduce=m.reduce, temperature=m.temperature, aligner_scale=m.aligner_scale,
+                   align=m.align, queries=m.queries, regions=m.regions, adapter=m.adapter, temporal_conv=m.temporal_conv,
+                   self_attention=m.self_attention, head=m.head, num_classes=num_classes, categories=m.categories)
+
+    if weights is not None:
+        path, fix = weights
+        check_shapes(planned_shapes(build), safetensors_shapes(path, fix), path, fix)
+    model = build()
     if m.logit_scale == "frozen":
         model.text_head.logit_scale.requires_grad_(False)
     model.encoder.visual.set_grad_checkpointing(m.grad_checkpointing)

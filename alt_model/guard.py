@@ -3,17 +3,26 @@ inputs), and text inputs read with a size limit, as UTF-8, in one-line errors.""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
+import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
-from alt_common.io import check_output_folder
+from alt_common.io import check_output_folder, check_regular, same_file
 
 from .errors import ModelError
 
 HF_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")  # a Hugging Face X-CLIP folder, as save_hf_xclip writes it
 
 MiB = 1 << 20
+RUN_LOCK = ".alt-train.lock"  # in a run folder while an alt-train writes there (`run_lock`)
+SAFETENSORS_HEADER_LIMIT = 100_000_000  # safetensors' own bound on a header
+DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4,
+               "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+HF_CONFIG_LIMIT = 16 * MiB  # X-CLIP's config.json is 10 kB; id2label of 1,000 labels adds 50 kB
 
 
 def check_out_folder(folder: str | Path, flag: str = "--out", inputs: Iterable[str | Path] = (), writes: Iterable[str] = ()) -> Path:
@@ -32,18 +41,55 @@ def check_out_folder(folder: str | Path, flag: str = "--out", inputs: Iterable[s
     if existing.exists() and not existing.is_dir():
         raise ModelError(f"{folder}: cannot create the {flag} folder: {existing} is a file; choose another {flag}")
     check_output_folder(existing, flag)  # a probe file: permissions alone do not tell (root, chattr +i, ro mounts)
-    given = {Path(p).resolve() for p in inputs if p is not None and Path(p).exists()}
+    given = [Path(p) for p in inputs if p is not None and Path(p).exists()]
     for name in writes:
-        target = (folder / name).resolve()
-        if target in given:
+        if any(same_file(folder / name, p) for p in given):
             raise ModelError(f"{folder / name}: is an input of this command and {flag} would overwrite it; choose another {flag}")
     return folder
 
 
+def check_outside(folder: str | Path, model: Path, flag: str = "--out") -> Path:
+    """Refuse an output folder that is a model folder (alt-export's, a released X-CLIP's) or lies inside it: such a
+    folder holds the model's files and nothing else, and alt-export replaces only a folder that does."""
+    folder = Path(folder)
+    if same_file(folder, model) or model.resolve() in folder.resolve().parents:
+        raise ModelError(f"{folder}: {flag} would write into the model folder {model}, which holds the model's files and nothing "
+                         f"else; choose another {flag}, or leave it out to write beside the folder")
+    return folder
+
+
+@contextmanager
+def run_lock(folder: str | Path, what: str = "alt-train") -> Iterator[Path]:
+    """Hold `folder`'s lock file (`RUN_LOCK`, an flock on an open descriptor: the system releases it when the process
+    ends, however it ends, so no lock goes stale) while a run writes there; a second run into the same folder is
+    refused in one ModelError. The folder is made if missing, and removed again (with the folders made for it) where
+    the run left nothing in it but the lock."""
+    folder = Path(folder)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ModelError(f"{folder}: another {what} is writing there (it holds {folder / RUN_LOCK}); wait for it to end, "
+                             "or choose another --out") from None
+        try:
+            yield folder
+        finally:
+            if made and [p.name for p in folder.iterdir()] == [RUN_LOCK]:  # nothing written: leave nothing behind
+                (folder / RUN_LOCK).unlink()
+                for empty in made:
+                    empty.rmdir()
+    finally:
+        os.close(fd)
+
+
 def read_text(path: str | Path, what: str, limit: int, hint: str = "") -> str:
     """A text file's content, at most `limit` bytes, as UTF-8; ModelError naming the file otherwise
-    (missing files are the caller's: FileNotFoundError and IsADirectoryError pass through)."""
-    path = Path(path)
+    (missing files are the caller's: FileNotFoundError and IsADirectoryError pass through); a FIFO or a device is
+    refused before it is opened."""
+    path = check_regular(path, what, hint.removeprefix("; ") or "pass a regular file")
     with open(path, "rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
@@ -55,21 +101,76 @@ def read_text(path: str | Path, what: str, limit: int, hint: str = "") -> str:
         raise ModelError(f"{path}: {what} is not UTF-8 text (byte {exc.start}){hint or '; pass a text file'}") from None
 
 
+def safetensors_shapes(path: str | Path, fix: str) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes a safetensors file's header declares, read without loading a tensor, the header
+    checked against the file (its length, JSON, each tensor's dtype, shape and byte range inside the file); ModelError
+    in one line naming the file and `fix` otherwise: random bytes, a pickle, a header that claims more than the file holds."""
+    path = check_regular(path, "a safetensors file", fix)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            length = int.from_bytes(f.read(8), "little")
+            if size < 8 or length > min(size - 8, SAFETENSORS_HEADER_LIMIT):
+                raise ValueError(f"its header claims {length} bytes, the file holds {max(size - 8, 0)}")
+            header = json.loads(f.read(length).decode("utf-8"))
+        return _checked_header(header, size - 8 - length)
+    except (ValueError, TypeError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise ModelError(f"{path}: not a readable safetensors file ({str(exc).splitlines()[0][:120]}); {fix}") from None
+
+
+def _checked_header(header: Any, data_bytes: int) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of a parsed safetensors header whose tensors fill byte ranges within `data_bytes`; ValueError otherwise."""
+    if not isinstance(header, dict):
+        raise ValueError("its header is not a JSON mapping")
+    shapes = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
+            raise ValueError(f"tensor {name!r} has no dtype, shape and data_offsets")
+        dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in DTYPE_BYTES or not all(isinstance(n, int) and n >= 0 for n in (*shape, begin, end)):
+            raise ValueError(f"tensor {name!r}: dtype {dtype!r}, shape {shape}, offsets {[begin, end]}")
+        if end - begin != math.prod(shape) * DTYPE_BYTES[dtype] or end > data_bytes:
+            raise ValueError(f"tensor {name!r} of shape {shape} does not fit bytes {begin}-{end} of the {data_bytes} the file holds")
+        shapes[name] = tuple(shape)
+    return shapes
+
+
+def check_shapes(planned: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], source: str | Path, fix: str) -> None:
+    """ModelError naming the tensors only one of a config's plan (`planned_shapes`) and the weights file `source` (`found`,
+    its header's shapes) has, else the first whose shapes differ: checked before the model is built."""
+    missing, unexpected = sorted(planned.keys() - found.keys()), sorted(found.keys() - planned.keys())
+    if missing or unexpected:
+        raise ModelError(f"{source}: weights do not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}); {fix}")
+    for name in sorted(planned):
+        if planned[name] != found[name]:
+            raise ModelError(f"{source}: weights do not fit this model (size mismatch for {name}: {list(found[name])} in the file, "
+                             f"{list(planned[name])} by its config); {fix}")
+
+
 def hf_labels(folder: str | Path) -> list[str]:
     """The label set an HF X-CLIP folder's config.json names (`id2label`, in id order), or none (transformers' defaults)."""
     try:
-        id2label = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("id2label") or {}
+        id2label = hf_config(folder).get("id2label") or {}
         labels = [id2label[key] for key in sorted(id2label, key=int)]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, ValueError, TypeError):
+    except (AttributeError, ValueError, TypeError):
         return []
     return [] if all(label == f"LABEL_{i}" for i, label in enumerate(labels)) else labels
 
 
 def hf_model_type(path: str | Path) -> str | None:
     """The `model_type` a Hugging Face folder's config.json names, or None where there is no readable JSON mapping."""
+    config = hf_config(path)
+    return config.get("model_type") if isinstance(config, dict) else None
+
+
+def hf_config(folder: str | Path) -> Any:
+    """The JSON of a Hugging Face folder's config.json, read with a size limit, or None where it is missing, too
+    large, not UTF-8 or not JSON; a FIFO or a device is refused (read_text's UserError, not a ModelError, passes)."""
     try:
-        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return json.loads(read_text(Path(folder) / "config.json", "config.json", HF_CONFIG_LIMIT))
+    except (OSError, ModelError, json.JSONDecodeError):
         return None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,13 @@ import torch
 from open_clip.constants import IMAGENET_MEAN, IMAGENET_STD
 from torch import Tensor, nn
 
+from .config import MAX_FRAMES, MAX_LAYERS
 from .errors import ModelError
-from .guard import hf_model_type
+from .guard import HF_CONFIG_LIMIT, check_shapes, hf_model_type, read_text, safetensors_shapes
 from .xclip import ACTIVATIONS, XCLIP
 
 log = logging.getLogger(__name__)
+HF_FIX = "pass a folder saved by XCLIPModel.save_pretrained (or alt-export)"
 
 # X-CLIP normalises frames with ImageNet's mean and std (its datasets/build.py), not CLIP's
 XCLIP_MEAN, XCLIP_STD = IMAGENET_MEAN, IMAGENET_STD
@@ -118,19 +120,67 @@ def from_hf(hf: dict[str, Tensor], names: list[str]) -> dict[str, Tensor]:
             for name, hs in wanted.items()}
 
 
-def read_hf_weights(folder: Path) -> dict[str, Tensor]:
-    """The tensors of an HF folder: model.safetensors, its shards (model.safetensors.index.json) or pytorch_model.bin."""
-    from safetensors.torch import load_file
-
+def weight_files(folder: Path) -> list[Path]:
+    """The weights files of an HF folder: model.safetensors, the shards model.safetensors.index.json names (each inside
+    the folder) or pytorch_model.bin; ModelError in one line otherwise."""
     index = folder / "model.safetensors.index.json"
     if (folder / "model.safetensors").is_file():
-        return load_file(folder / "model.safetensors")
+        return [folder / "model.safetensors"]
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        return {k: v for shard in shards for k, v in load_file(folder / shard).items()}
+        return [_shard(folder, index, name) for name in sorted(set(_weight_map(index).values()))]
     if (folder / "pytorch_model.bin").is_file():
-        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        return [folder / "pytorch_model.bin"]
     raise ModelError(f"{folder}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin; pass an HF X-CLIP folder")
+
+
+def _weight_map(index: Path) -> dict[str, Any]:
+    """The `weight_map` of a model.safetensors.index.json, read with a size limit; ModelError in one line otherwise."""
+    try:
+        weight_map = json.loads(read_text(index, "an index of shards", HF_CONFIG_LIMIT)).get("weight_map")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        weight_map = None
+    if not isinstance(weight_map, dict) or not all(isinstance(name, str) for name in weight_map.values()):
+        raise ModelError(f"{index}: no 'weight_map' of tensor names to shard files; {HF_FIX}")
+    return weight_map
+
+
+def _shard(folder: Path, index: Path, name: str) -> Path:
+    """The shard file `name` of the index in `folder`, refused where it resolves outside the folder (../, an absolute path, a link)."""
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise ModelError(f"{index}: shard {name!r} lies outside {folder}; an index names files inside its own folder; {HF_FIX}")
+    return path
+
+
+def read_hf_weights(files: list[Path]) -> dict[str, Tensor]:
+    """The tensors of an HF folder's weights files (`weight_files`): safetensors, or pytorch_model.bin with no pickled code."""
+    from safetensors.torch import load_file
+
+    if files[0].suffix == ".bin":
+        return torch.load(files[0], map_location="cpu", weights_only=True)
+    return {k: v for file in files for k, v in load_file(file).items()}
+
+
+def check_weight_shapes(model: Callable[[], XCLIP], files: list[Path]) -> None:
+    """The shapes of the model `model` builds (on the meta device: nothing allocated) against the safetensors headers of
+    `files`, before it is built: config.json asking for a tower wider or deeper than the weights is one ModelError."""
+    if files[0].suffix == ".bin":  # no header to read: from_hf checks the loaded tensors
+        return
+    with torch.device("meta"):
+        planned = hf_shapes(model())
+    found = {name: shape for file in files for name, shape in safetensors_shapes(file, HF_FIX).items() if not IGNORED.search(name)}
+    check_shapes(planned, found, files[0] if len(files) == 1 else files[0].parent, "config.json and the weights describe different "
+                 f"models; {HF_FIX}")
+
+
+def hf_shapes(model: XCLIP) -> dict[str, tuple[int, ...]]:
+    """The shapes `to_hf(our_weights(model))` has, by HF's names, from the model's shapes alone (a meta-device model's)."""
+    shapes = {}
+    for name, value in our_weights(model).items():
+        names, shape = hf_names(name), tuple(value.shape)
+        shape = (shape[0] // 3, *shape[1:]) if len(names) == 3 else shape[::-1] if name in TRANSPOSED else shape
+        shapes.update((hf, shape) for hf in names)
+    return shapes
 
 
 def activation_of(module: nn.Module) -> str:
@@ -142,8 +192,32 @@ def activation_of(module: nn.Module) -> str:
     return names[kind]
 
 
+SIZES = {  # the sizes of an HF X-CLIP config that shape the model, each an int from 1 to its bound (None: the weights bound it)
+    "text_config": {"vocab_size": None, "hidden_size": None, "intermediate_size": None, "num_hidden_layers": MAX_LAYERS,
+                    "num_attention_heads": None, "max_position_embeddings": None},
+    "vision_config": {"hidden_size": None, "intermediate_size": None, "num_hidden_layers": MAX_LAYERS, "num_attention_heads": None,
+                      "image_size": None, "patch_size": None, "num_frames": MAX_FRAMES, "mit_hidden_size": None,
+                      "mit_intermediate_size": None, "mit_num_hidden_layers": MAX_LAYERS, "mit_num_attention_heads": None},
+    "": {"projection_dim": None, "prompt_layers": MAX_LAYERS, "prompt_num_attention_heads": None},
+}
+
+
+def check_sizes(config: Any) -> None:
+    """ModelError naming the first size of an HF X-CLIP config (`SIZES`) that is not a whole number from 1 up, or is over
+    its bound; the rest are checked against the weights' own shapes (`check_weight_shapes`)."""
+    for section, sizes in SIZES.items():
+        for key, bound in sizes.items():
+            value = getattr(getattr(config, section) if section else config, key, None)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1 or (bound is not None and value > bound):
+                where = f"{section}.{key}" if section else key
+                limit = f"from 1 to {bound}" if bound is not None else "of at least 1"
+                source = Path(config.name_or_path) / "config.json" if config.name_or_path else "the X-CLIP config"
+                raise ModelError(f"{source}: {where} must be a whole number {limit}, got {value!r}; {HF_FIX}")
+
+
 def check_config(config: Any) -> str:
     """Raise `ModelError` where our X-CLIP cannot hold an HF config; return its one activation."""
+    check_sizes(config)
     text, vision = config.text_config, config.vision_config
     acts = {text.hidden_act, vision.hidden_act, config.prompt_hidden_act}
     problems = [
@@ -183,13 +257,20 @@ def clip_from_config(config: Any, activation: str) -> nn.Module:
 def frame_normalisation(folder: Path) -> tuple[list[float], list[float]]:
     """(mean, std) of the folder's preprocessor_config.json, else X-CLIP's (ImageNet's)."""
     path = folder / "preprocessor_config.json"
-    pre = json.loads(path.read_text()) if path.is_file() else {}
+    try:
+        pre = json.loads(read_text(path, "preprocessor_config.json", HF_CONFIG_LIMIT)) if path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: not valid JSON (line {exc.lineno}); {HF_FIX}") from None
     return list(pre.get("image_mean", XCLIP_MEAN)), list(pre.get("image_std", XCLIP_STD))
 
 
 def xclip_from_config(config: Any) -> XCLIP:
     """Our `XCLIP` of an HF X-CLIP config's shapes over open_clip's `CLIP` (`clip_from_config`), random weights."""
-    activation = check_config(config)
+    return build_xclip(config, check_config(config))
+
+
+def build_xclip(config: Any, activation: str) -> XCLIP:
+    """`xclip_from_config` of a config `check_config` passed, which gave `activation`."""
     vision = config.vision_config
     return XCLIP(clip_from_config(config, activation), vision.num_frames, mit_layers=vision.mit_num_hidden_layers,
                  mit_heads=vision.mit_num_attention_heads, mit_mlp_ratio=vision.mit_intermediate_size / vision.mit_hidden_size,
@@ -224,8 +305,16 @@ def load_hf_xclip(folder: str | Path, device: str | torch.device = "cpu") -> XCL
         raise ModelError(f"{folder / 'config.json'}: not a Hugging Face config (no JSON mapping); pass an HF X-CLIP folder")
     if kind != "xclip":
         raise ModelError(f"{folder / 'config.json'}: a {kind!r} model, not X-CLIP ('model_type': 'xclip'); pass an HF X-CLIP folder")
-    model = xclip_from_config(XCLIPConfig.from_pretrained(folder))
-    return with_weights(model, from_hf(read_hf_weights(folder), list(our_weights(model))), frame_normalisation(folder), device)
+    try:
+        config = XCLIPConfig.from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001 - transformers' validation raises its own types (and Value, Type, KeyErrors)
+        reason = " ".join(line.strip() for line in str(exc).splitlines())[:200] or type(exc).__name__
+        raise ModelError(f"{folder / 'config.json'}: not an X-CLIP config transformers can read ({reason}); {HF_FIX}") from None
+    activation = check_config(config)  # what our X-CLIP cannot hold is said before the weights are looked for
+    files = weight_files(folder)
+    check_weight_shapes(lambda: build_xclip(config, activation), files)
+    model = build_xclip(config, activation)
+    return with_weights(model, from_hf(read_hf_weights(files), list(our_weights(model))), frame_normalisation(folder), device)
 
 
 def xclip_config(model: XCLIP) -> Any:

@@ -55,7 +55,7 @@ from .checkpoint import load_checkpoint, load_weights, model_state
 from .config import Config, load_config, to_dict
 from .errors import ModelError
 from .factory import apply_norm, create_model, load_model_clip, load_released, load_trained
-from .guard import HF_FILES, MiB, check_out_folder, hf_labels, is_hf_xclip, read_text
+from .guard import HF_FILES, MiB, check_out_folder, hf_labels, is_hf_xclip, read_text, safetensors_shapes
 from .model import ALT
 from .text_head import load_templates
 
@@ -216,8 +216,22 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path, corpus: str | 
     clip, _, provenance = load_model_clip(name, pretrained, "cpu", f"{checkpoint} was trained over them, and its folder carries "
                                           "CLIP's frozen text tower", "run alt-export on a machine that has them")
     apply_norm(clip, cfg.model)  # as the trained model's tower has it
+    check_tower(state["model"], clip, checkpoint, f"{corpus_path} was embedded by another CLIP model ({name}) than {checkpoint} was "
+                "trained over; pass --corpus with the corpus.pt it was trained with")
     return write_pretrained(folder, state["model"], cfg, bundle, state.get("labels", []), corpus_path, clip=clip,
                             clip_meta=clip_record(clip, name, pretrained, provenance))
+
+
+def check_tower(weights: dict[str, torch.Tensor], clip: Any, source: str | Path, fix: str) -> None:
+    """ModelError naming the first tensor of CLIP's image tower whose shape `weights` (an ALT's learned state, the tower
+    under `encoder.visual.`) hold otherwise than `clip` has it, or lack: weights of another CLIP model."""
+    for name, tensor in clip.visual.state_dict().items():
+        found = weights.get(f"encoder.visual.{name}")
+        if found is None:
+            raise ModelError(f"{source}: weights do not fit this model (missing 'encoder.visual.{name}'); {fix}")
+        if found.shape != tensor.shape:
+            raise ModelError(f"{source}: weights do not fit this model (size mismatch for encoder.visual.{name}: {list(found.shape)} "
+                             f"in the file, {list(tensor.shape)} in CLIP); {fix}")
 
 
 def read_pretrained(folder: str | Path) -> dict[str, Any]:
@@ -252,12 +266,18 @@ def read_pretrained(folder: str | Path) -> dict[str, Any]:
         raise ModelError(f"{folder}: not an ALT model folder (no {CLIP_WEIGHTS}, CLIP's frozen text tower); {EXPORT_IT}")
     if version >= 2 and not all(isinstance(meta["clip"].get(key), str) for key in ("model", "activation")):
         raise ModelError(f"{folder / CONFIG}: its 'clip' names no model and activation; {EXPORT_IT}")
+    try:
+        load_config(base=meta["config"])  # every value checked as a run's, sizes bounded (model.frames), before anything is built
+    except ModelError as exc:
+        raise ModelError(f"{folder / CONFIG}: {exc}; {EXPORT_IT}") from None
     return meta
 
 
 def _tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a model folder's safetensors file, its header checked first (`safetensors_shapes`)."""
     from safetensors.torch import load_file
 
+    safetensors_shapes(path, EXPORT_IT)
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for a damaged file
@@ -288,16 +308,17 @@ def from_pretrained(folder: str | Path, device: torch.device | str = "cpu",
     cfg.model.name = cfg.model.name or meta["clip"].get("model")
     cfg.model.pretrained = cfg.model.pretrained or meta["clip"].get("pretrained")
     bundle = CorpusBundle.load(corpus) if corpus is not None else pretrained_corpus(folder, meta)
+    differ = "model.safetensors and config.json describe different models; export the folder again with alt-export"
+    weights = (folder / WEIGHTS, differ)  # the shapes config.json asks for, checked against these before the model is built
     if meta["format_version"] >= 2:
-        model = create_model(cfg, bundle, device, num_classes=len(meta["labels"]), clip=folder_clip(folder, meta, device))
+        model = create_model(cfg, bundle, device, num_classes=len(meta["labels"]), clip=folder_clip(folder, meta, device), weights=weights)
     else:
         why = (f"the model folder {folder} is of format 1, which reads CLIP's frozen text tower from them; a folder of format 2 "
                "carries it")
         fix = ("write a self-contained folder from the model's alt-train checkpoint with 'alt-export CKPT DIR' and pass DIR to "
                "--pretrained (or pass that checkpoint to --checkpoint where they are)")
-        model = create_model(cfg, bundle, device, num_classes=len(meta["labels"]), missing_clip=(why, fix))
-    load_weights(model, _tensors(folder / WEIGHTS), folder / WEIGHTS,
-                 fix="model.safetensors and config.json describe different models; export the folder again with alt-export")
+        model = create_model(cfg, bundle, device, num_classes=len(meta["labels"]), missing_clip=(why, fix), weights=weights)
+    load_weights(model, _tensors(folder / WEIGHTS), folder / WEIGHTS, fix=differ)
     return model.eval(), cfg, meta
 
 

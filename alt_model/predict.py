@@ -17,7 +17,8 @@ optionally, the corpus entities its regions aligned to.
   region counts by the patches it covers (the class token alone, as the whole frame, when the model has no
   regions), over all frames and views; the `ENTITIES` largest are reported with their share of the patches.
 - **Output** (`PredictionWriter`): one JSON line per video, written and flushed as soon as its batch is
-  done, so an interrupted run keeps what it did; or one CSV row per video. A video that cannot be read
+  done, to PATH.partial, renamed onto PATH when the run is done: an interrupted or failed run keeps what it did
+  in PATH.partial and leaves an existing PATH as it was; or one CSV row per video. A video that cannot be read
   gets a line with its `error` and the run goes on. Every line and row says `random_weights`: whether the
   model's CLIP weights are random (alt-synthetic's test model, `Predictor.random_weights`), when its
   predictions mean nothing.
@@ -31,6 +32,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,7 +45,9 @@ from torch.utils.data import DataLoader
 
 from alt_common.bundle import CorpusBundle
 from alt_common.clip import runs_random_weights
-from alt_common.labels import content_lines, csv_header, csv_records
+from alt_common.errors import Failed
+from alt_common.io import check_regular, writing
+from alt_common.labels import content_lines, csv_header, csv_records, printable
 
 from .config import ModelConfig
 from .data import LIST_LIMIT, VideoDataset, VideoItem, tower_norm, tower_size
@@ -73,6 +77,7 @@ def collect_videos(source: str | Path) -> list[Path]:
     source = Path(source)
     if not source.exists():
         raise ModelError(f"{source}: not found; pass a video file, a folder of videos or a list file (.txt/.csv)")
+    check_regular(source, "VIDEO|FOLDER|LIST", "pass a video file, a folder of videos or a list file (.txt/.csv)")
     if source.is_dir():
         videos = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not p.is_dir()
                         and not any(part.startswith(".") for part in p.relative_to(source).parts))
@@ -298,7 +303,7 @@ def predict(predictor: Predictor, dataset: VideoFiles, labels: Sequence[str], cl
                 done[index] = Prediction(str(dataset.items[index].path), top_labels(probs[row], labels, top_k), shares)
         for index in batch.indices:
             if index in batch.errors:
-                log.warning("skipped: %s", batch.errors[index])
+                log.warning("skipped: %s", printable(batch.errors[index]))
                 yield Prediction(str(dataset.items[index].path), [], error=batch.errors[index])
             else:
                 yield done[index]
@@ -315,15 +320,24 @@ def check_out_suffix(path: Path) -> str:
     return "csv" if suffix == ".csv" else "jsonl"
 
 
+def partial_path(path: str | Path) -> Path:
+    """Where alt-predict writes `path` as it goes, and where a run that did not finish leaves its lines: PATH.partial."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.partial")
+
+
 class PredictionWriter:
-    """Predictions written to `path` as they come, each line flushed: JSON lines, or CSV rows for a .csv name
-    (columns video, label_1, probability_1, ..., label_k, probability_k, [entities,] error, random_weights; entities as
-    `name=share; ...`, random_weights true or false). Every JSON line ends with `"random_weights": true|false`: the
-    model's CLIP weights are random (alt-synthetic's test model) or not. The file is created at the first prediction,
-    so a run stopped before has written nothing."""
+    """Predictions written as they come, each line flushed, to `partial_path(path)`, moved onto `path` by `finish`: an
+    existing `path` is replaced only by a finished run's file, and a run that stops early leaves its lines in
+    PATH.partial. JSON lines, or CSV rows for a .csv name (columns video, label_1, probability_1, ..., label_k,
+    probability_k, [entities,] error, random_weights; entities as `name=share; ...`, random_weights true or false).
+    Every JSON line ends with `"random_weights": true|false`: the model's CLIP weights are random (alt-synthetic's test
+    model) or not. The file is created at the first prediction, so a run stopped before has written nothing. Running out
+    of space removes it and is `Failed` (`alt_common.io.writing`)."""
 
     def __init__(self, path: str | Path, top_k: int, entities: bool = False, random_weights: bool = False) -> None:
         self.path, self.top_k, self.entities, self.random_weights = Path(path), top_k, entities, random_weights
+        self.partial = partial_path(self.path)
         self.kind = check_out_suffix(self.path)
         self.file = None
         self.count = 0
@@ -333,24 +347,45 @@ class PredictionWriter:
         return ["video", *ranked, *(["entities"] if self.entities else []), "error", "random_weights"]
 
     def write(self, p: Prediction) -> None:
-        if self.file is None:
-            self.file = open(self.path, "w", newline="", encoding="utf-8")
-            if self.kind == "csv":
-                csv.writer(self.file).writerow(self.header())
-        if self.kind == "jsonl":
-            self.file.write(json.dumps(p.to_json() | {"random_weights": self.random_weights}, ensure_ascii=False) + "\n")
-        else:
-            ranked = [value for label, prob in p.labels for value in (label, repr(prob))]
-            ranked += [""] * (2 * self.top_k - len(ranked))
-            shares = ["; ".join(f"{name}={share:.4f}" for name, share in p.entities or [])] if self.entities else []
-            csv.writer(self.file).writerow([p.video, *ranked, *shares, p.error or "", "true" if self.random_weights else "false"])
-        self.file.flush()
+        with self._writing():
+            if self.file is None:
+                self.file = open(self.partial, "w", newline="", encoding="utf-8")
+                if self.kind == "csv":
+                    csv.writer(self.file).writerow(self.header())
+            if self.kind == "jsonl":
+                self.file.write(json.dumps(p.to_json() | {"random_weights": self.random_weights}, ensure_ascii=False) + "\n")
+            else:
+                ranked = [value for label, prob in p.labels for value in (label, repr(prob))]
+                ranked += [""] * (2 * self.top_k - len(ranked))
+                shares = ["; ".join(f"{name}={share:.4f}" for name, share in p.entities or [])] if self.entities else []
+                csv.writer(self.file).writerow([p.video, *ranked, *shares, p.error or "", "true" if self.random_weights else "false"])
+            self.file.flush()
         self.count += 1
 
-    def close(self) -> None:
-        if self.file is not None:
+    def finish(self) -> None:
+        """The run is done: its file, fsynced, replaces `path`."""
+        with self._writing():
             os.fsync(self.file.fileno())
             self.file.close()
+            os.replace(self.partial, self.path)
+
+    def close(self) -> None:
+        """Close the file where it is: PATH.partial, unless `finish` moved it."""
+        if self.file is not None and not self.file.closed:
+            self.file.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Writes to PATH.partial: when the disk is full, the file is removed and the run fails naming `path`."""
+        try:
+            with writing(self.path):
+                yield
+        except Failed:
+            if self.file is not None:
+                with suppress(OSError):
+                    self.file.close()
+            self.partial.unlink(missing_ok=True)
+            raise
 
     def __enter__(self) -> PredictionWriter:
         return self

@@ -12,12 +12,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from alt_common.errors import NOTHING_WRITTEN, Failed, Interrupted, exit_interrupted
 
-from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run, setup_logging
-from alt_common.errors import NOTHING_WRITTEN, Failed, Interrupted
+try:  # Ctrl-C in the script's first 0.2 s, while these import: exit 130 in one line (entry.run answers it later)
+    import typer
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run, setup_logging
+except KeyboardInterrupt:
+    exit_interrupted()
+from alt_common.labels import printable
 
 from .errors import ModelError
 
@@ -28,19 +33,25 @@ SKIPPED_NAMED = 5  # unreadable videos named in the final line
 
 
 def _show(p) -> None:
-    """One video's prediction on stdout, for a run without --out (file names and labels printed as they are, no markup)."""
+    """One video's prediction on stdout, for a run without --out (no markup; control characters in file names, labels
+    and entities escaped: `printable`)."""
     lines = [p.video, *(f"  {prob:.4f}  {label}" for label, prob in p.labels)]
     if p.entities:
         lines.append("  entities: " + ", ".join(f"{name} {share:.2f}" for name, share in p.entities))
     for line in lines:
-        out.print(line, highlight=False, markup=False, soft_wrap=True)
+        out.print(printable(line), highlight=False, markup=False, soft_wrap=True)
 
 
 def _skipped(skipped: list[str], total: int, where: str) -> str:
+    """The line of a run that skipped videos: how many, the first few named, then `where` the lines are (if anywhere)."""
     named = ", ".join(skipped[:SKIPPED_NAMED]) + (f" and {len(skipped) - SKIPPED_NAMED} more" if len(skipped) > SKIPPED_NAMED else "")
-    if len(skipped) == total:
-        return f"no video could be read ({named}; see the warnings above)"
-    return f"{len(skipped)} of {total} videos could not be read and were skipped ({named}; see the warnings above); {where}"
+    what = "no video could be read" if len(skipped) == total else f"{len(skipped)} of {total} videos could not be read and were skipped"
+    return f"{what} ({named}; see the warnings above)" + (f"; {where}" if where else "")
+
+
+def _kept(partial: Path, out_file: Path) -> str:
+    """Where the lines of a run that did not finish are: PATH.partial, PATH left as it was."""
+    return f"{partial} ({out_file} was not written)"
 
 
 @predict_app.command(no_args_is_help=True, epilog=examples(
@@ -81,7 +92,7 @@ def predict(
     check_found(checkpoint)
     from .evaluate import parse_views
     from .hub import FILES
-    from .predict import PredictionWriter, check_entities, check_out_suffix, class_embeddings, collect_videos, load_predictor
+    from .predict import PredictionWriter, check_entities, check_out_suffix, class_embeddings, collect_videos, load_predictor, partial_path
     from .predict import predict as run_predictions
 
     if model is None and not labels:
@@ -93,13 +104,16 @@ def predict(
     if out_file is not None:
         check_out_suffix(out_file)
         model_files = [checkpoint] if checkpoint else [pretrained / name for name in FILES] if pretrained else []
-        check_output_file(out_file, [source, *videos, *(labels or []), *model_files, *([corpus] if corpus else [])])
+        inputs = [source, *videos, *(labels or []), *model_files, *([corpus] if corpus else [])]
+        check_output_file(out_file, inputs)
+        check_output_file(partial_path(out_file), inputs)
     predictor = load_predictor(model, corpus, run_on)
     if entities:
         check_entities(predictor.model)
     names = names or predictor.labels
     if not names:
         raise ModelError(f"{model}: records no training labels; pass --labels FILE")
+    top_k = min(top_k, len(names))  # no more than there are: a CSV gets two columns per rank
     classes = class_embeddings(predictor.model, names)
     dataset = predictor.dataset(videos, clips_crops)
     skipped: list[str] = []
@@ -124,19 +138,24 @@ def predict(
                     _show(p)
                 done += 1
                 progress.advance(task)
+        if writer is not None and len(skipped) < len(videos):  # a finished run with predictions replaces --out
+            writer.finish()
     except KeyboardInterrupt:
         if not done:
             raise Interrupted(NOTHING_WRITTEN) from None
-        where = f"are in {out_file}" if writer is not None else "are above"
+        where = f"are in {_kept(writer.partial, out_file)}" if writer is not None else "are above"
         raise Interrupted(f"interrupted after {done} of {len(videos)} videos; their predictions {where}") from None
     finally:
         if writer is not None:
             writer.close()
-    where = f"the other {len(videos) - len(skipped)} are in {out_file}" if out_file is not None else "the others are above"
+    if len(skipped) == len(videos):
+        raise Failed(_skipped(skipped, len(videos), f"their errors are in {_kept(writer.partial, out_file)}" if writer is not None else ""))
     if skipped:
+        where = f"the other {len(videos) - len(skipped)} are in {out_file}" if out_file is not None else "the others are above"
         raise Failed(_skipped(skipped, len(videos), where))
     if out_file is not None:
-        out.print(f"{len(videos)} video{'s' * (len(videos) != 1)}: predictions in {out_file}", highlight=False, markup=False, soft_wrap=True)
+        out.print(f"{len(videos)} video{'s' * (len(videos) != 1)}: predictions in {printable(out_file)}", highlight=False, markup=False,
+                  soft_wrap=True)
 
 
 @export_app.command(no_args_is_help=True, epilog=examples(

@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import typer
-from rich.console import Console
+from alt_common.errors import UserError, exit_interrupted
 
-from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run
-from alt_common.errors import UserError
+try:  # Ctrl-C in the script's first 0.2 s, while these import: exit 130 in one line (entry.run answers it later)
+    import typer
+    from rich.console import Console
+
+    from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run
+except KeyboardInterrupt:
+    exit_interrupted()
 
 if TYPE_CHECKING:
     import numpy as np
@@ -169,9 +173,11 @@ def synthetic(
 
 
 def check_out(out_dir: Path, force: bool = False) -> None:
-    """Refuse, before any work, an --out that already holds a task (any file alt-synthetic writes), unless `force`."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir}: is a file, not a folder; choose another --out")
+    """Refuse, before any work, an --out that cannot be written (a file, a path under a file, a read-only or immutable
+    folder, /proc: `guard.check_out_folder`) or that already holds a task (any file alt-synthetic writes), unless `force`."""
+    from .guard import check_out_folder
+
+    check_out_folder(out_dir)
     there = [name for name in WRITES if (out_dir / name).exists()]
     if there and not force:
         raise UserError(f"--out {out_dir}: already holds a synthetic task ({', '.join(there)}); pass --force to overwrite it, "

@@ -57,7 +57,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from alt_common.clip import RANDOM_WEIGHTS_WARNING, runs_random_weights
 from alt_common.errors import Failed
-from alt_common.io import link_atomic
+from alt_common.io import atomic_write, link_atomic, writing
 from alt_common.labels import read_labels
 
 from . import distributed
@@ -155,7 +155,8 @@ class RunLog:
     """log.jsonl lines (and TensorBoard scalars when it is installed), written by rank 0 only."""
 
     def __init__(self, out: Path, main: bool) -> None:
-        self.file = open(out / "log.jsonl", "a", encoding="utf-8") if main else None
+        self.path = out / "log.jsonl"
+        self.file = open(self.path, "a", encoding="utf-8") if main else None
         self.board = None
         if main:
             try:
@@ -174,8 +175,9 @@ class RunLog:
     def write(self, record: dict[str, Any], step: int) -> None:
         if self.file is None:
             return
-        self.file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
-        self.file.flush()
+        with writing(self.path):  # a full disk is a one-line failure, here and at close
+            self.file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
+            self.file.flush()
         if self.board is not None:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("epoch", "step"):
@@ -183,7 +185,8 @@ class RunLog:
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
+            with writing(self.path):
+                self.file.close()
         if self.board is not None:
             self.board.close()
 
@@ -352,7 +355,8 @@ def announce(run: Run) -> None:
         return
     tc = run.cfg.train
     run.out.mkdir(parents=True, exist_ok=True)
-    (run.out / "config.yaml").write_text(dump(run.cfg), encoding="utf-8")
+    text = dump(run.cfg)
+    atomic_write(run.out / "config.yaml", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     log.info("%d training videos, %d labels; %d steps of %d videos (%d × %d processes × %d accumulation) per epoch", len(run.train_set),
              len(run.labels), run.plan.steps_per_epoch, tc.global_batch, tc.batch_size, run.d.world, run.plan.accum)
     log.info("best.pt: %s", best_rule(run))

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alt_common.entry import DEVICE_HELP, VersionOption, examples, pick_device, run, setup_logging
-from alt_common.io import check_output_file
+from alt_common.io import check_output_file, same_file
 from alt_common.errors import Failed
 
 from .errors import CorpusError
@@ -114,7 +114,7 @@ def build(
     llm_concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once.")] = 8,
     llm_cache: Annotated[Optional[Path], typer.Option(help="SQLite answer cache (default: llm_cache.sqlite beside --out).")] = None,
     llm_offline: Annotated[bool, typer.Option(help="Answer only from the cache; a miss is an error.")] = False,
-    llm_timeout: Annotated[Optional[float], typer.Option(min=0.0, help="Seconds per request; 0: no limit. Default: 60 for a server at --llm-base-url; no limit for --llm-backend local, whose model runs on this machine's CPU, where one answer can take minutes and a request that times out starts again from nothing.", show_default=False)] = None,
+    llm_timeout: Annotated[Optional[float], typer.Option(min=0.0, help="Seconds per request, however slowly the server sends its answer; 0: no limit. Default: 60 for a server at --llm-base-url; no limit for --llm-backend local, whose model runs on this machine's CPU, where one answer can take minutes and a request that times out starts again from nothing.", show_default=False)] = None,
     llm_retries: Annotated[int, typer.Option(min=0, max=20, help="Retries per prompt (timeouts, 429, 5xx).")] = 5,
     llm_system: Annotated[bool, typer.Option(help="Send prompts/system.txt as the system message.")] = False,
     prompts_dir: Annotated[Optional[Path], typer.Option("--prompts", help="Folder with the prompt files (default: prompts/).")] = None,
@@ -143,7 +143,7 @@ def build(
     use_llm = not no_llm and (llm_base_url or llm_offline or llm_backend is Backend.local)
     if use_llm:
         cache_path = llm_cache or out_path.parent / "llm_cache.sqlite"
-        if cache_path.resolve() == out_path.resolve():
+        if same_file(cache_path, out_path):
             raise CorpusError(f"{cache_path}: --llm-cache is also --out and would be overwritten; choose another --llm-cache")
         check_output_file(cache_path, [*labels, *([llm_gguf] if llm_gguf else []), *([prompts_dir] if prompts_dir else [])],
                           "--llm-cache")
@@ -230,7 +230,7 @@ def embed(
     inputs = [corpus, *([Path(pretrained)] if Path(pretrained).is_file() else [])]
     check_output_file(out_path, inputs)
     twin = embeddings_path(out_path)
-    if twin.resolve() == corpus.resolve() or twin.resolve() == out_path.resolve():
+    if same_file(twin, corpus) or same_file(twin, out_path):
         raise CorpusError(f"{twin}: the embeddings Parquet written beside --out {out_path} would overwrite an input; choose another --out")
     check_output_file(twin, inputs)
     bundle, parquet = embed_file(
@@ -349,9 +349,9 @@ def doctor(
             status = "found" if r.found else ("MISSING" if r.required else "missing (optional)")
             table.add_row(r.name, status, r.where, r.version, r.how)
         out.print(table)
-    missing = [r.name for r in rows if r.required and not r.found]
+    missing = [r for r in rows if r.required and not r.found]
     if missing:
-        raise Failed(f"required resource(s) missing: {', '.join(missing)}; install them as the table says")
+        raise Failed("required resource(s) missing or damaged: " + " | ".join(f"{r.name}: {r.where}; {r.how}" for r in missing))
 
 
 def main() -> None:

@@ -6,9 +6,10 @@ parameters), so a rebuild replays with no network, `offline=True` turns a miss i
 crash or Ctrl-C loses nothing already received. `LLM.close()` (or the end of a `with LLM(...)` block)
 checkpoints the cache's write-ahead log, so the .sqlite file alone then holds every answer and can be
 copied elsewhere and replayed. The first Ctrl-C lets the requests in flight finish (their answers are
-cached) and sends no more; a second one stops at once. Timeouts, dropped connections, malformed responses, 429 (honouring
-Retry-After) and 5xx are retried with exponential backoff and jitter; any other 4xx stops the build
-at once with a message saying what to fix. The API key comes from OPENAI_API_KEY and is never
+cached) and sends no more; a second one stops at once. The timeout bounds each request as a whole (an answer
+still arriving at its deadline is abandoned: `_Deadline`). Timeouts, dropped connections, malformed responses, 429
+(honouring Retry-After up to MAX_RETRY_AFTER) and 5xx are retried with exponential backoff and jitter; any other 4xx
+stops the build at once with a message saying what to fix. The API key comes from OPENAI_API_KEY and is never
 written anywhere.
 """
 
@@ -26,9 +27,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx2
 import openai
 
 from alt_common.progress import step
@@ -41,6 +43,7 @@ _RETRYABLE = (
     openai.APIResponseValidationError, ValueError,  # ValueError: a body that is not JSON or not a chat completion
 )
 MAX_ANSWER_CHARS = 32_768  # an answer is a short list: a server that ignores max_tokens is cut here
+MAX_RETRY_AFTER = 60.0  # seconds: the longest Retry-After obeyed (a longer one is cut to this, with a warning)
 
 
 def redact_url(url: str | None) -> str:
@@ -97,6 +100,37 @@ def _usage(response: Any) -> dict[str, Any]:
     return {k: v for k, v in usage.items() if isinstance(v, (int, float, type(None)))}
 
 
+class _Deadline(httpx2.SyncByteStream):
+    """A response body that ends in httpx2.ReadTimeout (openai's APITimeoutError, retried) once its request's deadline
+    has passed: httpx's timeouts bound each read, so a server that trickles its answer a byte at a time, or sends a
+    chunked body that never ends, would otherwise hold a request forever."""
+
+    def __init__(self, body: httpx2.SyncByteStream, deadline: float, seconds: float):
+        self._body, self._deadline, self._seconds = body, deadline, seconds
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            if time.monotonic() > self._deadline:
+                raise httpx2.ReadTimeout(f"the answer took longer than --llm-timeout {self._seconds:g} s")
+            yield chunk
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def _deadline_client(seconds: float) -> httpx2.Client:
+    """openai's default HTTP client (environment proxies and all), with every request bounded as a whole by `seconds`
+    (`_Deadline`), not only each read: its deadline is set as it is sent and checked as each chunk of the answer arrives."""
+
+    def start(request: httpx2.Request) -> None:
+        request.extensions["alt_deadline"] = time.monotonic() + seconds
+
+    def bound(response: httpx2.Response) -> None:
+        response.stream = _Deadline(response.stream, response.request.extensions["alt_deadline"], seconds)
+
+    return openai.DefaultHttpxClient(event_hooks={"request": [start], "response": [bound]})
+
+
 @dataclass(frozen=True)
 class LLMConfig:
     """How to reach the model and how hard to try."""
@@ -105,7 +139,7 @@ class LLMConfig:
     base_url: str | None = None  # None: only the cache can answer (offline replay)
     temperature: float = 0.0
     max_tokens: int = 256
-    timeout: float | None = 60.0  # seconds per request; None: no limit (a local server on a CPU)
+    timeout: float | None = 60.0  # seconds per request, the whole of it; None: no limit (a local server on a CPU)
     concurrency: int = 8
     retries: int = 5
     backoff: float = 1.0  # seconds before the first retry; doubles each time, with jitter
@@ -131,36 +165,86 @@ class LLMStats:
     failures: list[dict[str, str]] = field(default_factory=list)
 
 
+_COLUMNS = ("key", "model", "messages", "params", "answer", "usage", "seconds", "created")  # the answers table, in order
+_OURS = ("answers", "sqlite_autoindex_answers_1")  # what the schema creates: the table and its primary key's index
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT, messages TEXT, params TEXT, answer TEXT,"
+           " usage TEXT, seconds REAL, created TEXT)")
+
+
 class LLMCache:
     """SQLite store of every answer: safe across threads, committed per answer. It runs in WAL mode
     (answers are committed as they arrive, with no fsync of the whole file each time); `close`
-    checkpoints the log into the file and empties it, so the closed cache is one self-contained file."""
+    checkpoints the log into the file and empties it, so the closed cache is one self-contained file.
+
+    Nothing is written before the first answer arrives: the file is created then (a command that
+    fails before it leaves no cache behind), and an existing file is read, never changed, until then.
+    An existing file that is not an LLM cache (another application's database, an `answers` table of
+    another schema) is refused when the cache is opened, after a read that writes nothing."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CorpusError(f"{self.path}: cannot create the --llm-cache folder ({exc.strerror}); choose another --llm-cache") from None
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT, messages TEXT, params TEXT,"
-                " answer TEXT, usage TEXT, seconds REAL, created TEXT)"
-            )
-            self._db.commit()
-            self._db.execute("SELECT key, answer FROM answers LIMIT 1").fetchall()
-        except sqlite3.DatabaseError as exc:
-            if self._db is not None:
-                self._db.close()
-            raise self._unusable(exc) from None
+        self._writable = False
+        self._closed = False
+        self._filled = self._check_ours()  # whether the file holds an answers table to read
 
-    def _open(self) -> sqlite3.Connection:
-        if self._db is None:
+    def _check_ours(self) -> bool:
+        """Whether the file is an LLM cache (False: no file or an empty database); CorpusError for any other file, read
+        without writing a byte: in SQLite's `immutable` mode where no write-ahead log lies beside it (a read-only open of
+        a WAL database leaves -wal and -shm files behind), in read-only mode where one does."""
+        try:
+            if self.path.stat().st_size == 0:
+                return False  # an empty file is an empty database
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._unusable(exc) from None
+        mode = "ro" if Path(f"{self.path}-wal").exists() else "ro&immutable=1"
+        try:
+            db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode={mode}", uri=True)
+            try:
+                names = sorted(name for (name,) in db.execute("SELECT name FROM sqlite_master"))  # tables, indexes, views...
+                columns = tuple(row[1] for row in db.execute("PRAGMA table_info(answers)"))
+                if columns == _COLUMNS:  # the first answers' pages: most damage shows here, before any work
+                    db.execute("SELECT key, answer FROM answers LIMIT 1").fetchall()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+        foreign = [name for name in names if name not in _OURS]
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise CorpusError(f"{self.path}: a SQLite database of another application (it holds {shown}), not an LLM cache; "
+                              "it was left as it is: pass another --llm-cache")
+        if names and columns != _COLUMNS:
+            raise CorpusError(f"{self.path}: its answers table has the columns ({', '.join(columns)}), not an LLM cache's; "
+                              "it was left as it is: pass another --llm-cache")
+        return bool(names)
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """The connection (under the lock), opened on first use without writing anything; None while there is no
+        answer to read."""
+        if self._closed:
             raise RuntimeError(f"{self.path}: the LLM cache is closed")
+        if self._db is None and self._filled:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        return self._db
+
+    def _writer(self) -> sqlite3.Connection:
+        """The connection (under the lock), ready to write: the file and its folder created, WAL mode, the table."""
+        if self._db is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CorpusError(f"{self.path}: cannot create the --llm-cache folder ({exc.strerror}); "
+                                  "choose another --llm-cache") from None
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        if not self._writable:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+            self._db.commit()
+            self._writable = True
         return self._db
 
     def _unusable(self, exc: Exception) -> CorpusError:
@@ -169,7 +253,8 @@ class LLMCache:
     def get(self, key: str) -> str | None:
         try:
             with self._lock:
-                row = self._open().execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+                db = self._reader()
+                row = db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone() if db is not None else None
         except sqlite3.DatabaseError as exc:  # corrupt pages show only when they are read
             raise self._unusable(exc) from None
         return row[0] if row and isinstance(row[0], str) else None
@@ -178,20 +263,22 @@ class LLMCache:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
             with self._lock:
-                if self._db is None:  # closed: a request abandoned by a second Ctrl-C answered late
+                if self._closed:  # a request abandoned by a second Ctrl-C answered late
                     return
-                self._db.execute(
+                db = self._writer()
+                db.execute(
                     "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (key, model, json.dumps(messages), json.dumps(params), answer, json.dumps(usage), seconds, created),
                 )
-                self._db.commit()
+                db.commit()
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from None
 
     def __len__(self) -> int:
         try:
             with self._lock:
-                return self._open().execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+                db = self._reader()
+                return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0] if db is not None else 0
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from None
 
@@ -199,6 +286,7 @@ class LLMCache:
         """Checkpoint the write-ahead log into the file, empty it, close; idempotent. (Another process
         reading the cache at this moment can keep part of the log until it closes in turn.)"""
         with self._lock:
+            self._closed = True
             if self._db is None:
                 return
             db, self._db = self._db, None
@@ -244,6 +332,7 @@ class LLM:
         self._fatal: CorpusError | None = None  # set by a 4xx: the prompts not yet sent are not sent
         self._in_flight = 0  # prompts a worker is asking now (for the Ctrl-C message)
         self._last_error = ""  # the last error retried, for the progress line
+        self._capped_wait = threading.Event()  # set once a Retry-After was cut to MAX_RETRY_AFTER (warned once)
         self._client = None
         if config.base_url is not None:
             self._client = openai.OpenAI(
@@ -251,6 +340,7 @@ class LLM:
                 api_key=os.environ.get("OPENAI_API_KEY") or "no-key",  # local servers need none
                 timeout=config.timeout,
                 max_retries=0,  # we retry ourselves, with the cache in between
+                http_client=_deadline_client(config.timeout) if config.timeout else None,
             )
 
     def close(self) -> None:
@@ -310,15 +400,27 @@ class LLM:
                 return answer
             if attempt == cfg.retries or stop.is_set():
                 raise error
-            wait = retry_after(error)
-            if wait is None:
-                wait = min(cfg.max_backoff, cfg.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+            wait = self._retry_wait(error, attempt)
             self._count(retries=1)
             self._last_error = self._redact(f"{type(error).__name__}: {error}")[:100]
             log.debug("retrying after %s (%.2fs): %s", type(error).__name__, wait, prompt[:60])
             if stop.wait(wait):  # Ctrl-C: no more attempts
                 raise error
             attempt += 1
+
+    def _retry_wait(self, error: Exception, attempt: int) -> float:
+        """Seconds before retrying after `error`: the server's Retry-After, at most MAX_RETRY_AFTER (saying so, once:
+        a server asking for hours would stall the build, and the retry counts against --llm-retries all the same),
+        else exponential backoff with jitter."""
+        cfg = self.config
+        asked = retry_after(error)
+        if asked is None:
+            return min(cfg.max_backoff, cfg.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+        if asked > MAX_RETRY_AFTER and not self._capped_wait.is_set():
+            self._capped_wait.set()
+            log.warning("%s asked to wait %.0f s before retrying (Retry-After); waiting %.0f s instead, each wait counted "
+                        "as one of the %d --llm-retries", self.host, asked, MAX_RETRY_AFTER, cfg.retries)
+        return min(asked, MAX_RETRY_AFTER)
 
     def _cut(self, answer: str, prompt: str) -> str:
         """The answer, cut at MAX_ANSWER_CHARS (with a warning) so a runaway server cannot flood the build."""

@@ -82,19 +82,111 @@ def _user_wordnet() -> Path | None:
 
 
 def _build_wordnet_from(source: Path, target: Path) -> None:
-    """Copy Debian's dict files into an NLTK-readable folder, atomically, adding `lexnames`."""
+    """Copy Debian's dict files into an NLTK-readable folder, atomically, adding `lexnames`; damaged files are refused
+    (naming the source file), and a cache folder that cannot be written is one CorpusError naming ALT_CACHE_DIR."""
     missing = [f for f in _WORDNET_FILES + _SENSE_FILES if not (source / f).is_file()]
     if missing:
         raise CorpusError(f"WordNet 3.0 not found ({source} lacks {len(missing)} of its files, e.g. {missing[0]}); {WORDNET_HINT}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=target.parent))
-    for name in _WORDNET_FILES + _SENSE_FILES:
-        shutil.copyfile(source / name, tmp / name)
-    (tmp / "lexnames").write_text(lexnames_text())
+    check_wordnet_files(source, "reinstall it (apt-get install --reinstall wordnet-base wordnet-sense-index) or set "
+                                "ALT_WORDNET_DIR to an intact copy")
+    tmp = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=target.parent))
+        for name in _WORDNET_FILES + _SENSE_FILES:
+            shutil.copyfile(source / name, tmp / name)
+        (tmp / "lexnames").write_text(lexnames_text())
+    except OSError as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        why = "it is a file, not a folder" if cache_dir().is_file() else exc.strerror or str(exc)
+        raise CorpusError(f"ALT_CACHE_DIR {cache_dir()}: cannot build WordNet's folder there ({why}); set "
+                          "ALT_CACHE_DIR to a folder you can write (default: ~/.cache/alt-toolkit)") from None
     try:
         tmp.rename(target)
     except OSError:  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_wordnet_files(root: Any, fix: str) -> dict[str, set[int]]:
+    """The synset offsets of each part of speech's data file under `root` (a folder, or an NLTK path pointer: a folder
+    or a zip file); CorpusError naming the first damaged file and `fix`: not UTF-8, its last line cut, or, in a data
+    file, `_data_offsets`. The data and index files must be there; the others are checked where they are."""
+    offsets = {}
+    for name in (*_WORDNET_FILES, *_SENSE_FILES, "lexnames"):
+        file, data = _wordnet_file(root, name, required=name.startswith(("data.", "index.")) and name != "index.sense")
+        if data is None:
+            continue
+        damage = _not_utf8(data)
+        if not damage and name.startswith("data."):
+            damage, offsets[name.removeprefix("data.")] = _data_offsets(data)
+        damage = damage or (None if data.endswith(b"\n") else "its last line is cut")
+        if damage:
+            raise CorpusError(f"{file}: WordNet file damaged ({damage}); {fix}")
+    return offsets
+
+
+def _wordnet_file(root: Any, name: str, required: bool) -> tuple[Any, bytes | None]:
+    """A WordNet file under `root` (a folder or an NLTK path pointer) and its bytes; None for a missing one that is
+    not `required` (OSError or LookupError for a required one)."""
+    if isinstance(root, Path):
+        file = root / name
+        return file, file.read_bytes() if required or file.is_file() else None
+    try:
+        file = root.join(name)
+    except (OSError, LookupError):
+        if required:
+            raise
+        return name, None
+    with file.open() as f:
+        return file, f.read()
+
+
+def _not_utf8(data: bytes) -> str | None:
+    """Where `data` stops being UTF-8 (NLTK reads WordNet's files as UTF-8), if it does."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"bytes that are not UTF-8 at byte {exc.start}"
+    return None
+
+
+def _data_offsets(data: bytes) -> tuple[str | None, set[int]]:
+    """What is wrong with a WordNet data file, if anything, and its synsets' byte offsets: every synset line starts
+    with its own byte offset, the address a lookup seeks to (bytes added, lost or overwritten move or break it)."""
+    offset, offsets = 0, set()
+    for line in data.split(b"\n")[:-1]:
+        if not line.startswith(b"  "):  # two spaces: the license header
+            if line[:8] != b"%08d" % offset:
+                return f"the line at byte {offset} does not start with its offset", offsets
+            offsets.add(offset)
+        offset += len(line) + 1
+    return None, offsets
+
+
+def _check_index_covers(reader: Any, offsets: dict[str, set[int]], root: Any, fix: str) -> None:
+    """CorpusError naming an index file that does not list every synset of its data file (an index cut at a line
+    boundary loses the lemmas after the cut) or lists one the data file lacks."""
+    listed: dict[str, set[int]] = {pos: set() for pos in offsets}
+    names = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
+    for by_pos in reader._lemma_pos_offset_map.values():  # NLTK's parse of the index files
+        for pos, synsets in by_pos.items():
+            if pos in names:
+                listed[names[pos]].update(synsets)
+    for pos, found in offsets.items():
+        if listed[pos] != found:
+            lost, stray = len(found - listed[pos]), len(listed[pos] - found)
+            raise CorpusError(f"{root.join(f'index.{pos}')}: WordNet file damaged ({lost} synsets of data.{pos} are not in it, "
+                              f"{stray} it lists are not in data.{pos}); {fix}")
+
+
+def _wordnet_fix(root: Any) -> str:
+    """How to repair the WordNet folder `root`: ours is built again from Debian's files once deleted."""
+    folder = str(root)
+    if Path(folder) == cache_dir() / "nltk_data" / "corpora" / "wordnet":
+        return (f"delete {folder} and it is built again from {debian_wordnet_dir()} (if those files are damaged too: "
+                "apt-get install --reinstall wordnet-base wordnet-sense-index)")
+    return f"delete {folder} and run nltk.download('wordnet') again"
 
 
 def ensure_wordnet() -> Path:
@@ -136,8 +228,11 @@ def _ordered_reader() -> type:
 
         @functools.cached_property
         def _counts(self) -> dict[str, int]:
-            with self.open("cntlist.rev") as lines:
-                return {key: int(count) for key, _, count in (line.split() for line in lines)}
+            try:
+                with self.open("cntlist.rev") as lines:
+                    return {key: int(count) for key, _, count in (line.split() for line in lines)}
+            except ValueError as exc:  # a line that is not `count key sense_number`
+                raise CorpusError(f"{self.root.join('cntlist.rev')}: WordNet file damaged ({exc}); {_wordnet_fix(self.root)}") from None
 
         def lemma_count(self, lemma: Any) -> int:
             return self._counts.get(lemma._key, 0) if lemma._lang == "eng" else 0
@@ -147,17 +242,26 @@ def _ordered_reader() -> type:
 
 @functools.cache
 def wordnet() -> Any:
-    """NLTK's WordNet reader, loaded, with hash-independent relation order (raises CorpusError when
-    WordNet cannot be found)."""
+    """NLTK's WordNet reader, loaded, with hash-independent relation order; CorpusError when WordNet cannot be found,
+    or when one of its files is damaged (`check_wordnet_files`, `_check_index_covers`: the error names the file)."""
     import nltk
+
+    from nltk.corpus.reader.wordnet import WordNetError
 
     ensure_wordnet()
     try:
+        root = nltk.data.find("corpora/wordnet")
+        offsets = check_wordnet_files(root, _wordnet_fix(root))
         with warnings.catch_warnings():  # no Open Multilingual WordNet: we read English only
             warnings.filterwarnings("ignore", "The multilingual functions are not available")
-            return _ordered_reader()(nltk.data.find("corpora/wordnet"), None)
+            reader = _ordered_reader()(root, None)
+        reader._counts  # noqa: B018 - SemCor's counts are read here, not in the middle of a build
     except (LookupError, OSError):
         raise CorpusError(f"NLTK cannot read WordNet; {WORDNET_HINT}") from None
+    except (ValueError, IndexError, StopIteration, WordNetError) as exc:  # a file our checks pass that NLTK cannot parse
+        raise CorpusError(f"{root}: NLTK cannot parse WordNet ({type(exc).__name__}: {exc}); {_wordnet_fix(root)}") from None
+    _check_index_covers(reader, offsets, root, _wordnet_fix(root))
+    return reader
 
 
 @functools.cache
@@ -179,11 +283,14 @@ def spacy_info(nlp: Any) -> str:
 
 
 def _check(name: str, required: bool, how: str, probe) -> Resource:
+    """`probe`'s resource, found, or not with what is wrong (a damaged file, an unwritable cache folder) and how to get
+    it: the error's own fix where it says one, else `how`."""
     try:
         where, version = probe()
         return Resource(name, required, True, where, version, "")
     except (CorpusError, ImportError, OSError, LookupError) as exc:
-        return Resource(name, required, False, str(exc).split(";")[0], "", how)
+        problem, _, fix = str(exc).partition("; ")
+        return Resource(name, required, False, problem, "", fix if isinstance(exc, CorpusError) and fix else how)
 
 
 def doctor(spacy_model: str | None = None) -> list[Resource]:

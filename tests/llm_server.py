@@ -1,10 +1,12 @@
 """A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol, for tests and
 benchmarks: scripted answers, a fixed delay, and injectable faults (429 + Retry-After, 5xx, 4xx,
-malformed JSON, an HTML page, a JSON body that is not a chat completion, dropped connections). The real `openai` client talks to it.
+malformed JSON, an HTML page, a JSON body that is not a chat completion, dropped connections, an answer
+trickled a byte a second, a chunked body that never ends). The real `openai` client talks to it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -41,6 +43,7 @@ ANSWERS: dict[str, str] = {
     "explain bathroom sink in one sentence": "A bathroom sink is a basin with running water for washing hands and teeth.",
 }
 DEFAULT_ENTITIES = "Objects: helmet, gloves\nScenes: field\nBody parts: hands"
+TRICKLE_SECONDS = 1.0  # between two bytes of a "trickle" or "endless" answer
 
 
 def default_answer(prompt: str) -> str:
@@ -54,7 +57,7 @@ def default_answer(prompt: str) -> str:
 
 @dataclass
 class Fault:
-    kind: str  # "429", "500", "503", "400", "401", "404", "malformed", "html", "notchat", "drop", "sleep"
+    kind: str  # "429", "500", "503", "400", "401", "404", "malformed", "html", "notchat", "drop", "sleep", "trickle", "endless"
     retry_after: float | None = None
     seconds: float = 0.0
 
@@ -70,7 +73,7 @@ class ScriptedLLM:
     auth: list = field(default_factory=list)  # the Authorization header of each request
     in_flight: int = 0
     max_in_flight: int = 0
-    persistent: dict = field(default_factory=dict)  # prompt substring -> fault kind, for every matching request
+    persistent: dict = field(default_factory=dict)  # prompt substring -> fault kind (or Fault), for every matching request
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(self, kind: str, times: int = 1, retry_after: float | None = None, seconds: float = 0.0) -> None:
@@ -117,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.auth.append(self.headers.get("Authorization"))
             fault = state.faults.popleft() if state.faults else None
             kind = next((k for key, k in state.persistent.items() if key in prompt), None)
-            fault = Fault(kind) if kind else fault
+            fault = (kind if isinstance(kind, Fault) else Fault(kind)) if kind else fault
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
@@ -141,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, b"<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>", content_type="text/html")
             if fault.kind == "notchat":  # JSON, but not a chat completion
                 return self._send(200, json.dumps({"object": "list", "data": []}).encode())
+            if fault.kind in ("trickle", "endless"):
+                return self._trickle(request, prompt, endless=fault.kind == "endless")
             if fault.kind == "sleep":
                 time.sleep(fault.seconds)
             else:
@@ -148,8 +153,32 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(int(fault.kind), f"scripted {fault.kind}", headers)
         if state.delay:
             time.sleep(state.delay)
+        self._send(200, json.dumps(self._completion(request, prompt)).encode())
+
+    def _trickle(self, request: dict, prompt: str, endless: bool) -> None:
+        """A chat completion sent a byte per TRICKLE_SECONDS (Content-Length known); or, `endless`, a chunked body
+        that sends a space per TRICKLE_SECONDS and never ends. Stops when the client hangs up."""
+        body = b" " if endless else json.dumps(self._completion(request, prompt)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header(*(("Transfer-Encoding", "chunked") if endless else ("Content-Length", str(len(body)))))
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for i in itertools.count():
+                if not endless and i == len(body):
+                    return
+                self.wfile.write(b"1\r\n \r\n" if endless else body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(TRICKLE_SECONDS)
+        except OSError:  # the client gave up: what the tests expect
+            return
+
+    def _completion(self, request: dict, prompt: str) -> dict:
+        """A chat completion of the scripted answer to `prompt`."""
+        state = self.state
         content = state.answer(prompt)
-        body = {
+        return {
             "id": f"chatcmpl-{len(state.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -158,7 +187,6 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(content.split()),
                       "total_tokens": len(prompt.split()) + len(content.split())},
         }
-        self._send(200, json.dumps(body).encode())
 
 
 class _QuietServer(ThreadingHTTPServer):

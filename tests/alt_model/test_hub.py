@@ -17,7 +17,7 @@ from videos import Task, real_clips, train_tiny
 
 from alt_common.bundle import CorpusBundle
 from alt_common.clip import load_clip
-from alt_common.errors import UserError
+from alt_common.errors import Failed, UserError
 from alt_common.io import file_sha256
 from alt_model import ModelError
 from alt_model.checkpoint import load_checkpoint, model_state
@@ -237,14 +237,14 @@ def test_a_failed_export_leaves_no_folder_and_keeps_the_old_one(trained, tmp_pat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(safetensors.torch, "save_file", failing)
-    with pytest.raises(OSError):
+    with pytest.raises(Failed, match=f"no space left on device writing {target}$"):  # one line, not a traceback
         export_checkpoint(trained / "best.pt", target)
     assert list(tmp_path.iterdir()) == []  # no folder, no temporary sibling
     monkeypatch.setattr(safetensors.torch, "save_file", real)
     export_checkpoint(trained / "best.pt", target)
     before = {name: (target / name).read_bytes() for name in FILES}
     monkeypatch.setattr(safetensors.torch, "save_file", failing)
-    with pytest.raises(OSError):
+    with pytest.raises(Failed, match="no space left on device"):
         export_checkpoint(trained / "best.pt", target)
     assert {name: (target / name).read_bytes() for name in FILES} == before and [p.name for p in tmp_path.iterdir()] == ["model"]
 

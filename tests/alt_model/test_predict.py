@@ -237,12 +237,15 @@ def test_an_interrupted_run_keeps_every_line_written(trained, folder, run_predic
     import alt_model.predict as predict_module
 
     seen: list[int] = []
-    monkeypatch.setattr(predict_module, "predict", _stopping(2, tmp_path / "p.jsonl", seen))
+    partial = tmp_path / "p.jsonl.partial"  # where a run writes as it goes; renamed to p.jsonl once it is done
+    monkeypatch.setattr(predict_module, "predict", _stopping(2, partial, seen))
     code, _, err = run_predict(folder, "--checkpoint", trained / "best.pt", "--out", tmp_path / "p.jsonl", "--workers", 0, "--batch-size", 1)
     assert code == 130
-    assert err.strip().splitlines()[-1] == f"interrupted after 2 of 3 videos; their predictions are in {tmp_path / 'p.jsonl'}"
+    assert err.strip().splitlines()[-1] == (f"interrupted after 2 of 3 videos; their predictions are in {partial} "
+                                            f"({tmp_path / 'p.jsonl'} was not written)")
     assert seen == [1, 2]  # each line was on disk (flushed) before the next video was predicted
-    assert [line["video"] for line in _lines(tmp_path / "p.jsonl")] == [str(p) for p in collect_videos(folder)[:2]]
+    assert [line["video"] for line in _lines(partial)] == [str(p) for p in collect_videos(folder)[:2]]
+    assert not (tmp_path / "p.jsonl").exists()
 
 
 def test_ctrl_c_before_the_first_video_writes_nothing(trained, folder, run_predict, tmp_path, monkeypatch):
@@ -251,4 +254,4 @@ def test_ctrl_c_before_the_first_video_writes_nothing(trained, folder, run_predi
     monkeypatch.setattr(predict_module, "predict", _stopping(0, tmp_path / "p.csv", []))
     code, _, err = run_predict(folder, "--checkpoint", trained / "best.pt", "--out", tmp_path / "p.csv", "--workers", 0)
     assert code == 130 and err.strip().splitlines()[-1] == "interrupted; nothing was written"
-    assert not (tmp_path / "p.csv").exists()
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "p.csv.partial").exists()

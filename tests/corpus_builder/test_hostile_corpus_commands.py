@@ -234,8 +234,8 @@ CASES = [
          [*BUILD, "--llm-model", "m", "--llm-base-url", "ftp://alice:PASSWORD123@host/v1"], "dancing\n", 2, "--llm-base-url",
          forbid=["PASSWORD123"]),
     # 5. unbounded input
-    Case("--labels /dev/zero is cut at the size limit", ["build", "-l", "/dev/zero", "-o", "{tmp}/corpus.parquet"], None, 2,
-         "larger than 16 MiB", seconds=30),
+    Case("--labels /dev/zero is refused unread", ["build", "-l", "/dev/zero", "-o", "{tmp}/corpus.parquet"], None, 2,
+         "/dev/zero: label file is a device, not a regular file", seconds=30),
     Case("a 17 MiB label file", BUILD, b"dancing\n" * (17 << 17), 2, "larger than 16 MiB", ["labels.txt"]),
     Case("a 15 MB LLM answer is cut quickly, with a warning", [*BUILD, *LLM, *FAST, "--no-body-parts"], "endless talk\n", 0,
          "longer than 32768 characters and were cut", check=runaway_cut, seconds=120),
