@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import UserError
-from .io import atomic_write
+from .io import atomic_write, check_regular
 
 FORMAT_VERSION = 1
 MAKE_IT = "make it with 'corpus embed CORPUS.parquet --out corpus.pt'"
@@ -74,7 +74,7 @@ class CorpusBundle:
     @classmethod
     def load(cls, path: str | Path) -> CorpusBundle:
         """Read and check a corpus.pt safely (`weights_only`); errors name the file and how to make one."""
-        path = Path(path)
+        path = check_regular(path, "corpus.pt", MAKE_IT)  # a FIFO or a device is never opened
         try:
             data = torch.load(path, weights_only=True, map_location="cpu")
         except FileNotFoundError:

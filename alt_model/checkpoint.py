@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from alt_common.io import atomic_write
+from alt_common.io import atomic_write, check_regular
 
 from .errors import ModelError
 from .model import ALT
@@ -125,14 +125,19 @@ def save_atomic(obj: Any, path: Path) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
+CHECKPOINT_FIX = "pass a last.pt or best.pt written by alt-train"
+
+
 def read_weights_file(path: Path) -> Any:
     """`torch.load` of tensors and plain containers only (and X-CLIP's yacs config as a dict, `CONFIG_GLOBALS`): no
-    pickled code runs. A file that needs a class is refused in one line that says how to keep only its weights."""
+    pickled code runs. A file that needs a class is refused in one line that says how to keep only its weights; a FIFO or
+    a device is refused before it is opened."""
+    check_regular(path, "a checkpoint", CHECKPOINT_FIX)
     try:
         with torch.serialization.safe_globals(CONFIG_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except (FileNotFoundError, NotADirectoryError):
-        raise ModelError(f"{path}: checkpoint not found; pass a last.pt or best.pt written by alt-train") from None
+        raise ModelError(f"{path}: checkpoint not found; {CHECKPOINT_FIX}") from None
     except pickle.UnpicklingError as exc:
         needs = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
         if needs is None:

@@ -131,8 +131,10 @@ def _run_corpus(state: dict, checkpoint: Path) -> Path:
 
 def _check_inputs(corpus: Path, labels: str | None) -> None:
     """The corpus and the label file, checked before torch loads (3 s): their errors are alt-train's own, at once."""
+    from alt_common.io import check_regular
     from alt_common.labels import read_labels
 
+    check_regular(corpus, "corpus.pt", f"make it with 'corpus embed CORPUS.parquet --out {corpus}'")  # a FIFO is never opened
     if not corpus.is_file():
         raise ModelError(f"{corpus}: corpus.pt not found; make it with 'corpus embed CORPUS.parquet --out {corpus}'")
     if labels:
@@ -140,7 +142,11 @@ def _check_inputs(corpus: Path, labels: str | None) -> None:
 
 
 def check_found(checkpoint: Path | None) -> None:
-    """A --checkpoint that is not there, said before torch loads (3 s)."""
+    """A --checkpoint that is not there, or a FIFO or a device, said before torch loads (3 s)."""
+    from alt_common.io import check_regular
+
+    if checkpoint is not None:
+        check_regular(checkpoint, "a checkpoint", "pass a last.pt or best.pt written by alt-train")
     if checkpoint is not None and not checkpoint.exists():
         raise ModelError(f"{checkpoint}: checkpoint not found; pass a last.pt or best.pt written by alt-train")
 

@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from alt_common.io import atomic_write, writing
+
 from .encoder import RegionAwareEncoder
 
 BOUNDARY = np.array([20, 20, 20], dtype=np.uint8)
@@ -415,9 +417,10 @@ def contact_sheet(originals: list[np.ndarray], frames: list[FrameAlignment], nam
 
 
 def _save_png(array: np.ndarray, path: Path) -> None:
+    """A PNG written atomically: a full disk leaves the old file as it was (`Failed` naming it), no half picture."""
     from PIL import Image
 
-    Image.fromarray(array).save(path)
+    atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
 def write_explanation(images: np.ndarray, frames: list[FrameAlignment], names: list[str], out: Path,
@@ -428,8 +431,10 @@ def write_explanation(images: np.ndarray, frames: list[FrameAlignment], names: l
     model's input frames [T, S, S, 3] (the pixel-exact region maps); `originals`: the decoded frames the labelled
     pictures and the contact sheet are drawn over (default: `images`), `crop` the square the model saw of them
     (`crop_box`; default: all of it), `video_frames` their indices in the video. `random_weights`: the CLIP model's
-    weights are random, which the JSON and the pictures say (see the module docstring)."""
-    out.mkdir(parents=True, exist_ok=True)
+    weights are random, which the JSON and the pictures say (see the module docstring). Each file is written atomically
+    (a full disk is `Failed` naming it, the file as it was)."""
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
     note = RANDOM_NOTE if random_weights else None
     originals = [np.ascontiguousarray(o) for o in (images if originals is None else originals)]
     height, width = originals[0].shape[:2]
@@ -461,5 +466,5 @@ def write_explanation(images: np.ndarray, frames: list[FrameAlignment], names: l
         "frames": [asdict(frame) | {"video_frame": index, "legend": where["legend"], "other": where["other"], "labels": where["labels"]}
                    for frame, index, where in zip(frames, indices, placed)],
     }
-    (out / "explanation.json").write_text(json.dumps(data, indent=1))
+    atomic_write(out / "explanation.json", lambda tmp: Path(tmp).write_text(json.dumps(data, indent=1)))
     return data

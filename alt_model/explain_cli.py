@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
-from alt_common.errors import exit_interrupted
+from alt_common.errors import Failed, exit_interrupted
 
 try:  # Ctrl-C in the script's first 0.2 s, while these import: exit 130 in one line (entry.run answers it later)
     import typer
@@ -59,7 +59,7 @@ def explain(
     entities, a contact sheet and explanation.json."""
     from alt_common.labels import read_labels
 
-    from .guard import check_out_folder
+    from .guard import check_out_folder, missing_folders, remove_made
 
     if not video.is_file():
         raise ModelError(f"{video}: video not found; pass an existing video file")
@@ -114,8 +114,13 @@ def explain(
         top = probs.topk(min(5, len(names)))
         predictions = [(names[i], round(float(p), 4)) for p, i in zip(top.values, top.indices)]
     random_weights = runs_random_weights(encoder)
-    data = write_explanation(display_frames(pixels, mean, std), aligned, units, folder, str(video), predictions, random_weights,
-                             originals=originals, crop=crop_box(*originals.shape[1:3], size), video_frames=chosen[0])
+    made = missing_folders(folder)  # removed again if the writes fail (a full disk)
+    try:
+        data = write_explanation(display_frames(pixels, mean, std), aligned, units, folder, str(video), predictions, random_weights,
+                                 originals=originals, crop=crop_box(*originals.shape[1:3], size), video_frames=chosen[0])
+    except Failed:
+        remove_made(made)
+        raise
     if random_weights:
         err.print(f"warning: {RANDOM_WEIGHTS_WARNING}", highlight=False, markup=False, soft_wrap=True)
     table = Table(title=f"{video.name}: entities the regions align to ({frames} frames, r={encoder.r})")

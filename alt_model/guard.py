@@ -7,6 +7,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -48,6 +49,27 @@ def check_out_folder(folder: str | Path, flag: str = "--out", inputs: Iterable[s
     return folder
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and its parents that do not exist yet, deepest first: what writing into `folder` will make (`remove_made`)."""
+    return [p for p in (folder, *folder.parents) if not p.exists()]
+
+
+def remove_made(made: list[Path], written: Iterable[Path] = ()) -> None:
+    """After a write that failed (a full disk): remove the folders a command made for its output, `made` deepest first
+    (the first with what the command wrote in it, the others where empty), and the `written` paths it created in a folder
+    that was there before: nothing it created is left."""
+    for path in written:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    for i, folder in enumerate(made):
+        try:
+            shutil.rmtree(folder) if i == 0 else folder.rmdir()
+        except OSError:
+            return
+
+
 def check_outside(folder: str | Path, model: Path, flag: str = "--out") -> Path:
     """Refuse an output folder that is a model folder (alt-export's, a released X-CLIP's) or lies inside it: such a
     folder holds the model's files and nothing else, and alt-export replaces only a folder that does."""
@@ -65,7 +87,7 @@ def run_lock(folder: str | Path, what: str = "alt-train") -> Iterator[Path]:
     refused in one ModelError. The folder is made if missing, and removed again (with the folders made for it) where
     the run left nothing in it but the lock."""
     folder = Path(folder)
-    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    made = missing_folders(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -25,6 +25,8 @@ import torch
 from open_clip.constants import IMAGENET_MEAN, IMAGENET_STD
 from torch import Tensor, nn
 
+from alt_common.io import check_regular
+
 from .config import MAX_FRAMES, MAX_LAYERS
 from .errors import ModelError
 from .guard import HF_CONFIG_LIMIT, check_shapes, hf_model_type, read_text, safetensors_shapes
@@ -157,7 +159,7 @@ def read_hf_weights(files: list[Path]) -> dict[str, Tensor]:
     from safetensors.torch import load_file
 
     if files[0].suffix == ".bin":
-        return torch.load(files[0], map_location="cpu", weights_only=True)
+        return torch.load(check_regular(files[0], "pytorch_model.bin", HF_FIX), map_location="cpu", weights_only=True)
     return {k: v for file in files for k, v in load_file(file).items()}
 
 

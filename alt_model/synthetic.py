@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from alt_common.errors import UserError, exit_interrupted
+from alt_common.errors import Failed, UserError, exit_interrupted
 
 try:  # Ctrl-C in the script's first 0.2 s, while these import: exit 130 in one line (entry.run answers it later)
     import typer
@@ -164,10 +164,21 @@ def synthetic(
     version: VersionOption = None,
 ) -> None:
     """Write the synthetic video task and a tiny corpus.pt (see the module docstring)."""
+    from alt_common.io import writing
+
+    from .guard import missing_folders, remove_made
+
     check_out(out_dir, force)
     run_on = str(pick_device(device))  # loads torch
-    write_videos(out_dir, train_per_class, val_per_class, frames, seed=seed)
-    write_tiny_corpus(out_dir, seed=seed, device=run_on)
+    made = missing_folders(out_dir)  # removed again, with what this run wrote, on a full disk
+    new = [out_dir / name for name in WRITES if not made and not (out_dir / name).exists()]
+    try:
+        with writing(out_dir):  # a full disk: `failed: no space left on device writing ...`, not a traceback
+            write_videos(out_dir, train_per_class, val_per_class, frames, seed=seed)
+            write_tiny_corpus(out_dir, seed=seed, device=run_on)
+    except Failed:
+        remove_made(made, new)
+        raise
     Console().print(f"wrote {out_dir}/: videos/, labels.txt, train.csv, val.csv, clip.pt (random weights: a test model, "
                     "its predictions mean nothing), corpus.pt", highlight=False, markup=False, soft_wrap=True)
 

@@ -15,6 +15,7 @@ written anywhere.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -33,6 +34,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 import openai
 
+from alt_common.errors import Failed
+from alt_common.io import NO_SPACE, check_regular
 from alt_common.progress import step
 
 from .errors import CorpusError
@@ -182,7 +185,7 @@ class LLMCache:
     another schema) is refused when the cache is opened, after a read that writes nothing."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = check_regular(path, "--llm-cache", "pass a cache file (or a new file name) to --llm-cache")  # never a FIFO
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._writable = False
@@ -232,7 +235,9 @@ class LLMCache:
         return self._db
 
     def _writer(self) -> sqlite3.Connection:
-        """The connection (under the lock), ready to write: the file and its folder created, WAL mode, the table."""
+        """The connection (under the lock), ready to write: the file and its folder created, WAL mode, the table. A file it
+        creates is removed again where these first writes fail (a full disk): a failed command leaves no cache."""
+        created = self._db is None and not self.path.exists()
         if self._db is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,13 +246,27 @@ class LLMCache:
                                   "choose another --llm-cache") from None
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         if not self._writable:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
-            self._db.commit()
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(_SCHEMA)
+                self._db.commit()
+            except sqlite3.DatabaseError:
+                if created:
+                    self._db.close()
+                    self._db = None
+                    for path in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                        path.unlink(missing_ok=True)
+                raise
             self._writable = True
         return self._db
 
-    def _unusable(self, exc: Exception) -> CorpusError:
+    def _unusable(self, exc: Exception) -> CorpusError | Failed:
+        """CorpusError naming a cache SQLite cannot use; on a full disk (SQLite's "database or disk is full", a shared-memory
+        index that cannot grow, or the cache's filesystem now full) the `failed: no space left on device writing PATH` of
+        every writer (`alt_common.io.writing`): the answers committed before stay."""
+        full = getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR_SHMSIZE)
+        if full or _filesystem_full(self.path.parent):
+            return Failed(f"{NO_SPACE[errno.ENOSPC]} writing {self.path}")
         return CorpusError(f"{self.path}: not a usable LLM cache ({exc}); delete it or pass another --llm-cache")
 
     def get(self, key: str) -> str | None:
@@ -266,11 +285,15 @@ class LLMCache:
                 if self._closed:  # a request abandoned by a second Ctrl-C answered late
                     return
                 db = self._writer()
-                db.execute(
-                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, model, json.dumps(messages), json.dumps(params), answer, json.dumps(usage), seconds, created),
-                )
-                db.commit()
+                try:
+                    db.execute(
+                        "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, model, json.dumps(messages), json.dumps(params), answer, json.dumps(usage), seconds, created),
+                    )
+                    db.commit()
+                except sqlite3.DatabaseError:
+                    _roll_back(db)  # the answers committed before stay: the cache is left consistent
+                    raise
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from None
 
@@ -296,6 +319,24 @@ class LLMCache:
                 log.debug("%s: checkpoint at close failed: %s", self.path, exc)
             finally:
                 db.close()
+
+
+def _filesystem_full(folder: Path) -> bool:
+    """Whether `folder`'s filesystem has no block left (SQLite's I/O errors keep no errno; `alt_common.io.writing` asks the same)."""
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return False
+    return fs.f_blocks > 0 and fs.f_bavail == 0
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """End a write that failed (SQLite may leave its transaction open): what it wrote is dropped."""
+    try:
+        if db.in_transaction:
+            db.rollback()
+    except sqlite3.Error:
+        pass
 
 
 def cache_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
@@ -494,7 +535,7 @@ class LLM:
                         worker.start()
                     for _ in missing:
                         prompt, answer, error = done.get()
-                        if isinstance(error, CorpusError):
+                        if isinstance(error, (CorpusError, Failed)):  # a bad cache, a full disk: the build stops
                             raise error
                         if error is not None:  # every other failure is recorded, never dropped
                             answers[prompt] = None
@@ -506,7 +547,7 @@ class LLM:
                 except KeyboardInterrupt:
                     self._finish(workers, stop)
                     raise
-                except CorpusError:
+                except (CorpusError, Failed):
                     stop.set()
                     for worker in workers:
                         worker.join()

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from alt_common.io import check_regular
 from alt_common.resources import prompts_dir
 
 from .errors import CorpusError
@@ -36,7 +37,7 @@ def load_prompts(folder: str | Path = PROMPTS_DIR, system: bool = False) -> Prom
     names = [ENTITY_FILE, *PHRASE_FILES] + ([SYSTEM_FILE] if system else [])
     texts, hashes = {}, {}
     for name in names:
-        path = folder / name
+        path = check_regular(folder / name, "prompt file", f"pass --prompts FOLDER with {', '.join(names)}")  # a FIFO is never opened
         try:
             data = path.read_bytes()
         except OSError:

@@ -44,6 +44,7 @@ class LoadCtx(Ctx):
     def fifo(self, name: str) -> Path:
         """A FIFO whose writing end a thread opens and closes at once: a reader that opens it reads nothing."""
         path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         os.mkfifo(path)
         writer = threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True)
         writer.start()
@@ -140,6 +141,10 @@ def _hf_predict(c: LoadCtx, folder: Path, flag: str = "--checkpoint") -> list:
     return c.predict("--labels", c.task.labels, model=(flag, folder))
 
 
+def _resume_from(c: LoadCtx, last: Path) -> list:
+    return ["--corpus", c.task.corpus, "--resume", "--out", last.parent]
+
+
 def _frames(n: int):
     return lambda meta: meta["config"]["model"].update(frames=n)
 
@@ -165,6 +170,14 @@ CASES = [
          "config.json: config.json is a FIFO (named pipe)", absent=lambda c: [c.tmp / "preds.jsonl"]),
     Case("eval --checkpoint a released X-CLIP whose config.json is a FIFO", "eval",
          lambda c: _hf_eval(c, c.config_fifo(c.folder("hf"))), 2, "config.json: config.json is a FIFO"),
+    Case("train --corpus a FIFO", "train", lambda c: ["--corpus", c.fifo("corpus.pt"), *c.train()[2:]], 2,
+         "corpus.pt: corpus.pt is a FIFO (named pipe), not a regular file", absent=lambda c: [c.out]),
+    Case("eval --checkpoint a FIFO", "eval", lambda c: c.eval(checkpoint=c.fifo("best.pt")), 2,
+         "best.pt: a checkpoint is a FIFO (named pipe), not a regular file", absent=lambda c: [c.tmp / "eval"]),
+    Case("explain --corpus a FIFO", "explain", lambda c: c.explain("--corpus", c.fifo("corpus.pt"), "--out", c.tmp / "x"), 2,
+         "corpus.pt: corpus.pt is a FIFO (named pipe)", absent=lambda c: [c.tmp / "x"]),
+    Case("train --resume: the run's last.pt a FIFO", "train", lambda c: _resume_from(c, c.fifo("run/last.pt")), 2,
+         "last.pt: a checkpoint is a FIFO (named pipe)"),
     Case("train --config /dev/null", "train", lambda c: ["--corpus", c.task.corpus, "--config", "/dev/null"], 2,
          "/dev/null: a config is a device, not a regular file"),
     # 2. YAML aliases: a kilobyte that expands to gigabytes (billion laughs) is refused at its first alias
@@ -294,7 +307,7 @@ def test_ctrl_c_while_importing(script, module, task, trained, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("script", ["alt-eval", "alt-explain", "alt-export", "alt-synthetic", "alt-lists"])
+@pytest.mark.parametrize("script", ["alt-eval", "alt-explain", "alt-export", "alt-synthetic", "alt-lists", "corpus"])
 def test_ctrl_c_while_every_script_imports(script):
     done = subprocess.run([sys.executable, "-c", INTERRUPT_IN_IMPORT, "rich.console", str(SCRIPTS / script), "--help"],
                           capture_output=True, text=True, timeout=60)

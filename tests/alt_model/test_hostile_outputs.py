@@ -27,7 +27,10 @@ import pytest
 from test_hostile_alt_commands import ENTRIES, Ctx, _ctrl_c_in_predict, _digest, _other_clip_corpus, _strict_json, assert_verdict
 
 from alt_model.guard import RUN_LOCK
+from alt_model.synthetic import main as synthetic_main
 from corpus_builder.cli import main as corpus_main
+
+COMMANDS = {**ENTRIES, "corpus": corpus_main, "synthetic": synthetic_main}
 
 NO_SPACE = "no space left on device writing"
 ODD_NAME = "odd\nname\x1b[31m\x07.mp4"  # a line break, a terminal escape and a bell in a file name
@@ -93,7 +96,7 @@ def _umount(folder: Path) -> None:
 @dataclass
 class Row:
     name: str
-    entry: str  # an ENTRIES name, or corpus
+    entry: str  # a COMMANDS name: an ENTRIES name, corpus or synthetic
     args: Callable[[Out], list]
     code: int
     message: str  # in the last line of stderr (stdout for exit 0)
@@ -216,12 +219,67 @@ def _train_full(c: Out) -> list:
     return ["--corpus", c.task.corpus, "--resume", "--out", disk / "run", "train.epochs=9", "data.workers=0"]
 
 
+EXPLAINED = ("explanation.json", "contact_sheet.png", "frame_00.png", "frame_00_regions.png", "frame_01.png", "frame_01_regions.png")
+
+
+def _explain_full(c: Out) -> list:
+    """alt-explain into a folder holding an earlier explanation, on a filled tmpfs."""
+    disk = c.mounted()
+    for name in EXPLAINED:
+        _old(disk / "explain" / name)
+    c.fill(disk)
+    return c.explain("--out", disk / "explain")
+
+
+def _synthetic_full(c: Out) -> list:
+    disk = c.fill(c.mounted())
+    return ["--out", disk / "task", "--train-per-class", 1, "--val-per-class", 1, "--frames", 2, "--device", "cpu"]
+
+
+def _llm_cache_full(c: Out, earlier: bool = True) -> list:
+    """corpus build asking the scripted LLM server, its --llm-cache (one answer in it, `earlier`; else none yet) on a filled tmpfs."""
+    from llm_server import LLMServer, ScriptedLLM
+
+    from corpus_builder.llm import LLMCache
+
+    server = LLMServer(ScriptedLLM()).__enter__()
+    c.cleanups.append(lambda: server.__exit__(None, None, None))
+    disk = c.mounted()
+    if earlier:
+        cache = LLMCache(disk / "cache.sqlite")
+        cache.put("an earlier prompt", "test-model", [], {}, "an earlier answer", {}, 0.1)
+        cache.close()
+    c.fill(disk)
+    return ["build", "-l", c.file("labels.txt", b"dancing\n"), "-o", c.tmp / "corpus.parquet", "--no-body-parts",
+            "--llm-model", "test-model", "--llm-base-url", server.url, "--llm-cache", disk / "cache.sqlite"]
+
+
+def _cache_whole(c: Out, out: str, err: str) -> None:
+    """The cache keeps its answer, whole, once there is room again; SQLite's log beside it holds nothing."""
+    import sqlite3
+
+    disk = c.tmp / "disk"
+    assert (disk / "cache.sqlite-wal").stat().st_size == 0
+    (disk / ".filler").unlink()
+    db = sqlite3.connect(disk / "cache.sqlite")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("SELECT key, answer FROM answers").fetchall() == [("an earlier prompt", "an earlier answer")]
+    finally:
+        db.close()
+
+
 def _disk(*names: str) -> Callable[[Out], list]:
     return lambda c: [c.tmp / "disk" / name for name in names]
 
 
 def _left(c: Out) -> list:
     return c.left_behind(c.tmp / "disk")
+
+
+def _left_but_wal_index(c: Out) -> list:
+    """What was left on the disk but SQLite's -wal and -shm files, which opening a WAL cache makes (and SQLite recovers)."""
+    return [p for p in _left(c) if p.name not in ("cache.sqlite-wal", "cache.sqlite-shm")] + [c.tmp / "corpus.parquet"]
 
 
 ROWS = [
@@ -266,6 +324,13 @@ ROWS = [
     Row("export on a full disk", "export", _export_full, 1, NO_SPACE,
         keep=_disk(*(f"model/{name}" for name in ("config.json", "model.safetensors", "corpus.safetensors", "clip.safetensors"))),
         absent=_left),
+    Row("explain on a full disk", "explain", _explain_full, 1, NO_SPACE, keep=_disk(*(f"explain/{name}" for name in EXPLAINED)),
+        absent=_left),
+    Row("synthetic on a full disk", "synthetic", _synthetic_full, 1, NO_SPACE, absent=_left),
+    Row("corpus build: the LLM cache on a full disk", "corpus", _llm_cache_full, 1, NO_SPACE, keep=_disk("cache.sqlite"),
+        absent=_left_but_wal_index, check=_cache_whole),
+    Row("corpus build: a new LLM cache on a full disk", "corpus", lambda c: _llm_cache_full(c, earlier=False), 1, NO_SPACE,
+        absent=lambda c: [*_left(c), c.tmp / "corpus.parquet"]),
 ]
 
 
@@ -277,7 +342,7 @@ def test_hostile_output(row: Row, task, trained, tmp_path, run_main, monkeypatch
         kept = {p: _digest(p) for p in row.keep(c)}
         if row.fault is not None:
             row.fault(c, monkeypatch)
-        code, out, err = run_main(corpus_main if row.entry == "corpus" else ENTRIES[row.entry], *args)
+        code, out, err = run_main(COMMANDS[row.entry], *args)
         assert_verdict(code, out, err, row.code, row.message, kept, row.absent(c))
         if row.message == NO_SPACE:
             assert str(tmp_path / "disk") in err.strip().splitlines()[-1], err  # names the file it could not write

@@ -11,9 +11,11 @@ without the real cache folder on NLTK's path; `patch` sets names of corpus_build
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from test_hostile_corpus_commands import Case as CorpusCase
 from test_hostile_corpus_commands import both, corrupt_cache, files, immutable, labels
 
 import corpus_builder.llm
+from corpus_builder.prompts import PROMPTS_DIR
 from corpus_builder.resources import _SENSE_FILES, _WORDNET_FILES, cache_dir, debian_wordnet_dir, ensure_wordnet, load_spacy, wordnet
 from llm_server import Fault, LLMServer, ScriptedLLM
 
@@ -60,6 +63,29 @@ def app_database(name: str, wal: bool = False, answers: str | None = None) -> Ca
         db.commit()
         db.close()
     return setup
+
+
+def fifo(name: str) -> Callable[[Path], Callable[[], None]]:
+    """{tmp}/name: a FIFO whose writing end a thread opens and closes at once (a command that opened it would read an
+    empty file and fail otherwise, not hang the test)."""
+    def setup(tmp: Path) -> Callable[[], None]:
+        path = tmp / name
+        os.mkfifo(path)
+        writer = threading.Thread(target=lambda: os.close(os.open(path, os.O_WRONLY)), daemon=True)
+        writer.start()
+
+        def release() -> None:
+            if writer.is_alive():
+                os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+            writer.join(5)
+        return release
+    return setup
+
+
+def prompts_copy(tmp: Path) -> None:
+    """{tmp}/prompts: a copy of the packaged prompt files, without entities.txt."""
+    shutil.copytree(PROMPTS_DIR, tmp / "prompts")
+    (tmp / "prompts" / "entities.txt").unlink()
 
 
 def wordnet_copy(damage: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -145,6 +171,11 @@ CASES = [
     Case("--llm-cache with an answers table of another schema", [*BUILD, "--llm-offline", "--llm-model", "m", "--llm-cache", "{tmp}/app.sqlite"],
          both(labels("dancing\n"), app_database("app.sqlite", answers="id INTEGER, text TEXT")), 2,
          "its answers table has the columns (id, text), not an LLM cache's", ["app.sqlite", "labels.txt"]),
+    Case("--llm-cache is a FIFO", [*BUILD, *LLM, *CACHE], both(labels("dancing\n"), fifo("cache.sqlite")), 2,
+         "cache.sqlite: --llm-cache is a FIFO (named pipe), not a regular file", ["labels.txt"]),
+    Case("--prompts: entities.txt a FIFO", [*BUILD, *LLM, *CACHE, "--prompts", "{tmp}/prompts"],
+         both(labels("dancing\n"), prompts_copy, fifo("prompts/entities.txt")), 2,
+         "entities.txt: prompt file is a FIFO (named pipe), not a regular file", ["labels.txt"]),
     # 4. a build that fails writes nothing: no cache is created before an answer arrives, an existing one is only read
     Case("HTTP 401 leaves no cache beside --out", [*BUILD, *LLM], "unauthorized\n", 2, "answered HTTP 401", ["labels.txt"]),
     Case("--llm-offline without a cache leaves none beside --out", [*BUILD, "--llm-offline", "--llm-model", "m"], "dancing\n", 2,
