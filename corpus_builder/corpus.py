@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from alt_common.io import atomic_write
+from alt_common.io import atomic_write, check_regular
 
 from .errors import CorpusError
 
@@ -56,6 +56,7 @@ def require_corpus_file(path: str | Path) -> None:
         raise CorpusError(f"{path}: is a folder, not a corpus; pass a corpus.parquet")
     if not Path(path).exists():
         raise CorpusError(f"{path}: corpus not found; build one with 'corpus build'")
+    check_regular(path, "a corpus", "pass a corpus.parquet")  # a FIFO or a device is never opened
 
 
 def read_corpus(path: str | Path) -> pd.DataFrame:

@@ -15,6 +15,7 @@ PROMPTS_DIR = prompts_dir()
 ENTITY_FILE = "entities.txt"
 PHRASE_FILES = ("phrase_looks_like.txt", "phrase_explanations.txt", "phrase_one_sentence.txt")
 SYSTEM_FILE = "system.txt"
+MAX_PROMPT_BYTES = 64 << 10  # a prompt is a few hundred bytes: a larger file is not one
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,16 @@ def load_prompts(folder: str | Path = PROMPTS_DIR, system: bool = False) -> Prom
     for name in names:
         path = check_regular(folder / name, "prompt file", f"pass --prompts FOLDER with {', '.join(names)}")  # a FIFO is never opened
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                data = f.read(MAX_PROMPT_BYTES + 1)
         except OSError:
             raise CorpusError(f"{path}: prompt file not found; pass --prompts FOLDER with {', '.join(names)}") from None
-        texts[name] = data.decode("utf-8").strip()
+        if len(data) > MAX_PROMPT_BYTES:
+            raise CorpusError(f"{path}: prompt file is larger than {MAX_PROMPT_BYTES >> 10} KiB; a prompt is a few lines of text")
+        try:
+            texts[name] = data.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"{path}: prompt file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
         hashes[name] = hashlib.sha256(data).hexdigest()
     if "{label}" not in texts[ENTITY_FILE]:
         raise CorpusError(f"{folder / ENTITY_FILE}: the prompt has no {{label}} placeholder; add it where the label goes")
