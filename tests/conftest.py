@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from corpus_builder.resources import load_spacy, wordnet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_LABELS = REPO.parent / "shared" / "data" / "labels"
+
+# A suite started in the background by a shell without job control inherits SIGINT ignored, and so would every
+# command it runs: the Ctrl-C tests would see no Ctrl-C. Python's own handler here; the commands start with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
