@@ -159,6 +159,17 @@ def host_only(tmp: Path, out: str, err: str) -> None:
     assert host.startswith("127.0.0.1:") and "@" not in host
 
 
+def timed_run(run_cli: Callable, args: list[str], cleanup: object) -> tuple[int, str, str, float]:
+    """The command's (exit code, stdout, stderr) and its seconds; the row's setup cleanup (when callable) runs after it."""
+    try:
+        started = time.monotonic()
+        code, out, err = run_cli(*args)
+        return code, out, err, time.monotonic() - started
+    finally:
+        if callable(cleanup):
+            cleanup()
+
+
 # ------------------------------------------------------------------ the table
 
 
@@ -322,13 +333,7 @@ def test_hostile(case: Case, run_cli, server, built, tmp_path):
             arg = arg.replace(key, value)
         args.append(arg.replace("{host}", host))
     before = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in case.unchanged}
-    try:
-        started = time.monotonic()
-        code, out, err = run_cli(*args)
-        seconds = time.monotonic() - started
-    finally:
-        if callable(cleanup):
-            cleanup()
+    code, out, err, seconds = timed_run(run_cli, args, cleanup)
     assert code == case.code, err
     assert "Traceback" not in err and "Traceback" not in out
     lines = err.strip().splitlines()

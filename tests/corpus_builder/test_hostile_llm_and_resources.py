@@ -16,7 +16,6 @@ import random
 import shutil
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +23,7 @@ from typing import Any, Callable
 import nltk
 import pytest
 from test_hostile_corpus_commands import Case as CorpusCase
-from test_hostile_corpus_commands import both, corrupt_cache, files, immutable, labels
+from test_hostile_corpus_commands import both, corrupt_cache, files, immutable, labels, timed_run
 
 import corpus_builder.llm
 from corpus_builder.prompts import PROMPTS_DIR
@@ -271,13 +270,7 @@ def test_hostile(case: Case, run_cli, server, tmp_path, monkeypatch, request):
         monkeypatch.setattr(corpus_builder.llm, name, value)
     before = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in case.unchanged}
     existing = listing(tmp_path)
-    try:
-        started = time.monotonic()
-        code, out, err = run_cli(*(fill(arg, values) for arg in case.args))
-        seconds = time.monotonic() - started
-    finally:
-        if callable(cleanup):
-            cleanup()
+    code, out, err, seconds = timed_run(run_cli, [fill(arg, values) for arg in case.args], cleanup)
     assert code == case.code, err
     assert "Traceback" not in err and "Traceback" not in out
     if code in (1, 2):
