@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from .errors import BAD_INPUT, FAILED, INTERRUPTED, NOTHING_WRITTEN, OK, Failed, Interrupted, UserError
+from .errors import BAD_INPUT, FAILED, INTERRUPTED, NOTHING_WRITTEN, OK, Failed, Interrupted, UserError, exit_with
 from .labels import printable
 
 REDELIVER_AFTER = 0.01  # seconds before a Ctrl-C a finalizer dropped is delivered again (`_keep_ctrl_c`)
@@ -129,4 +129,4 @@ def _exit(code: int) -> NoReturn:
     after a corpus build they take 2-3 s over WordNet's synsets and spaCy's and torch's objects, and
     nothing is left to collect that the ending process needs."""
     gc.freeze()
-    sys.exit(code)
+    exit_with(code)

@@ -30,4 +30,13 @@ def exit_interrupted() -> NoReturn:
     """Ctrl-C while a console script's modules import, before `entry.run` runs its command: the contract's line and
     exit 130, not a traceback (SystemExit leaves the import quietly)."""
     sys.stderr.write(NOTHING_WRITTEN + "\n")
-    raise SystemExit(INTERRUPTED)
+    exit_with(INTERRUPTED)
+
+
+def exit_with(code: int) -> NoReturn:
+    """Exit with `code`, also after a caught Ctrl-C. CPython 3.11-3.13 remember a KeyboardInterrupt that left an
+    `exec` of a string (dataclasses', typing's and scipy's, run while modules import) as "unhandled", and a process
+    started as `python -m ...` then kills itself with SIGINT at exit whatever code it exits with (-2 for the parent,
+    not 130). An `exec` of a string resets that memory."""
+    exec("")  # noqa: S102 - the empty program: it only resets the interpreter's unhandled-Ctrl-C flag
+    raise SystemExit(code)
