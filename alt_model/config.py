@@ -83,6 +83,12 @@ class DataConfig:
     # each (tested); decord and torchcodec come with the fast-video extra. alt-eval and alt-predict decode with auto
     backend: str = "auto"
     skip_missing: bool = False  # go on without listed videos whose files are missing (warned), instead of stopping
+    # resize each frame to the shorter side the transforms start from (int(256/224 · S)) in the decoder's colour conversion,
+    # one sws_scale, instead of converting the whole frame and resizing it after (X-CLIP: decode, then Resize(-1, 256))
+    decode_resize: bool = True
+    # a decode-once clip store (`alt-data pack`): a folder holding one store per list, DIR/<the list file's name without
+    # its extension>; training and evaluation read their frames from it instead of decoding the videos. Empty: the videos
+    store: str = ""
     shots: int | None = None  # K-shot: K training videos per class, drawn with `seed` (after `holdout`, from the rest)
     # fraction of each class's training videos kept out of training to pick best.pt on (drawn with `seed`); 0: none, the
     # whole training set is trained on for the whole schedule and best.pt is the last epoch. val_list never picks best.pt.

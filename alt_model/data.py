@@ -35,7 +35,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -51,6 +51,9 @@ from .decode import installed, read_clips, read_frames, resolve_backend
 from .errors import ModelError
 from .guard import MiB, read_text
 
+if TYPE_CHECKING:
+    from .store import ClipStore
+
 log = logging.getLogger(__name__)
 LIST_LIMIT = 256 * MiB  # Kinetics-700's training list is about 40 MB
 RESIZE_RATIO = 256 / 224  # shorter side before cropping, relative to the input size (X-CLIP)
@@ -61,7 +64,7 @@ SNAP = 3  # MultiScaleCrop: a crop side less than SNAP pixels from the input siz
 
 # with decode.py's entry points, read_frames and read_clips (and BACKENDS, below): frames are read through this module
 __all__ = [
-    "CROP_POSITIONS", "LIST_LIMIT", "NORMS", "RESIZE_RATIO", "SCALES", "SNAP", "Batch", "EpochOrder", "VideoDataset", "VideoItem",
+    "CROP_POSITIONS", "LIST_LIMIT", "NORMS", "RESIZE_RATIO", "SCALES", "SNAP", "Batch", "EpochOrder", "ShardOrder", "VideoDataset", "VideoItem",
     "collate", "eval_transform", "multiscale_box", "read_clips", "read_frames", "read_video_list", "resized_shape", "sample_shots",
     "shard", "split_holdout", "tower_norm", "tower_size", "train_transform", "tsn_indices",
 ]
@@ -267,15 +270,21 @@ class VideoDataset(Dataset):
     An item is `dataset[index]`, or `dataset[(epoch, index)]` for the sampling and augmentation of that epoch
     (see the module docstring; `EpochOrder` yields such keys, so persistent workers need no state of the epoch).
     A video that cannot be read is logged and returned as None (`collate` skips it). `backend` is the
-    decoding backend (`decode.CHOICES`), resolved here so that one not installed stops the run before it starts.
+    decoding backend (`decode.CHOICES`), resolved here so that one not installed stops the run before it starts;
+    with `decode_resize` the decoder gives frames at the shorter side the transforms start from. With `store` (a
+    `store.ClipStore` holding these items) frames come from its JPEGs, the TSN indices snapped to the stored frames.
     """
 
     def __init__(self, items: Sequence[VideoItem], frames: int, size: int, *, train: bool, seed: int = 0,
                  clips: int = 1, crops: int = 1, scales: Sequence[float] = SCALES, flip: float = 0.5,
-                 mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD, backend: str = "auto") -> None:
+                 mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD, backend: str = "auto",
+                 decode_resize: bool = True, store: ClipStore | None = None) -> None:
         self.items, self.frames, self.size, self.train, self.seed = list(items), frames, size, train, seed
         self.clips, self.crops, self.scales, self.flip, self.mean, self.std = clips, crops, tuple(scales), flip, mean, std
-        self.backend = resolve_backend(backend)
+        self.store = store
+        self.backend = resolve_backend(backend) if store is None else backend
+        # the shorter side the transforms resize to first (X-CLIP's Resize(-1, ·)), done in the decoder's colour conversion
+        self.short = (int(RESIZE_RATIO * size) if train or crops == 1 else size) if decode_resize else None
         eval_transform(np.zeros((1, size, size, 3), np.uint8), size, crops)  # reject a bad crop count now, not in a worker
 
     @property
@@ -297,7 +306,12 @@ class VideoDataset(Dataset):
     def video(self, index: int, epoch: int = 0) -> Tensor:
         """The model input of video `index` in `epoch`; ModelError naming the file when it cannot be read."""
         rng = np.random.default_rng((self.seed, epoch, index)) if self.train else None
-        frames = read_clips(self.items[index].path, lambda n: tsn_indices(n, self.frames, rng, 1 if self.train else self.clips), self.backend)
+
+        def choose(n: int) -> np.ndarray:
+            return tsn_indices(n, self.frames, rng, 1 if self.train else self.clips)
+
+        path = self.items[index].path
+        frames = self.store.read_clips(path, choose) if self.store else read_clips(path, choose, self.backend, short=self.short)
         if self.train:
             return train_transform(frames[0], self.size, rng, self.scales, self.flip, self.mean, self.std)
         # views ordered clip-major: [clips, crops] flattened
@@ -309,7 +323,7 @@ class EpochOrder(Sampler):
     process's share, reshuffled per epoch), from position `skip` on (a mid-epoch resume). It runs in the main
     process, so one DataLoader with persistent workers serves every epoch."""
 
-    def __init__(self, sampler: DistributedSampler) -> None:
+    def __init__(self, sampler: DistributedSampler | ShardOrder) -> None:
         self.sampler, self.epoch, self.skip = sampler, 0, 0
 
     def start(self, epoch: int, skip: int = 0) -> None:
@@ -322,6 +336,41 @@ class EpochOrder(Sampler):
 
     def __len__(self) -> int:
         return max(0, len(self.sampler) - self.skip)
+
+
+class ShardOrder(Sampler):
+    """A clip store's training order for process `rank` of `world` (torchrun), in place of DistributedSampler: each
+    epoch the shards (`groups`: the dataset indices each shard holds) are shuffled with (seed, epoch) and dealt to the
+    processes in turn, and a process reads its own shards one after another, each shuffled with (seed, epoch, shard),
+    so that its DataLoader workers read few files, each in one region at a time. Every process takes ceil(N / world)
+    indices, the count DistributedSampler gives: one short of them repeats its first ones, one over stops early (the
+    rest are read in other epochs, where the shards are dealt again). With fewer shards than processes the videos
+    themselves are dealt, as DistributedSampler does."""
+
+    def __init__(self, groups: Sequence[Sequence[int]], world: int = 1, rank: int = 0, seed: int = 0) -> None:
+        self.groups = [list(group) for group in groups if group]
+        self.world, self.rank, self.seed, self.epoch = world, rank, seed, 0
+        self.count = math.ceil(sum(map(len, self.groups)) / world)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng((self.seed, self.epoch))
+        if len(self.groups) < self.world:
+            everything = rng.permutation(np.concatenate([np.asarray(group) for group in self.groups])).tolist()
+            return iter(_cycled(everything, self.count * self.world)[self.rank :: self.world])
+        mine = [index for shard in rng.permutation(len(self.groups))[self.rank :: self.world].tolist()
+                for index in np.random.default_rng((self.seed, self.epoch, shard)).permutation(self.groups[shard]).tolist()]
+        return iter(_cycled(mine, self.count))
+
+
+def _cycled(values: list[int], count: int) -> list[int]:
+    """The first `count` of `values` repeated."""
+    return (values * math.ceil(count / len(values)))[:count]
 
 
 def collate(samples: Sequence[tuple[Tensor, int] | None]) -> Batch:

@@ -16,6 +16,23 @@ on a file it cannot read into `ModelError`, which the dataset logs, skips and co
 - **decord** (0.6.0, X-CLIP's loader) and **torchcodec** (its `exact` seek mode: a scan of the file
   gives the count and keyframes) seek to the keyframe before each wanted frame and decode from there.
 
+`short` (the training transforms' shorter side) returns every frame resized to it, (H, W) rounded as
+`data.resized_shape`. PyAV converts to RGB and resizes in one sws_scale call, on one thread: bilinear
+(antialiased when it shrinks) with `ACCURATE_RND | BITEXACT`, swscale's C code whatever the CPU's SIMD
+(the unscaled conversion of `short=None`, kept as it was, is not: its SIMD and C code differ in 60% of
+the values; made bit-exact it costs 3-4x and moves 3 grey levels on noisy chroma), and `FULL_CHR_H_INT`
+(chroma interpolated at full width, which swscale forces for odd widths: without it the colours would
+shift by ~1.4 grey levels with the width's parity; it costs nothing measurable per clip). decord and
+torchcodec decode at full size, then torch's uint8 bilinear with antialiasing resizes (the training
+transforms' resize, within 1 grey level). The frames are 0.9-1.4 grey levels from the plain PyAV
+loop's resized by torch on real clips, 2.9 on the noisy generated clip (that conversion repeats chroma
+samples where this one interpolates them, and darkens by ~1.2). Not used: skipping H.264's deblocking
+(`skip_loop_filter`, settable only for a whole stream: 5-30% less CPU, 1.3-1.9 grey levels of drift,
+over 2 from plain at 720p; on B-frames only, 0.3 for 0-7%), and `lowres` (no effect
+on H.264). Of pyav's CPU time with `short=256` on the Kinetics-like clip, decoding is 63%, demuxing
+13%, the sws_scale call 13%, opening 5%; it reads 1.4-1.8x the clips per CPU-second of the plain loop
+at full size (full size: 1.8-2.0x), 1.5x through the whole training pipeline.
+
 `AUTO_ORDER` is the order of `benchmarks/data.py`'s clips per CPU-second on Kinetics-like H.264; all
 backends decode on one thread, since DataLoader workers are the parallelism of a training run.
 """
@@ -97,10 +114,13 @@ class _PyAV:
 
         return (av.error.FFmpegError, IndexError, ValueError, OSError)
 
-    def __init__(self, path: Path) -> None:
-        from av.video.reformatter import VideoReformatter
+    def __init__(self, path: Path, short: int | None = None) -> None:
+        from av.video.reformatter import Interpolation, VideoReformatter
 
-        self.path, self.reformatter = path, VideoReformatter()  # one colour converter for all frames: a frame's own is new each time
+        self.path, self.short = path, short
+        self.reformatter = VideoReformatter()  # one converter for all frames: a frame's own is new each time
+        # short's: bilinear in swscale's C code whatever the CPU's SIMD, chroma at full width (see the module docstring)
+        self.interpolation = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.BITEXACT | Interpolation.FULL_CHR_H_INT
         self._open()
         try:
             self.packets = [(p.pts, p.is_keyframe) for p in self.container.demux(self.stream) if p.size and not p.is_discard]
@@ -130,7 +150,11 @@ class _PyAV:
         self.container.close()
 
     def rgb(self, frame) -> np.ndarray:
-        return self.reformatter.reformat(frame, format="rgb24").to_ndarray()
+        if self.short is None:
+            return self.reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
+        height, width = _resized_shape(frame.height, frame.width, self.short)  # colours and size in one sws_scale call
+        return self.reformatter.reformat(frame, width=width, height=height, format="rgb24", interpolation=self.interpolation,
+                                         threads=1).to_ndarray()
 
     def frames(self, wanted: Sequence[int]) -> tuple[dict[int, np.ndarray], int]:
         if self.timed:
@@ -217,17 +241,17 @@ class _Decord:
 
         return (decord.DECORDError, IndexError, ValueError, OSError, RuntimeError)
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, short: int | None = None) -> None:
         import decord
 
-        self.reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        self.reader, self.short = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1), short
         self.count = len(self.reader)
 
     def close(self) -> None:
         del self.reader
 
     def frames(self, wanted: Sequence[int]) -> tuple[dict[int, np.ndarray], int]:
-        return dict(zip(wanted, self.reader.get_batch(list(wanted)).asnumpy())), self.count
+        return dict(zip(wanted, _resize(self.reader.get_batch(list(wanted)).asnumpy(), self.short))), self.count
 
 
 class _TorchCodec:
@@ -237,17 +261,36 @@ class _TorchCodec:
     def errors() -> tuple[type[BaseException], ...]:
         return (RuntimeError, IndexError, ValueError, OSError)
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, short: int | None = None) -> None:
         from torchcodec.decoders import VideoDecoder
 
-        self.decoder = VideoDecoder(str(path), dimension_order="NHWC", seek_mode="exact", num_ffmpeg_threads=1)
+        self.decoder, self.short = VideoDecoder(str(path), dimension_order="NHWC", seek_mode="exact", num_ffmpeg_threads=1), short
         self.count = self.decoder.metadata.num_frames or 0
 
     def close(self) -> None:
         del self.decoder
 
     def frames(self, wanted: Sequence[int]) -> tuple[dict[int, np.ndarray], int]:
-        return dict(zip(wanted, self.decoder.get_frames_at(list(wanted)).data.numpy())), self.count
+        return dict(zip(wanted, _resize(self.decoder.get_frames_at(list(wanted)).data.numpy(), self.short))), self.count
+
+
+def _resized_shape(height: int, width: int, short: int) -> tuple[int, int]:
+    """(height, width) of a frame resized to shorter side `short`, rounded as `data.resized_shape` (mmcv's rescale_size)."""
+    scale = short / min(height, width)
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def _resize(frames: np.ndarray, short: int | None) -> np.ndarray:
+    """uint8 frames [n, H, W, 3] resized to shorter side `short` (None: as they are) with torch's bilinear and antialiasing,
+    as `data`'s transforms resize, for the backends that do not resize in their own colour conversion here."""
+    if short is None:
+        return frames
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # uint8, channels last: 1 grey level from float's, 18x faster
+    return F.interpolate(x, size=_resized_shape(*frames.shape[1:3], short), mode="bilinear", align_corners=False,
+                         antialias=True).permute(0, 2, 3, 1).numpy()
 
 
 READERS = {"pyav": _PyAV, "decord": _Decord, "torchcodec": _TorchCodec}
@@ -257,15 +300,16 @@ _WHERE = re.compile(r"(\[[\d:]+\] )?\S+\.(cpp|cc|h):\d+[:,]? ?")  # "[08:43:35] 
 # ---------------------------------------------------------------------------------------------- entry points
 
 
-def read_clips(path: str | Path, choose: Callable[[int], np.ndarray], backend: str = "auto") -> np.ndarray:
-    """uint8 RGB frames [*choose(n).shape, H, W, 3] of a video of n frames, at the indices `choose(n)` returns.
+def read_clips(path: str | Path, choose: Callable[[int], np.ndarray], backend: str = "auto", short: int | None = None) -> np.ndarray:
+    """uint8 RGB frames [*choose(n).shape, H, W, 3] of a video of n frames, at the indices `choose(n)` returns; with
+    `short`, each resized to shorter side `short` (H, W: `data.resized_shape`).
 
     ModelError naming the file when it cannot be decoded. If fewer frames decode than the stream said, the
     indices are chosen again from the frames that are there.
     """
     reader, path = READERS[resolve_backend(backend)], Path(path)
     try:
-        video = reader(path)
+        video = reader(path, short)
         try:
             n = video.count
             if n <= 0:
@@ -292,9 +336,10 @@ def _reason(exc: BaseException) -> str:
     return " ".join(_WHERE.sub("", str(exc)).split())
 
 
-def read_frames(path: str | Path, indices: Sequence[int] | np.ndarray, backend: str = "auto") -> np.ndarray:
+def read_frames(path: str | Path, indices: Sequence[int] | np.ndarray, backend: str = "auto", short: int | None = None) -> np.ndarray:
     """uint8 RGB frames [len(indices), H, W, 3] of the video at `path`, at frame `indices` (in any order, repeats
-    allowed); ModelError naming the file when it cannot be decoded or an index is past its end."""
+    allowed), resized to shorter side `short` if given; ModelError naming the file when it cannot be decoded or an
+    index is past its end."""
     wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
 
     def choose(n: int) -> np.ndarray:
@@ -302,4 +347,4 @@ def read_frames(path: str | Path, indices: Sequence[int] | np.ndarray, backend: 
             raise ModelError(f"{path}: frame indices must be in 0..{n - 1} (the video has {n} frames), got {wanted.tolist()[:8]}")
         return wanted
 
-    return read_clips(path, choose, backend)
+    return read_clips(path, choose, backend, short)

