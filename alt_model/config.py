@@ -84,8 +84,9 @@ class DataConfig:
     backend: str = "auto"
     skip_missing: bool = False  # go on without listed videos whose files are missing (warned), instead of stopping
     # resize each frame to the shorter side the transforms start from (int(256/224 · S)) in the decoder's colour conversion,
-    # one sws_scale, instead of converting the whole frame and resizing it after (X-CLIP: decode, then Resize(-1, 256))
-    decode_resize: bool = True
+    # one bit-exact sws_scale: the same frames on every CPU, at about 1.2x the CPU time of a full-size conversion the
+    # transforms then crop and resize once (benchmarks/data.py); off: that full-size conversion (FFmpeg's SIMD code)
+    decode_resize: bool = False
     # a decode-once clip store (`alt-data pack`): a folder holding one store per list, DIR/<the list file's name without
     # its extension>; training and evaluation read their frames from it instead of decoding the videos. Empty: the videos
     store: str = ""

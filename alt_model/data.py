@@ -282,7 +282,7 @@ class VideoDataset(Dataset):
     def __init__(self, items: Sequence[VideoItem], frames: int, size: int, *, train: bool, seed: int = 0,
                  clips: int = 1, crops: int = 1, scales: Sequence[float] = SCALES, flip: float = 0.5,
                  mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD, backend: str = "auto",
-                 decode_resize: bool = True, store: ClipStore | None = None) -> None:
+                 decode_resize: bool = False, store: ClipStore | None = None) -> None:
         self.items, self.frames, self.size, self.train, self.seed = list(items), frames, size, train, seed
         self.clips, self.crops, self.scales, self.flip, self.mean, self.std = clips, crops, tuple(scales), flip, mean, std
         self.store = store

@@ -48,7 +48,7 @@ def test_a_store_of_every_frame_gives_the_videos_clips_crops_and_flips(task, sto
     items = read_video_list(task.train, task.root, labels)
     store = open_store(stores, task.train)
     assert store.items(labels) == [type(item)(item.path.relative_to(task.root), item.label) for item in items]
-    from_videos = VideoDataset(items, 8, SIZE, train=True, seed=3)
+    from_videos = VideoDataset(items, 8, SIZE, train=True, seed=3, decode_resize=True)  # resized as alt-data pack resizes
     from_store = VideoDataset(store.items(labels), 8, SIZE, train=True, seed=3, store=store)
     for epoch in range(3):
         for index in range(0, len(items), 3):
@@ -63,7 +63,7 @@ def test_test_views_from_a_store_of_centres_are_the_videos(task, stores):
     labels = task.labels.read_text().split("\n")[:-1]
     items = read_video_list(task.val, task.root, labels)
     store = open_store(stores, task.val)
-    from_videos = VideoDataset(items, 8, SIZE, train=False)
+    from_videos = VideoDataset(items, 8, SIZE, train=False, decode_resize=True)
     from_store = VideoDataset(store.items(labels), 8, SIZE, train=False, store=store)
     for index in range(len(items)):
         assert (from_store[index][0] - from_videos[index][0]).abs().max().item() < 0.3
