@@ -10,7 +10,10 @@
   only way frames are read; the frame count comes from the same backend, and if the stream ends
   early the indices are drawn again from the frames that are there. A video that cannot be read is
   logged and skipped: the dataset returns None and the batch counts it (`Batch.failed`), so a run
-  never stops on one bad file.
+  never stops on one bad file. With `data.decode_resize` the decoder gives frames at the shorter side
+  the transforms start from; with `data.store` the frames come from a clip store (`store.ClipStore`,
+  `alt-data pack`), the same indices snapped to the stored frames, and `ShardOrder` deals its shards
+  to the processes in place of DistributedSampler.
 - **Train transform** (X-CLIP's datasets/build.py, after TSN): mmaction's MultiScaleCrop in the
   frame resized to shorter side int(256/224 · S): sides int(shorter side × scale) for the scales
   (1, .875, .75, .66), width and height scales at most one step apart, a side within 3 pixels of S
@@ -18,7 +21,8 @@
   quarter steps of the free space); the crop resized to S x S; horizontal flip with probability
   1/2; normalisation with the tower's mean and std (`tower_norm`: CLIP's, or ImageNet's with
   `model.norm: imagenet`). The box is mapped back to the decoded frame so each frame is resized
-  only once. One crop and one flip per clip, so motion stays coherent across its frames.
+  only once, on uint8 frames in torch's uint8 kernel (float only from the normalisation on). One crop
+  and one flip per clip, so motion stays coherent across its frames.
 - **Test transform** (X-CLIP's): 1 crop, the shorter side resized to int(256/224 · S), then the
   centre crop; 3 crops, the shorter side resized to S, then mmaction's ThreeCrop, which spans the
   longer side (start, centre, end).

@@ -23,7 +23,7 @@ except KeyboardInterrupt:
 from .choices import BACKEND_CHOICES
 
 app = typer.Typer(name="alt-data", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  epilog=examples("alt-data pack lists/k400/train.csv -l lists/k400/labels.txt --video-root /data/k400 -o k400"))
+                  epilog=examples("alt-data pack lists/k400/train.csv -l lists/k400/labels.txt --video-root /data/k400 -o store/train"))
 out, err = Console(), Console(stderr=True)
 
 
@@ -33,15 +33,16 @@ def data(version: VersionOption = None) -> None:
 
 
 @app.command(no_args_is_help=True, epilog=examples(
-    "alt-data pack lists/k400/train.csv -l lists/k400/labels.txt --video-root /data/k400 -o k400",
-    "alt-data pack synthetic/train.csv -l synthetic/labels.txt --video-root synthetic -o store"))
+    "alt-data pack lists/k400/train.csv -l lists/k400/labels.txt --video-root /data/k400 -o store/train",
+    "alt-data pack synthetic/val.csv -l synthetic/labels.txt --video-root synthetic -o store/val --per-segment 1"))
 def pack(
     video_list: Annotated[Path, typer.Argument(metavar="VIDEO_LIST", help="The video list (path,label CSV, or X-CLIP's 'path label_id' "
                                                "lines), paths relative to --video-root.")],
     labels: Annotated[Path, typer.Option("--labels", "-l", help="The label file the list's labels are in (its order gives the label ids).")],
     video_root: Annotated[Path, typer.Option(help="The folder the list's paths are relative to.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="The store folder: shard-*.tar and their .json indexes, failed.csv, "
-                                          "store.json. Running the same command again resumes an unfinished store.")],
+                                          "store.json. Running the same command again resumes an unfinished store. alt-train's data.store=DIR "
+                                          "reads a list from DIR/<the list's file name without extension>.")],
     segments: Annotated[int, typer.Option(min=1, help="Segments each video is cut into (TSN's T).")] = 8,
     per_segment: Annotated[int, typer.Option(min=1, help="Frames kept per segment, evenly spaced (1: the segment centres).")] = 4,
     short_side: Annotated[int, typer.Option(min=1, help="The frames' shorter side, in pixels, once stored.")] = 256,

@@ -29,8 +29,9 @@
 - `resume` continues exactly: the sampler order and every augmentation are functions of (seed,
   epoch, index), the RNG states are restored, and a mid-epoch checkpoint skips the batches already
   seen; on a CPU a resumed run ends with the same weights as an uninterrupted one.
-- Distributed through torchrun (`distributed.py`): DistributedSampler, DDP with `no_sync` while
-  accumulating, metrics summed over processes.
+- Distributed through torchrun (`distributed.py`): DistributedSampler (from a clip store, `data.store`:
+  `data.ShardOrder`, each process its own shards), DDP with `no_sync` while accumulating, metrics summed
+  over processes.
 
 The recipe, as `_train` reads: `build` the run (model, data, optimizer, scheduler, scaler), `start`
 it fresh or `restore` it from a checkpoint (a `TrainState`), then per epoch `train_epoch` (per
