@@ -23,7 +23,7 @@ except KeyboardInterrupt:
 from .choices import BACKEND_CHOICES
 
 app = typer.Typer(name="alt-data", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  epilog=examples("alt-data pack lists/k400/train.csv -l lists/k400/labels.txt --video-root /data/k400 -o store/train"))
+                  epilog=examples("alt-data pack k400/train.csv -l k400/labels.txt --video-root /k400 -o store/train"))
 out, err = Console(), Console(stderr=True)
 
 
@@ -33,8 +33,8 @@ def data(version: VersionOption = None) -> None:
 
 
 @app.command(no_args_is_help=True, epilog=examples(
-    "alt-data pack lists/k400/train.csv -l lists/k400/labels.txt --video-root /data/k400 -o store/train",
-    "alt-data pack synthetic/val.csv -l synthetic/labels.txt --video-root synthetic -o store/val --per-segment 1"))
+    "alt-data pack k400/train.csv -l k400/labels.txt --video-root /k400 -o store/train",
+    "alt-data pack k400/val.csv -l k400/labels.txt --video-root /k400 -o store/val --per-segment 1"))
 def pack(
     video_list: Annotated[Path, typer.Argument(metavar="VIDEO_LIST", help="The video list (path,label CSV, or X-CLIP's 'path label_id' "
                                                "lines), paths relative to --video-root.")],
