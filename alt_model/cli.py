@@ -184,6 +184,7 @@ def evaluate(
     val_list: Annotated[Optional[list[Path]], typer.Option(help="Video list to evaluate; repeat for splits (default: the run's).")] = None,
     labels: Annotated[Optional[list[Path]], typer.Option("--labels", "-l", help="Label set; repeat for splits (default: the training labels).")] = None,
     video_root: Annotated[Optional[Path], typer.Option(help="Folder the list's paths are relative to (default: the run's).")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="Read each list's frames from a clip store, DIR/<the list's name without extension> (alt-data pack), not its videos.")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="corpus.pt (default: the one the run trained with).")] = None,
     views: Annotated[str, typer.Option(help="Temporal clips x spatial crops (crops: 1 or 3).")] = "1x1",
     batch_size: Annotated[int, typer.Option(min=1, help="Videos per forward pass.")] = 8,
@@ -213,6 +214,9 @@ def evaluate(
     repeated = sorted({k for k in shots if shots.count(k) > 1})
     if repeated:
         raise ModelError(f"--shots {', '.join(map(str, repeated))} given more than once; pass each K once")
+    if shots and store is not None:
+        raise ModelError("--store reads the evaluated lists; a K-shot run reads its training list from a store by the override "
+                         "data.store=DIR")
     if shots and checkpoint is None:
         raise ModelError("--shots fine-tunes from an alt-train checkpoint (train.init reads one); pass --checkpoint")
     clips_crops = parse_views(views)
@@ -257,7 +261,7 @@ def evaluate(
                 raise Interrupted(f"interrupted during {k}-shot; the K-shot runs so far are under {folder}/") from None
         else:
             results = evaluate_checkpoint(source, splits, corpus=corpus, video_root=video_root, views=clips_crops,
-                                          batch_size=batch_size, workers=workers, device=device)
+                                          batch_size=batch_size, workers=workers, device=device, store=store)
         empty = [name for name, metrics in zip(names, results) if metrics is None or metrics.count == 0]
         if empty:  # a top-1 of 0.0 over no videos is not a result
             skipped = sum(m.failed for m in results if m is not None)

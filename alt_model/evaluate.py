@@ -40,6 +40,7 @@ from .distributed import Dist
 from .errors import ModelError
 from .hub import load_model
 from .precision import autocast, autocast_dtype
+from .store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +207,10 @@ def split_names(paths: Sequence[str | Path]) -> list[str]:
 
 def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corpus: str | Path | None = None,
                         video_root: str | Path | None = None, views: tuple[int, int] = (1, 1), batch_size: int = 8,
-                        workers: int = 0, device: str = "auto") -> list[Metrics]:
+                        workers: int = 0, device: str = "auto", store: str | Path | None = None) -> list[Metrics]:
     """Metrics of a trained model (an alt-train checkpoint or an alt-export folder, `hub.load_model`) on each split;
-    labels outside a split's label set leave their videos out."""
+    labels outside a split's label set leave their videos out. With `store`, each split's frames come from the clip
+    store `store`/<its list's name> (`store.open_store`) instead of its videos."""
     d = distributed.setup(device)
     try:
         model, cfg, trained_labels = load_model(checkpoint, corpus, d.device)
@@ -221,12 +223,14 @@ def evaluate_checkpoint(checkpoint: str | Path, splits: Sequence[Split], *, corp
             if d.main and not own:
                 seen = len(set(split.labels) & set(trained_labels))
                 log.info("%s: %d labels, %d of them seen in training", split.name, len(split.labels), seen)
-            items = read_video_list(split.val_list, video_root or cfg.data.video_root, split.labels, drop_unknown=not own)
+            packed = open_store(store, split.val_list) if store else None
+            items = packed.items(split.labels, drop_unknown=not own) if packed else \
+                read_video_list(split.val_list, video_root or cfg.data.video_root, split.labels, drop_unknown=not own)
             if random_weights:  # once a list is known good: bad input stays a one-line error
                 log.warning(RANDOM_WEIGHTS_WARNING)
                 random_weights = False
             dataset = VideoDataset(items, cfg.model.frames, size, train=False, clips=views[0], crops=views[1], mean=mean, std=std,
-                                   decode_resize=cfg.data.decode_resize)
+                                   decode_resize=cfg.data.decode_resize, store=packed)
             with torch.no_grad():
                 classes = model.text_head.class_embeddings(split.labels)
             results.append(evaluate(model, dataset, classes, split.labels, batch_size=batch_size, workers=workers, d=d, dtype=dtype))

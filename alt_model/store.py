@@ -459,15 +459,18 @@ class ClipStore:
             raise ModelError(f"{self.folder} was packed from another version of {list_path}; pack it again "
                              f"(alt-data pack {list_path} ... --out {self.folder} --force)")
 
-    def items(self, labels: Sequence[str]) -> list[Any]:
+    def items(self, labels: Sequence[str], drop_unknown: bool = False) -> list[Any]:
         """The packed videos as `VideoItem`s (the path as listed, the label's index in `labels` by its text), in list order;
-        ModelError if a label is not in `labels`. One warning line counts the listed videos that were not packed."""
+        ModelError if a label is not in `labels`, or with `drop_unknown` (zero-shot subsets) the video is left out, as
+        `data.read_video_list` does. One warning line counts the listed videos that were not packed."""
         from .data import VideoItem
 
         packed, index = self.meta["labels"], {label: i for i, label in enumerate(labels)}
         items = []
         for path, label_id in zip(self.paths, self.label_ids):
             label = packed[label_id]
+            if label not in index and drop_unknown:
+                continue
             if label not in index:
                 raise ModelError(f"{self.folder}: {path}'s label {label!r} is not in the label set ({len(labels)} labels); use the "
                                  "label file the store was packed with")

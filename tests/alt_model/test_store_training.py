@@ -3,6 +3,8 @@ flips as from the videos, a run that never opens a video, and a store that is mi
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import sys
 from io import StringIO
@@ -103,3 +105,37 @@ def _train(overrides: dict[str, str], task) -> tuple[int, str, str]:
             pytest.raises(SystemExit) as done:
         train_main()
     return done.value.code, out.getvalue(), err.getvalue()
+
+
+def test_alt_eval_reads_a_store_and_predicts_as_from_the_videos(trained, stores, run_main, tmp_path, monkeypatch):
+    """The val store holds the test-time centres (JPEG quality 100): all 12 videos read from it, none decoded, and the
+    top-1 of the videos within one video's difference (a frame resized twice and JPEG's error may flip a close call)."""
+    from alt_model.cli import eval_main
+
+    code, _, err = run_main(eval_main, "--checkpoint", trained / "best.pt", "--out", tmp_path / "videos", "--workers", 0)
+    assert code == 0, err
+    import alt_model.data as data
+
+    monkeypatch.setattr(data, "read_clips", lambda *args, **kwargs: pytest.fail("a video was decoded"))
+    code, _, err = run_main(eval_main, "--checkpoint", trained / "best.pt", "--store", stores, "--out", tmp_path / "store",
+                            "--workers", 0)
+    assert code == 0, err
+    ours, theirs = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("store", "videos"))
+    assert ours["videos"] == theirs["videos"] == 12 and ours["skipped"] == 0
+    assert abs(ours["top1"] - theirs["top1"]) <= 1 / 12 + 1e-9
+
+
+def test_a_corrupt_frame_in_a_store_is_skipped_and_reported(task, stores, tmp_path, caplog):
+    labels = task.labels.read_text().split("\n")[:-1]
+    shutil.copytree(stores / "val", tmp_path / "val")
+    index = json.loads((tmp_path / "val" / "shard-000000.json").read_text())
+    key, sample = next(iter(index["samples"].items()))
+    offset, size = sample["jpg"][0]
+    with (tmp_path / "val" / "shard-000000.tar").open("r+b") as shard:
+        shard.seek(offset)
+        shard.write(b"\0" * size)  # the first frame of the first video: no JPEG any more
+    store = open_store(tmp_path, task.val)
+    dataset = VideoDataset(store.items(labels), 8, SIZE, train=False, store=store)
+    with caplog.at_level(logging.WARNING):
+        assert dataset[0] is None and dataset[1] is not None
+    assert f"shard-000000.tar: {key}.0000.jpg: cannot decode" in caplog.text and "skipped" in caplog.text
