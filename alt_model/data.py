@@ -36,10 +36,10 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -54,9 +54,6 @@ from .choices import NORMS, SCALES
 from .decode import installed, read_clips, read_frames, resolve_backend
 from .errors import ModelError
 from .guard import MiB, read_text
-
-if TYPE_CHECKING:
-    from .store import ClipStore
 
 log = logging.getLogger(__name__)
 LIST_LIMIT = 256 * MiB  # Kinetics-700's training list is about 40 MB
@@ -78,6 +75,15 @@ def __getattr__(name: str):
     if name == "BACKENDS":  # the decoding backends installed here, found on first use (importing torchcodec takes seconds)
         return installed()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class FrameSource(Protocol):
+    """Where a dataset's frames come from instead of its videos: a clip store (`store.ClipStore`, which imports this
+    module, hence a protocol here)."""
+
+    def read_clips(self, path: str | Path, choose: Callable[[int], np.ndarray]) -> np.ndarray: ...
+
+    def shards_of(self, items: Sequence[VideoItem]) -> list[list[int]]: ...
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,10 @@ def tsn_indices(num_frames: int, samples: int, rng: np.random.Generator | None =
 
 def _resize(x: Tensor, height: int, width: int) -> Tensor:
     """uint8 frames [T, 3, H, W] resized (bilinear, antialiased) by torch's uint8 kernel on channels-last frames: within a
-    grey level of its float kernel at a twentieth of the CPU time (benchmarks/data.py's pipeline table)."""
+    grey level of its float kernel at a twentieth of the CPU time (benchmarks/data.py's pipeline table). Frames of the
+    size asked for are returned as they are (the kernel would round them by a grey level)."""
+    if tuple(x.shape[-2:]) == (height, width):
+        return x
     x = F.interpolate(x.contiguous(memory_format=torch.channels_last), size=(height, width), mode="bilinear", align_corners=False,
                       antialias=True)
     return x.contiguous()  # normalising a channels-last tensor costs more than this copy
@@ -286,7 +295,7 @@ class VideoDataset(Dataset):
     def __init__(self, items: Sequence[VideoItem], frames: int, size: int, *, train: bool, seed: int = 0,
                  clips: int = 1, crops: int = 1, scales: Sequence[float] = SCALES, flip: float = 0.5,
                  mean: Sequence[float] = OPENAI_DATASET_MEAN, std: Sequence[float] = OPENAI_DATASET_STD, backend: str = "auto",
-                 decode_resize: bool = False, store: ClipStore | None = None) -> None:
+                 decode_resize: bool = False, store: FrameSource | None = None) -> None:
         self.items, self.frames, self.size, self.train, self.seed = list(items), frames, size, train, seed
         self.clips, self.crops, self.scales, self.flip, self.mean, self.std = clips, crops, tuple(scales), flip, mean, std
         self.store = store

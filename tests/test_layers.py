@@ -73,7 +73,7 @@ def test_importing_alt_model_loads_no_nlp_library():
 
 
 CONSOLE_MODULES = ("corpus_builder.cli", "alt_model.cli", "alt_model.lists_cli", "alt_model.predict_cli", "alt_model.explain_cli",
-                   "alt_model.synthetic", "alt_model.config")  # config: alt-train's config errors answer at once too
+                   "alt_model.synthetic", "alt_model.store_cli", "alt_model.config")  # config: alt-train's config errors answer at once too
 
 
 def test_console_scripts_import_no_torch_before_their_command_runs():

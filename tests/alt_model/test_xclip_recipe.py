@@ -137,6 +137,12 @@ def test_multiscale_crop_draws_exactly_mmactions_boxes(height, width, size):
     assert drawn == mmaction_multiscale_boxes(height, width, size)
 
 
+# The transforms resize uint8 frames in torch's uint8 kernel, which rounds to whole grey levels after each of its two
+# separable passes (half a level each) and weighs in fixed point: 1.5 grey levels from the float reference at most,
+# normalised by the smallest std (measured: 1.004; another box or flip of these noise frames is some 100 levels off)
+GREY_LEVEL = 1.5 / (255 * min(OPENAI_DATASET_STD))
+
+
 def test_train_transform_cuts_an_mmaction_box_from_the_frame_resized_to_256_224_of_the_input():
     frames = np.random.default_rng(0).integers(0, 256, (2, 73, 97, 3), dtype=np.uint8)  # already int(256 / 224 · 64) = 73 high
     pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
@@ -147,7 +153,7 @@ def test_train_transform_cuts_an_mmaction_box_from_the_frame_resized_to_256_224_
         candidates += [(crop / 255 - mean) / std, (crop.flip(-1) / 255 - mean) / std]  # unflipped, flipped
     for seed in range(8):
         out = train_transform(frames, 64, np.random.default_rng(seed))
-        assert any(torch.allclose(out, c, atol=1e-5) for c in candidates), seed
+        assert any(torch.allclose(out, c, rtol=0, atol=GREY_LEVEL) for c in candidates), seed
 
 
 @pytest.mark.parametrize("height, width", [(64, 151), (151, 64), (64, 64)])
@@ -174,7 +180,7 @@ def test_one_crop_is_the_centre_of_the_frame_resized_to_int_256_224_of_the_input
     top, left = (short - size) // 2, (long - size) // 2  # mmaction's CenterCrop
     expected = (resized[..., top : top + size, left : left + size] / 255 - torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)) \
         / torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
-    torch.testing.assert_close(eval_transform(frames, size, 1)[0], expected)
+    torch.testing.assert_close(eval_transform(frames, size, 1)[0], expected, rtol=0, atol=GREY_LEVEL)
 
 
 # ---------------------------------------------------------------------------------------------- the model
