@@ -43,7 +43,6 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch.utils.data import Dataset, DistributedSampler, Sampler
@@ -51,7 +50,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 from alt_common.labels import content_lines, csv_header, csv_records, normalize_label, printable
 
 from .choices import NORMS, SCALES
-from .decode import installed, read_clips, read_frames, resolve_backend
+from .decode import installed, read_clips, read_frames, resize_frames, resized_shape, resolve_backend
 from .errors import ModelError
 from .guard import MiB, read_text
 
@@ -214,24 +213,16 @@ def tsn_indices(num_frames: int, samples: int, rng: np.random.Generator | None =
 
 
 def _resize(x: Tensor, height: int, width: int) -> Tensor:
-    """uint8 frames [T, 3, H, W] resized (bilinear, antialiased) by torch's uint8 kernel on channels-last frames: within a
-    grey level of its float kernel at a twentieth of the CPU time (benchmarks/data.py's pipeline table). Frames of the
-    size asked for are returned as they are (the kernel would round them by a grey level)."""
+    """uint8 frames [T, 3, H, W] resized by `decode.resize_frames` (torch's uint8 kernel: benchmarks/data.py's pipeline
+    table), in the standard layout. Frames of the size asked for are returned as they are (the kernel would round them
+    by a grey level)."""
     if tuple(x.shape[-2:]) == (height, width):
         return x
-    x = F.interpolate(x.contiguous(memory_format=torch.channels_last), size=(height, width), mode="bilinear", align_corners=False,
-                      antialias=True)
-    return x.contiguous()  # normalising a channels-last tensor costs more than this copy
+    return resize_frames(x, height, width).contiguous()  # normalising a channels-last tensor costs more than this copy
 
 
 def _normalise(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
     return (x / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-
-
-def resized_shape(height: int, width: int, short: int) -> tuple[int, int]:
-    """(height, width) of a frame resized to shorter side `short`, rounded as mmcv's rescale_size (X-CLIP's Resize(-1, short))."""
-    scale = short / min(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
 
 
 def multiscale_box(height: int, width: int, size: int, rng: np.random.Generator,

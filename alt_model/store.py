@@ -59,7 +59,8 @@ STORE, PACK, FAILED_CSV = "store.json", "pack.json", "failed.csv"
 # what a store folder holds of its own (--force deletes these, nothing else); `.shard-*.tmp`: a shard index's atomic_write
 # temporary, left where a worker was killed while writing it
 OWN_FILES = (PACK, STORE, FAILED_CSV)
-OWN_GLOBS = ("shard-*.tar", "shard-*.json", "shard-*.tar.partial", ".shard-*.tmp")
+LEFTOVER_GLOBS = ("shard-*.tar.partial", ".shard-*.tmp")  # half-written shards and shard indexes: redone by the next run
+OWN_GLOBS = ("shard-*.tar", "shard-*.json", *LEFTOVER_GLOBS)
 POLL = 0.2  # seconds between two looks at the workers' progress
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
@@ -262,8 +263,8 @@ def shard_done(folder: Path, index: int) -> bool:
 
 
 def _remove_leftovers(folder: Path) -> None:
-    """Half-written shards and shard indexes: redone by the next run."""
-    for pattern in ("shard-*.tar.partial", ".shard-*.tmp"):
+    """Half-written shards and shard indexes (`LEFTOVER_GLOBS`)."""
+    for pattern in LEFTOVER_GLOBS:
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
 

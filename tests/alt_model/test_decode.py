@@ -137,8 +137,7 @@ def test_every_backend_resizes_real_clips_to_the_training_size(clip, backend):
 
 
 def test_the_resized_shape_is_datas_and_read_frames_resizes_too(generated):
-    assert all(decode._resized_shape(h, w, short) == resized_shape(h, w, short)
-               for h in (64, 144, 240, 272, 720, 1080) for w in (96, 142, 176, 320, 640, 1280) for short in (40, 224, 256, 320))
+    assert decode.resized_shape is resized_shape  # one rounding rule for the decoder and the transforms
     assert read_frames(generated["ssv2_vp9_12fps.webm"], [5, 0, 5], "pyav", short=56).shape == (3, 56, 99, 3)
 
 
