@@ -98,7 +98,7 @@ def main() -> None:
     else:
         df, seconds, n = timed_build(FILES)
         print(f"K400 + HMDB-51 + UCF-101: {n} labels, {len(df)} entities, built in {seconds:.1f} s")
-    tables = {name: read_table(TABLES / f"visual_{name}.tsv") for name in ("tuning", "heldout")}
+    tables = {name: read_table(TABLES / f"visual_{name}.tsv") for name in ("tuning", "heldout", "heldout31")}
     print(f"{'table':8s} {'labels':>6s} {'things':>6s} {'linked':>7s} {'present':>8s}")
     for name, table in tables.items():
         linked, present, things = coverage(df, table)

@@ -23,6 +23,7 @@ from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
 from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities
 from .prompts import Prompts, load_prompts
+from .suggest import Suggestions, suggested_units
 from .related import keep_related, related_units, relevance, relevance_floor, thing_senses, verbs_beside
 from .resources import load_spacy, package_version, spacy_info, wordnet
 from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
@@ -52,13 +53,14 @@ def _llm_unit(parsed: ParsedUnit) -> Unit:
     return Unit(lemma or parsed.text, "word" if len(words) == 1 or lemma else "phrase", "llm")
 
 
-def join_units(units: list[Unit], parsed: list[ParsedUnit]) -> list[LabelUnit]:
-    """POS/label units and the LLM's units of one label, merged by text (DESIGN §1: extract)."""
+def join_units(units: list[Unit], parsed: list[ParsedUnit], source: str = "llm") -> list[LabelUnit]:
+    """POS/label units and the LLM's units of one label, merged by text (DESIGN §1: extract); `source`
+    names where the LLM's answer came from ("packaged": replayed from a suggestions file)."""
     joined: dict[str, LabelUnit] = {u.text: LabelUnit(u, {u.source}) for u in units}
     for p in parsed:
         unit = _llm_unit(p)
         found = joined.setdefault(unit.text, LabelUnit(unit, set()))
-        found.sources.add("llm")
+        found.sources.add(source)
         found.llm_category = found.llm_category or p.category_hint
     return list(joined.values())
 
@@ -215,6 +217,22 @@ def merge_entities(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return df.astype({"entity_id": "int32", "wsd_score": "float32", "wsd_margin": "float32"})
 
 
+def ask_suggestions(llm: LLM, prompts: Prompts, labels: list[str], show_progress: bool) -> dict[str, str]:
+    """The LLM's suggestion for each label (prompts/suggest.txt), asked in one batch."""
+    asked = {label: prompts.for_suggestion(label) for label in labels}
+    replies = llm.ask_many(list(asked.values()), "Suggestions", show_progress) if asked else {}
+    return {label: replies[prompt] or "" for label, prompt in asked.items()}
+
+
+def _suggestions_record(given: Suggestions | None, labels: list[str], answers: dict[str, str]) -> dict[str, Any] | None:
+    """The manifest's account of the suggestions a build used: the file replayed (if any), how many
+    labels it answered, how many were asked live."""
+    if not answers:
+        return None
+    record = given.record(labels) if given is not None else {"source": "llm", "labels_answered": 0}
+    return record | {"asked_live": len(answers) - record["labels_answered"]}
+
+
 def _labels(raw: Sequence[str]) -> list[str]:
     """The labels normalised and de-duplicated; a CorpusError when none is left."""
     labels = dedupe([normalize_label(l) for l in raw])
@@ -241,6 +259,7 @@ def _counts(labels: list[str], units: list[tuple[str, set[str]]], df: pd.DataFra
 def _manifest(
     created: str, started: float, label_files: Sequence[LabelFile], *, options: dict[str, Any], wsd: dict[str, object],
     llm: dict[str, Any] | None, llm_dropped: list[dict[str, str]], prompts: dict[str, str], wn: Any, nlp: Any, counts: dict[str, Any],
+    suggestions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The build's manifest (DESIGN §4); `wn` and `nlp` are None when the build loaded neither."""
     return {
@@ -253,6 +272,7 @@ def _manifest(
         "options": options,
         "wsd": wsd,
         "llm": llm,
+        "suggestions": suggestions,
         "llm_dropped": llm_dropped,
         "prompts": prompts,
         "resources": {
@@ -296,8 +316,11 @@ def build_corpus(
     device: str = "cpu",
     related: bool | None = None,
     label_entities: bool = False,
+    suggest: bool = False,
+    suggestions: Suggestions | None = None,
 ) -> pd.DataFrame:
-    """Build the entity corpus for these action labels; the manifest is in `df.attrs["manifest"]`.
+    """Build the entity corpus for these action labels; the manifest is in `df.attrs["manifest"]`, the
+    suggestion answers used (suggest mode) in `df.attrs["suggestions"]`.
 
     `llm=None` builds from POS extraction and WordNet alone (the manifest says so). With an `LLM`,
     its entities join the POS units and its descriptions become the phrase units' candidates;
@@ -306,15 +329,24 @@ def build_corpus(
     senses (related.py); by default only without an LLM, whose answers list such things themselves.
     `label_entities` makes each label one motion entity and nothing else (supplementary A, for
     Something-Something V2); it excludes an `llm`.
+
+    `suggest` makes the `llm` only suggest entities (suggest.py: one short answer per label); WordNet
+    describes them, and only a phrase WordNet does not know is described by the LLM. `suggestions`
+    are such answers given in advance (a suggestions file, the packaged seed answers): replayed for
+    the labels they answer, the others asked of the `llm` in suggest mode, or left to WordNet alone
+    without one. `related` defaults to on in both cases.
     """
     if label_entities:
-        if llm is not None:
+        if llm is not None or suggestions is not None:
             raise CorpusError("label entities and an LLM exclude each other: the labels themselves are the entities; pass only one")
         return _label_corpus(_labels(labels), wsd=wsd, t5_model=t5_model, spacy_model=spacy_model, label_files=label_files)
     with step("Building the corpus", bar=show_progress) as building:  # lines on the log between the steps below
         building.status = "loading the word-sense method"
         method = resolve_method(wsd, t5_model, device)
-        related = related if related is not None else llm is None
+        suggesting = suggest or (llm is None and suggestions is not None)
+        if suggest and llm is None:
+            raise CorpusError("suggest mode needs an LLM to ask (or suggestions given in advance without suggest)")
+        related = related if related is not None else (llm is None or suggesting)
         labels = _labels(labels)
         started = time.perf_counter()
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -325,18 +357,28 @@ def build_corpus(
         answers: dict[str, str] = {}
         phrase_candidates: dict[str, list[Candidate]] = {}
         if llm is not None:
-            prompts = prompts or load_prompts()
-            asked = {label: prompts.for_label(label) for label in labels}
-            replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
-            answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
-        cleaned = {label: _capped(clean_units(parse_entities(answers.get(label, ""), repeats=True))) for label in labels}
-        cut = [label for label in labels if any(d.reason == _BEYOND for d in cleaned[label].dropped)]
-        if cut:
-            log.warning("the LLM listed more than %d entities for %d label(s) (e.g. %r); kept the first %d of each",
-                        MAX_ITEMS, len(cut), cut[0], MAX_ITEMS)
-        units_per_label = {label: join_units(found[label], cleaned[label].kept) for label in labels}
+            prompts = prompts or load_prompts(suggest=suggesting)
+        if suggesting:
+            replayed = {label: suggestions.answers[label] for label in labels if suggestions is not None and label in suggestions.answers}
+            live = ask_suggestions(llm, prompts, [l for l in labels if l not in replayed], show_progress) if llm is not None else {}
+            answers = replayed | live
+            cleaned = {label: suggested_units(answers.get(label, "")) for label in labels}
+            source = {label: "packaged" if label in replayed else "llm" for label in labels}
+        else:
+            if llm is not None:
+                asked = {label: prompts.for_label(label) for label in labels}
+                replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
+                answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
+            cleaned = {label: _capped(clean_units(parse_entities(answers.get(label, ""), repeats=True))) for label in labels}
+            source = dict.fromkeys(labels, "llm")
+            cut = [label for label in labels if any(d.reason == _BEYOND for d in cleaned[label].dropped)]
+            if cut:
+                log.warning("the LLM listed more than %d entities for %d label(s) (e.g. %r); kept the first %d of each",
+                            MAX_ITEMS, len(cut), cut[0], MAX_ITEMS)
+        units_per_label = {label: join_units(found[label], cleaned[label].kept, source[label]) for label in labels}
         if llm is not None:
-            phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"})
+            phrases = sorted({u.unit.text for units in units_per_label.values() for u in units if u.unit.kind == "phrase"
+                              and not (suggesting and candidates(u.unit))})  # suggest mode: only those WordNet does not know
             phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
         building.status = "choosing senses"
         items = {label: _wsd_items(label, units_per_label[label], phrase_candidates, answers.get(label, "")) for label in labels}
@@ -354,11 +396,13 @@ def build_corpus(
         building.status = "merging entities"
         df = merge_entities(rows)
         options = {"wsd": wsd, "t5_model": t5_model, "spacy_model": spacy_model, "body_parts": body_parts, "np_grammar": NP_GRAMMAR,
-                   "related": related, "label_entities": False}
+                   "related": related, "label_entities": False, "suggest": suggesting}
         df.attrs["manifest"] = _manifest(
             created, started, label_files, options=options, wsd=method.record(), llm=llm.manifest() if llm is not None else None,
+            suggestions=_suggestions_record(suggestions, labels, answers if suggesting else {}),
             llm_dropped=[{"label": l, "item": d.text, "reason": d.reason} for l in labels for d in cleaned[l].dropped],
             prompts=prompts.sha256 if llm is not None else {}, wn=wn, nlp=nlp,
             counts=_counts(labels, [(u.unit.text, u.sources) for units in units_per_label.values() for u in units], df),
         )
+        df.attrs["suggestions"] = dict(sorted(answers.items())) if suggesting else {}  # for --save-suggestions
         return df

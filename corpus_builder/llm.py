@@ -142,6 +142,7 @@ class LLMConfig:
     base_url: str | None = None  # None: only the cache can answer (offline replay)
     temperature: float = 0.0
     max_tokens: int = 256
+    frequency_penalty: float = 0.0  # >0 discourages a small model's loops ("ice cream truck, ice cream truck, ...")
     timeout: float | None = 60.0  # seconds per request, the whole of it; None: no limit (a local server on a CPU)
     concurrency: int = 8
     retries: int = 5
@@ -153,8 +154,9 @@ class LLMConfig:
     weights: dict[str, str] | None = None  # where a locally served model came from (GGUF path, SHA-256)
 
     def params(self) -> dict[str, Any]:
-        """The request parameters that change an answer (part of the cache key)."""
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        """The request parameters that change an answer (part of the cache key; a zero penalty is not sent)."""
+        penalty = {"frequency_penalty": self.frequency_penalty} if self.frequency_penalty else {}
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens} | penalty
 
 
 @dataclass

@@ -15,6 +15,7 @@ PROMPTS_DIR = prompts_dir()
 ENTITY_FILE = "entities.txt"
 PHRASE_FILES = ("phrase_looks_like.txt", "phrase_explanations.txt", "phrase_one_sentence.txt")
 SYSTEM_FILE = "system.txt"
+SUGGEST_FILE = "suggest.txt"  # the suggestion prompt (issue 31): entities only, one short answer per label
 MAX_PROMPT_BYTES = 64 << 10  # a prompt is a few hundred bytes: a larger file is not one
 
 
@@ -24,18 +25,24 @@ class Prompts:
     phrases: tuple[str, ...]  # each with {phrase unit}
     system: str | None
     sha256: dict[str, str]
+    suggest: str | None = None  # with {label}; loaded for --llm-suggest
 
     def for_label(self, label: str) -> str:
         return self.entities.replace("{label}", label)
+
+    def for_suggestion(self, label: str) -> str:
+        if self.suggest is None:
+            raise CorpusError(f"no {SUGGEST_FILE} prompt was loaded; load the prompts with suggest=True")
+        return self.suggest.replace("{label}", label)
 
     def for_phrase(self, phrase: str) -> list[str]:
         return [t.replace("{phrase unit}", phrase) for t in self.phrases]
 
 
-def load_prompts(folder: str | Path = PROMPTS_DIR, system: bool = False) -> Prompts:
-    """The four prompts (and the system message when asked for), with each file's SHA-256."""
+def load_prompts(folder: str | Path = PROMPTS_DIR, system: bool = False, suggest: bool = False) -> Prompts:
+    """The four prompts (and the system message, the suggestion prompt when asked for), with each file's SHA-256."""
     folder = Path(folder)
-    names = [ENTITY_FILE, *PHRASE_FILES] + ([SYSTEM_FILE] if system else [])
+    names = [ENTITY_FILE, *PHRASE_FILES] + ([SYSTEM_FILE] if system else []) + ([SUGGEST_FILE] if suggest else [])
     texts, hashes = {}, {}
     for name in names:
         path = check_regular(folder / name, "prompt file", f"pass --prompts FOLDER with {', '.join(names)}")  # a FIFO is never opened
@@ -51,9 +58,10 @@ def load_prompts(folder: str | Path = PROMPTS_DIR, system: bool = False) -> Prom
         except UnicodeDecodeError as exc:
             raise CorpusError(f"{path}: prompt file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
         hashes[name] = hashlib.sha256(data).hexdigest()
-    if "{label}" not in texts[ENTITY_FILE]:
-        raise CorpusError(f"{folder / ENTITY_FILE}: the prompt has no {{label}} placeholder; add it where the label goes")
+    for name in (ENTITY_FILE, SUGGEST_FILE):
+        if name in texts and "{label}" not in texts[name]:
+            raise CorpusError(f"{folder / name}: the prompt has no {{label}} placeholder; add it where the label goes")
     for name in PHRASE_FILES:
         if "{phrase unit}" not in texts[name]:
             raise CorpusError(f"{folder / name}: the prompt has no {{phrase unit}} placeholder; add it where the phrase goes")
-    return Prompts(texts[ENTITY_FILE], tuple(texts[n] for n in PHRASE_FILES), texts.get(SYSTEM_FILE), hashes)
+    return Prompts(texts[ENTITY_FILE], tuple(texts[n] for n in PHRASE_FILES), texts.get(SYSTEM_FILE), hashes, texts.get(SUGGEST_FILE))
