@@ -1,18 +1,24 @@
 """Visual coverage of the offline corpus: are the things a viewer sees in an action in the corpus?
 
-    .venv/bin/python benchmarks/visual_coverage.py [--corpus corpus.parquet] [--no-k400] [--command]
+    .venv/bin/python benchmarks/visual_coverage.py [--corpus corpus.parquet] [--no-packaged] [--no-k400] [--command]
+    .venv/bin/python benchmarks/visual_coverage.py --outside --gguf qwen2.5-coder-1.5b-instruct.gguf
 
 Builds the corpus of K400 + HMDB-51 + UCF-101 as `corpus build --no-llm` does with default flags
-(or reads one with --corpus) and checks two hand-written tables of (label, things a viewer obviously
-sees): visual_tuning.tsv (the rules may be tuned on it) and visual_heldout.tsv (written before any
-tuning, never used for it). A thing is *linked* when an entity of that unit lists the label, and
-*present* when any entity has that unit (the default body parts included). Then builds K400 alone
-and counts its entities and the entities per label besides the default body parts.
+(the packaged suggestions replayed; --no-packaged: WordNet alone), or reads one with --corpus, and
+checks hand-written tables of (label, things a viewer obviously sees): visual_tuning.tsv (the rules
+may be tuned on it), visual_heldout.tsv (issue 19) and visual_heldout31.tsv (issue 31), both written
+before any tuning and never used for it. A thing is *linked* when an entity of that unit lists the
+label, and *present* when any entity has that unit (the default body parts included). Then builds
+K400 alone and counts its entities and the entities per label besides the default body parts.
+
+--outside builds the labels of visual_outside31.tsv (actions in no seed dataset) with a local GGUF
+model live in suggest mode (`corpus build --llm-backend local --llm-suggest`), and checks that table.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +29,7 @@ from pathlib import Path
 from alt_common.labels import read_labels
 from corpus_builder.build import build_corpus
 from corpus_builder.corpus import read_corpus
+from corpus_builder.suggest import seed_suggestions
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ROOT / "tests" / "data"
@@ -69,21 +76,44 @@ def per_label(df) -> list[int]:
     return list(counts.values())
 
 
-def timed_build(files: tuple[str, ...]):
+def timed_build(files: tuple[str, ...], packaged: bool):
     labels, label_files = read_labels([LABELS / f for f in files])
     started = time.perf_counter()
-    df = build_corpus(labels, None, label_files=label_files)
+    df = build_corpus(labels, None, label_files=label_files, suggestions=seed_suggestions() if packaged else None)
     return df, time.perf_counter() - started, len(labels)
 
 
-def timed_command(files: tuple[str, ...]) -> float:
-    """Wall seconds of `corpus build --no-llm` in a new process: imports and exit included."""
+def timed_command(files: tuple[str, ...], packaged: bool) -> tuple[float, float]:
+    """Wall seconds and CPU-seconds (the child's, all threads) of `corpus build --no-llm` in a new process."""
     with tempfile.TemporaryDirectory() as tmp:
         labels = [arg for f in files for arg in ("--labels", str(LABELS / f))]
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "corpus_builder", "build", *labels, "--no-llm", "--out", f"{tmp}/corpus.parquet"],
+        flags = [] if packaged else ["--no-packaged-suggestions"]
+        started, before = time.perf_counter(), os.times()
+        subprocess.run([sys.executable, "-m", "corpus_builder", "build", *labels, "--no-llm", *flags, "--out", f"{tmp}/corpus.parquet"],
                        check=True, capture_output=True)
-        return time.perf_counter() - started
+        after = os.times()
+        return time.perf_counter() - started, after.children_user - before.children_user + after.children_system - before.children_system
+
+
+def outside(gguf: Path) -> None:
+    """visual_outside31.tsv's labels built with the local model live, in suggest mode."""
+    from corpus_builder.llm import LLM, LLMConfig
+    from corpus_builder.local_llm import local_server
+    from corpus_builder.prompts import load_prompts
+    from corpus_builder.suggest import SUGGEST_MAX_TOKENS, SUGGEST_PENALTY
+
+    table = read_table(TABLES / "visual_outside31.tsv")
+    with tempfile.TemporaryDirectory() as tmp, local_server(gguf, gguf.stem) as server:
+        config = LLMConfig(model=gguf.stem, base_url=server.base_url, timeout=None, concurrency=1,
+                           max_tokens=SUGGEST_MAX_TOKENS, frequency_penalty=SUGGEST_PENALTY)
+        with LLM(config, f"{tmp}/cache.sqlite") as llm:
+            started, before = time.perf_counter(), os.times()
+            df = build_corpus(list(table), llm, prompts=load_prompts(suggest=True), suggest=True)
+            wall, after = time.perf_counter() - started, os.times()
+    cpu = sum(after[:4]) - sum(before[:4])
+    linked, present, things = coverage(df, table)
+    print(f"outside31 {len(table):3d} labels {things:4d} things: linked {linked:.1%}, present {present:.1%}; "
+          f"{wall:.0f} s wall, {60 * len(table) / wall:.1f} labels/min ({cpu:.0f} CPU-s, server included)")
 
 
 def main() -> None:
@@ -92,11 +122,20 @@ def main() -> None:
     parser.add_argument("--no-k400", action="store_true", help="skip the K400-only build")
     parser.add_argument("--show-missing", action="store_true", help="list the things not linked to their label")
     parser.add_argument("--command", action="store_true", help="also time the whole `corpus build --no-llm` command of the 530 labels")
+    parser.add_argument("--no-packaged", action="store_true", help="WordNet alone: do not replay the packaged suggestions")
+    parser.add_argument("--outside", action="store_true", help="only the labels outside the seed datasets, with --gguf live")
+    parser.add_argument("--gguf", type=Path, help="the GGUF chat model for --outside")
     args = parser.parse_args()
+    packaged = not args.no_packaged
+    if args.outside:
+        if args.gguf is None:
+            parser.error("--outside needs --gguf PATH")
+        outside(args.gguf)
+        return
     if args.corpus:
         df = read_corpus(args.corpus)
     else:
-        df, seconds, n = timed_build(FILES)
+        df, seconds, n = timed_build(FILES, packaged)
         print(f"K400 + HMDB-51 + UCF-101: {n} labels, {len(df)} entities, built in {seconds:.1f} s")
     tables = {name: read_table(TABLES / f"visual_{name}.tsv") for name in ("tuning", "heldout", "heldout31")}
     print(f"{'table':8s} {'labels':>6s} {'things':>6s} {'linked':>7s} {'present':>8s}")
@@ -112,9 +151,10 @@ def main() -> None:
                 if lost:
                     print(f"  {name} {label}: has {sorted(mine)}; not linked: {lost}")
     if args.command:
-        print(f"the whole command, in a new process: {timed_command(FILES):.1f} s wall")
+        wall, cpu = timed_command(FILES, packaged)
+        print(f"the whole command, in a new process: {wall:.1f} s wall, {cpu:.1f} CPU-s")
     if not args.no_k400:
-        k400, seconds, n = timed_build(FILES[:1])
+        k400, seconds, n = timed_build(FILES[:1], packaged)
         counts = per_label(k400)
         print(f"K400 alone: {n} labels, {len(k400)} entities, built in {seconds:.1f} s; entities per label "
               f"besides body parts: median {statistics.median(counts)}, labels with one: {sum(c == 1 for c in counts)}")

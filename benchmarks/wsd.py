@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--t5-model", help="also measure --wsd t5 with this T5 word-sense model")
     args = parser.parse_args()
     nlp = load_spacy()
-    tables = {name: gold_items(read_gold(TABLES / f"wsd_{name}.tsv"), nlp) for name in ("gold", "heldout")}
+    tables = {name: gold_items(read_gold(TABLES / f"wsd_{name}.tsv"), nlp) for name in ("gold", "heldout", "heldout31")}
     sizes = ", ".join(f"{name} {len(items)}" for name, items in tables.items())
     print(f"pairs: {sizes}")
     print(f"{'method':16s} {'gold':>7s} {'heldout':>8s} {'all':>7s} {'s / 1000 units':>15s}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lexicon import ACT_FILE, BODY_FILE, EVENT_FILE, GROUP_FILE, OBJECT_FILES, PERSON_FILE, SCENE_FILES
+from .lexicon import ACT_FILE, BODY_FILE, EVENT_FILE, GROUP_FILE, NOT_PLACE_ROOTS, OBJECT_FILES, PERSON_FILE, SCENE_FILES, THING_ROOTS, VISIBLE_ROOTS
 from .resources import wordnet
 
 CATEGORIES = ("object", "body", "scene", "motion", "role", "other")
@@ -44,9 +44,19 @@ _SCENE_HYPERNYMS = frozenset(
     "area.n.05 building.n.01 facility.n.01 road.n.01 path.n.02 horizontal_surface.n.01 "
     "geological_formation.n.01 body_of_water.n.01 land.n.04 geographical_area.n.01".split()
 )
-_CONTAINER = "container.n.01"
 _WHOLE = "whole.n.02"  # an assemblage of parts regarded as a single entity: every physical thing
 _PEOPLE_HYPERNYMS = frozenset({"social_group.n.01", "people.n.01"})
+_PEOPLE_WORDS = frozenset({"people", "persons"})  # a group glossed as made of them is people ("a formation of people or things")
+
+
+def kinds(synset: Any) -> set[str]:
+    """A sense's name and those of all its hypernyms (instance hypernyms included)."""
+    return {synset.name()} | {h.name() for h in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
+
+
+def is_visible_root_kind(synset: Any) -> bool:
+    """Is a sense one of the things WordNet files outside the object files that get the WSD visual bias (lexicon.VISIBLE_ROOTS)?"""
+    return bool(kinds(synset) & VISIBLE_ROOTS)
 
 
 def is_physical_top(synset: Any) -> bool:
@@ -67,14 +77,17 @@ def category_of(sense: str | None, hint: str | None = None, llm_hint: str | None
     synset: Any = wordnet().synset(sense)
     if synset.pos() == "v":
         return "motion"
-    hypernyms = {synset.name()} | {h.name() for h in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())}
+    hypernyms = kinds(synset)
     lexname = synset.lexname()
     if lexname == GROUP_FILE:
-        category = "role" if hypernyms & _PEOPLE_HYPERNYMS else "other"
-    elif is_physical_top(synset):  # plant, animal: a living or made thing
+        people = hypernyms & _PEOPLE_HYPERNYMS or _PEOPLE_WORDS & set(synset.definition().split())
+        category = "role" if people else "other"
+    elif is_physical_top(synset) or hypernyms & THING_ROOTS:  # plant, animal; a fire, money, a book
         category = "object"
     else:
         category = _BY_LEXNAME.get(lexname, "other")
-    if category == "object" and hypernyms & _SCENE_HYPERNYMS and _CONTAINER not in hypernyms:
+    if hypernyms & NOT_PLACE_ROOTS:
+        return "object" if category in ("object", "scene") and lexname != "noun.location" else "other"
+    if category == "object" and hypernyms & _SCENE_HYPERNYMS:
         return "scene"
     return llm_hint if category == "other" and llm_hint else category

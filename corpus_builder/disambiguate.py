@@ -29,6 +29,7 @@ from typing import Sequence
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from .categories import is_visible_root_kind
 from .expand import Candidate, head_word
 from .lexicon import ACT_FILE, PERSON_FILE, VISIBLE_THING_FILES
 from .resources import wordnet
@@ -111,13 +112,16 @@ def _context_forms(unit: str, context: Context) -> list[frozenset[str]]:
 
 
 def is_visual(sense: str | None, motion: bool = False, people: bool = False) -> bool:
-    """The visual bias: concrete senses (VISIBLE_THING_FILES); act senses for a label's motion unit;
+    """The visual bias: concrete senses (VISIBLE_THING_FILES) and the things filed elsewhere
+    (lexicon.VISIBLE_ROOTS: a campfire, money, a present); act senses for a label's motion unit;
     person senses only for a word that names people first (`baby`), not for the agent or role
     senses of a thing's name (`head` the person in charge, `gutter` someone who guts fish)."""
     if sense is None:
         return False
-    lexname = wordnet().synset(sense).lexname()
-    return lexname in VISIBLE_THING_FILES or (motion and lexname == ACT_FILE) or (people and lexname == PERSON_FILE)
+    synset = wordnet().synset(sense)
+    lexname = synset.lexname()
+    return (lexname in VISIBLE_THING_FILES or (motion and lexname == ACT_FILE) or (people and lexname == PERSON_FILE)
+            or (lexname not in VISIBLE_THING_FILES and is_visible_root_kind(synset)))
 
 
 def _bag(candidate: Candidate) -> frozenset[str]:

@@ -35,6 +35,15 @@ SEEABLE_FILES = VISIBLE_THING_FILES | {PERSON_FILE, GROUP_FILE} | _files("noun",
 SCENE_FILES = _files("noun", "location phenomenon")
 # Happenings (a slalom, a horse race, a shot put): the `motion` category, not a place.
 EVENT_FILE = "noun.event"
+# Senses outside the object files whose kinds a frame shows as things (issue 31's audit): a burning
+# fire (campfire, bonfire: noun.event), money and coins (noun.possession), a present (a gift) get the
+# WSD visual bias and the `object` category; printed matter (books, newspapers, magazines:
+# noun.communication) only the category, since "paper" names a newspaper as well.
+VISIBLE_ROOTS = frozenset("fire.n.01 currency.n.01 money.n.01 present.n.02".split())
+THING_ROOTS = VISIBLE_ROOTS | frozenset("publication.n.01 newspaper.n.01 magazine.n.01".split())
+# Places by WordNet that no frame shows as a place: relative positions (front, left, back) and "a high
+# place"; an object's storage spaces (cupboard, drawer, safe) are things.
+NOT_PLACE_ROOTS = frozenset("position.n.01 high.n.05 storage_space.n.01 container.n.01".split())
 
 # A noun sense in one of these files can be a visible motion ("leap", "kick", "splash")...
 MOTION_NOUN_FILES = _files("noun", "act event communication")

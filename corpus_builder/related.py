@@ -54,7 +54,7 @@ RARE_SENSE_MARGIN = 1.0  # a gloss noun's rarer thing sense needs WSD this far a
 RARE_SENSE_OVERLAP = 2  # ...and this many context lemmas in its signature (chosen on K400's related units)
 AGENT_ENDINGS = ("er", "or", "ist", "eer", "ant", "ent")  # a person named for what they do: skier, auctioneer, celebrant
 RELATED_FILES = THING_FILES | {"noun.location", PERSON_FILE}  # what a related unit's sense may be, or a physical top sense
-GAMES = frozenset({"game.n.01", "sport.n.01"})  # the actions whose topic members are their things
+GAMES = frozenset({"game.n.01", "sport.n.01", "field_event.n.01"})  # the actions whose topic members and glossed uses are their things (hammer throw -> hammer)
 PLAYER_KINDS = ("player.n.01", "musician.n.01", "performer.n.01", "athlete.n.01", "contestant.n.01")  # who may play a game or an instrument
 # A player's gloss: "(a|an) [head] who plays [on] [the|a|an] [game of] X" (pianist: "a person who plays the piano").
 PLAYS = re.compile(r"^(?:an? )?(?:[a-z]+ )?(?:who|that) plays (?:on )?(?:the |an? )?(?:game of )?([a-z'-]+(?: [a-z'-]+)?)")
@@ -100,6 +100,8 @@ def derived_units(sense: Any, words: list[str], agents_only: bool = False) -> li
         for other in sorted(lemma.derivationally_related_forms(), key=lambda l: (l.synset().name(), l.name())):
             synset, name = other.synset(), other.name().lower()
             agent = synset.lexname() != PERSON_FILE or name.endswith(AGENT_ENDINGS)
+            if agent and synset.lexname() == PERSON_FILE:
+                synset = _doer(synset, name, lemma.name())
             if synset.pos() == "n" and synset.lexname() in files and agent and name.replace("_", "").startswith(stem):
                 found.setdefault(synset.name(), Unit(name.replace("_", " "), "word", "derivation", sense=synset.name()))
     if sense.pos() == "n" and _is_motion(sense):
@@ -107,6 +109,25 @@ def derived_units(sense: Any, words: list[str], agents_only: bool = False) -> li
         for unit in [u for verb in verbs for u in derived_units(verb, words, agents_only=True)]:
             found.setdefault(unit.sense, unit)
     return list(found.values())
+
+
+def _doer(synset: Any, name: str, lemma: str) -> Any:
+    """The agent sense that does the action itself: WordNet links "cleaner" from clean.v.01 to "the
+    operator of dry-cleaning establishment", whose gloss says the action's word only inside a
+    narrower one; then the first sense named `name` that says the word alone ("someone whose
+    occupation is cleaning"), if there is one. Any other linked sense stays."""
+    wn = wordnet()
+    word = lemma.lower()
+
+    def words(sense: Any) -> list[str]:
+        return [w.strip("();,.'\"") for w in sense.definition().lower().split()]
+
+    def says(sense: Any) -> bool:
+        return any(word in (w, wn.morphy(w, "v"), wn.morphy(w, "n")) for w in words(sense))
+
+    narrower = any("-" in w and word in w.split("-")[-1] for w in words(synset)) and not says(synset)
+    named = [s for s in wn.synsets(name, "n") if s.lexname() == PERSON_FILE and s.lemma_names()[0].lower() == name and says(s)]
+    return named[0] if narrower and named else synset
 
 
 def _is_game(sense: Any) -> bool:

@@ -52,3 +52,19 @@ def test_courts_and_fields_are_scenes_and_containers_things():
     assert {category_of(s) for s in ("basketball_court.n.01", "court.n.04", "baseball_diamond.n.01")} == {"scene"}
     assert category_of("drawer.n.01") == "object"
     assert category_of("kitchen.n.01") == "scene"  # a room stays a place
+
+
+def test_things_filed_outside_the_object_files_are_objects():
+    # issue 31's audit: a campfire is noun.event, money and a present noun.possession, a book noun.communication
+    assert {category_of(s) for s in ("campfire.n.01", "bonfire.n.01", "coin.n.01", "money.n.01", "present.n.02", "book.n.01",
+                                     "newspaper.n.01", "magazine.n.01")} == {"object"}
+    assert category_of("money.n.02") == "other"  # wealth reckoned in terms of money: no thing
+    assert category_of("fire.n.02") == "motion"  # the act of firing weapons stays an act
+
+
+def test_groups_of_people_are_roles_and_positions_or_storage_no_places():
+    assert category_of("line.n.03") == "role"  # "a formation of people or things one behind another"
+    assert category_of("crowd.n.01") == "role" and category_of("arrangement.n.02") == "other"
+    assert category_of("front.n.09") == category_of("high.n.05") == "other"  # relative positions, not places
+    assert category_of("cupboard.n.01") == category_of("safe.n.02") == "object"  # storage spaces are things
+    assert category_of("key.n.09") == "scene" and category_of("lawn.n.01") == "scene"

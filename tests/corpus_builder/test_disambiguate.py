@@ -62,6 +62,19 @@ def test_visual_bias_decides_only_what_the_context_leaves_open(wn):
     assert not any(e.visual for e in lexical_evidence("kick", Context("kick"), kick))  # acts count only for motion
 
 
+def test_things_wordnet_files_outside_the_object_files_get_the_visual_bias(wn):
+    # issue 31: "wrapping present" took the period of time, "extinguishing fire" a fireplace
+    for unit, label, visible, abstract in [("present", "wrapping present", "present.n.02", "present.n.01"),
+                                           ("fire", "extinguishing fire", "fire.n.01", "fire.n.02"),
+                                           ("money", "counting money", "money.n.01", "money.n.02")]:
+        cands = candidates(Unit(unit, "word", "pos"))
+        visual = dict(zip((c.sense for c in cands), (e.visual for e in lexical_evidence(unit, Context(label), cands))))
+        assert visual[visible] and not visual[abstract], unit
+        assert {disambiguate(unit, Context(label), cands, m).sense for m in (LESK, LESK_EMBEDDING)} == {visible}, unit
+    paper = candidates(Unit("paper", "word", "pos"))  # printed matter is an object but gets no bias: "paper" names a newspaper too
+    assert not dict(zip((c.sense for c in paper), (e.visual for e in lexical_evidence("paper", Context("folding paper"), paper))))["newspaper.n.01"]
+
+
 def test_a_nominal_action_phrase_is_described_by_its_head_acts(wn):
     phrase = candidates(Unit("golf swing", "phrase", "pos", "motion"))  # extraction marks it (test_extract)
     senses = [c.sense for c in phrase]

@@ -49,6 +49,20 @@ def test_an_acts_agents_are_its_verbs(wn):
     assert welding["welder"].sense == "welder.n.01"  # the act's lemma is the label's gerund, its verb weld.v.01's agent the welder
 
 
+def test_a_derived_agent_linked_to_a_narrower_trade_is_the_one_who_does_the_action(wn):
+    # WordNet links clean.v.01's "clean" to cleaner.n.02, "the operator of dry-cleaning establishment"
+    cleaners = derived_units(wn.synset("clean.v.01"), ["clean"], agents_only=True)
+    assert [(u.text, u.sense) for u in cleaners] == [("cleaner", "cleaner.n.03")]  # "someone whose occupation is cleaning"
+    assert wn.synset("cleaner.n.03").definition() == "someone whose occupation is cleaning"
+    # a linked sense that does not say the word, with no narrower trade in its gloss, stays: the operator of a motor vehicle
+    assert [u.sense for u in derived_units(wn.synset("drive.v.01"), ["drive"], agents_only=True)] == ["driver.n.01"]
+
+
+def test_a_field_events_glossed_implements_are_its_things(wn):
+    assert [u.sense for u in use_units(wn.synset("hammer_throw.n.01"), "hammer throw")] == ["hammer.n.05"]  # "used in the hammer throw"
+    assert [u.sense for u in use_units(wn.synset("shot_put.n.01"), "shot put")] == ["shot.n.12"]
+
+
 def test_players_are_who_wordnet_glosses_as_playing_the_labels_game_or_instrument(wn):
     assert [(u.text, u.sense, u.source) for u in player_units(wn.synset("bagpipe.n.01"), "playing bagpipes")] == [("piper", "piper.n.01", "player")]
     assert [u.sense for u in player_units(wn.synset("tennis.n.01"), "playing tennis")] == ["tennis_player.n.01"]
