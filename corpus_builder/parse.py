@@ -95,6 +95,8 @@ _QUOTE_PAIRS = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
 _LIST_SPLIT = re.compile(r"\s*[,;]\s*")
 _AND_SPLIT = re.compile(r"\s*/\s*|\s+(?:and|or|&|and/or)\s+")
 _EXAMPLES = re.compile(r"\s+(?:such as|including|like|e\.g\.?)\s+")
+_PAREN = re.compile(r"\(([^()]*)\)")
+_PAREN_EXAMPLES = re.compile(r"(?:such as|including|like|e\.g\.?,?|for example,?)\s+")
 _ALWAYS_CUT = re.compile(r"\s+(?:used|which|that|who|for)\s+.*$")
 _LONG_CUT = re.compile(r"\s+(?:to|with)\s+.*$")
 _POSSESSOR = re.compile(r"^.*?\b\w+(?:'s|’s|s'|s’)\s+")
@@ -229,10 +231,25 @@ def _split_and(text: str) -> list[str]:
     return _AND_SPLIT.split(text)
 
 
+def _open_examples(text: str) -> str:
+    """Parenthesised examples become the item's examples: "tools (such as hammer or saw)" and "tools
+    (hammer, saw)" -> "tools such as hammer or saw"; any other parenthesis stays an aside."""
+
+    def opened(match: re.Match[str]) -> str:
+        inner = match.group(1).strip()
+        led = _PAREN_EXAMPLES.match(inner)
+        parts = [p for p in _LIST_SPLIT.split(inner[led.end():] if led else inner) if p]
+        if led or (len(parts) > 1 and all(len(p.split()) <= 3 for p in parts)):
+            return " such as " + " or ".join(parts) + " "
+        return match.group(0)
+
+    return _PAREN.sub(opened, text)
+
+
 def _items(text: str) -> list[str]:
     """The clean items of a list entry: split, explanations cut, examples kept, qualifiers stripped."""
     items = []
-    for part in _LIST_SPLIT.split(text):
+    for part in _LIST_SPLIT.split(_open_examples(text)):
         for item in _split_and(_cut(_strip_qualifiers(_clean(part)))):
             items.extend(_strip_qualifiers(_clean(i)) for i in _EXAMPLES.split(item))
     return [i for i in items if i]

@@ -629,3 +629,12 @@ def test_descriptions_keep_their_own_wording():
     assert parse_descriptions("- Ropes used by climbers\n- The climbers' harnesses") == [
         "Ropes used by climbers", "The climbers' harnesses",
     ]
+
+
+def test_parenthesised_examples_are_items_and_other_parentheses_asides():
+    # real answers of Qwen2.5-Coder-1.5B to the suggestion prompt (issue 31): commas inside parentheses split no item
+    units = lambda answer: [u.text for u in parse_entities(answer)]
+    assert units("Building shed, tools (hammer, saw), clothes (shirt), places (house)") == ["building shed", "tool", "hammer", "saw", "clothes"]
+    assert units("Bricks, tools (such as hammer or saw), places (such as house or factory).") == ["brick", "tool", "hammer", "saw", "house", "factory"]
+    assert units("Hand, knuckle, place (e.g., table), clothing (e.g., gloves)") == ["hand", "knuckle", "table", "clothing", "glove"]
+    assert units("Harness (for safety), helmet (worn on the head)") == ["harness", "helmet"]  # asides go
