@@ -21,10 +21,10 @@ from .corpus import COLUMNS
 from .errors import CorpusError
 from .expand import Candidate, candidates
 from .extract import NP_GRAMMAR, Unit, compound, extract_units
-from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities
+from .parse import MAX_ITEMS, ParsedUnit, parse_descriptions, parse_entities_many
 from .prompts import Prompts, load_prompts
-from .suggest import Suggestions, suggested_units
-from .related import keep_related, related_units, relevance, relevance_floor, thing_senses, verbs_beside
+from .suggest import Suggestions, suggested_many
+from .related import is_thing, keep_related, related_units, relevance, relevance_floor, thing_senses, verbs_beside
 from .resources import load_spacy, package_version, spacy_info, wordnet
 from .wsd import Choice, Context, Item, WSDMethod, disambiguate_many
 from .wsd_methods import resolve_method
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the openai client is imported only by a build that asks an 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CHOICE_BATCH = 256  # units per disambiguate_many call
+SUGGESTED = frozenset({"llm", "packaged"})  # the sources of units an LLM named
 
 
 @dataclass
@@ -65,17 +66,27 @@ def join_units(units: list[Unit], parsed: list[ParsedUnit], source: str = "llm")
     return list(joined.values())
 
 
-def _wsd_items(label: str, units: list[LabelUnit], phrase_candidates: dict[str, list[Candidate]], answer: str) -> list[Item]:
+def _wsd_items(label: str, units: list[LabelUnit], phrase_candidates: dict[str, list[Candidate]], answer: str,
+               suggesting: bool = False) -> list[Item]:
     """What WSD gets for each unit of a label: the unit, its context (the label, its other units, the
-    LLM's answer) and its candidates (the LLM's phrase descriptions, else WordNet's)."""
+    LLM's answer) and its candidates (the LLM's phrase descriptions, else WordNet's; in suggest mode,
+    a unit only the LLM named gets only its thing senses when it has any: it was asked for things)."""
     return [
         (
             item.unit.text,
             Context(label, tuple(u.unit.text for u in units if u is not item), answer, motion=item.unit.category_hint == "motion"),
-            phrase_candidates.get(item.unit.text) or candidates(item.unit),
+            phrase_candidates.get(item.unit.text) or _candidates(item, suggesting),
         )
         for item in units
     ]
+
+
+def _candidates(item: LabelUnit, suggesting: bool) -> list[Candidate]:
+    found = candidates(item.unit)
+    if not suggesting or item.sources - SUGGESTED:
+        return found
+    wn = wordnet()
+    return [c for c in found if c.sense and is_thing(wn.synset(c.sense))] or found
 
 
 def _choose_senses(items: list[Item], method: WSDMethod, show_progress: bool = False, what: str = "Choosing senses") -> list[Choice]:
@@ -112,8 +123,9 @@ def _related_rows(
     labels: list[str], units: dict[str, list[LabelUnit]], chosen: dict[str, list[Choice]], nlp: Any, method: WSDMethod, show_progress: bool,
     building: Step | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of the things WordNet relates to each label's chosen senses (related.py), and to
-    the senses of its action verbs (disambiguated here, as a motion unit is): each disambiguated
+    """The rows of the things WordNet relates to each label's chosen senses (related.py; not those of
+    units only an LLM suggested: a suggested camera would bring its shutter and diaphragm, a table its
+    tabletop), and to the senses of its action verbs (disambiguated here, as a motion unit is): each disambiguated
     in the label's context, the gloss it was read from as extra context, and kept when
     `keep_related` says a frame shows it."""
     wn = wordnet()
@@ -122,7 +134,7 @@ def _related_rows(
     verbs = [(label, Unit(v, "word", "verb", "motion")) for label in labels if label not in named for v in verbs_beside(label, texts[label])]
     verb_choices = _choose_senses([(v.text, Context(label, tuple(texts[label]), motion=True), candidates(v)) for label, v in verbs], method,
                                   show_progress, "Choosing senses of action verbs")
-    senses = {label: [c.sense for c in chosen[label]] for label in labels}
+    senses = {label: [c.sense for u, c in zip(units[label], chosen[label]) if u.sources - SUGGESTED] for label in labels}
     actions: dict[str, list[str | None]] = {label: [] for label in labels}
     for (label, _), choice in zip(verbs, verb_choices):
         actions[label].append(choice.sense)
@@ -362,14 +374,15 @@ def build_corpus(
             replayed = {label: suggestions.answers[label] for label in labels if suggestions is not None and label in suggestions.answers}
             live = ask_suggestions(llm, prompts, [l for l in labels if l not in replayed], show_progress) if llm is not None else {}
             answers = replayed | live
-            cleaned = {label: suggested_units(answers.get(label, "")) for label in labels}
+            cleaned = suggested_many({label: answers.get(label, "") for label in labels})
             source = {label: "packaged" if label in replayed else "llm" for label in labels}
         else:
             if llm is not None:
                 asked = {label: prompts.for_label(label) for label in labels}
                 replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
                 answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
-            cleaned = {label: _capped(clean_units(parse_entities(answers.get(label, ""), repeats=True))) for label in labels}
+            parsed = parse_entities_many([answers.get(label, "") for label in labels], repeats=True)
+            cleaned = {label: _capped(clean_units(units)) for label, units in zip(labels, parsed)}
             source = dict.fromkeys(labels, "llm")
             cut = [label for label in labels if any(d.reason == _BEYOND for d in cleaned[label].dropped)]
             if cut:
@@ -381,7 +394,7 @@ def build_corpus(
                               and not (suggesting and candidates(u.unit))})  # suggest mode: only those WordNet does not know
             phrase_candidates = describe_phrases(llm, prompts, phrases, show_progress)
         building.status = "choosing senses"
-        items = {label: _wsd_items(label, units_per_label[label], phrase_candidates, answers.get(label, "")) for label in labels}
+        items = {label: _wsd_items(label, units_per_label[label], phrase_candidates, answers.get(label, ""), suggesting) for label in labels}
         choices = iter(_choose_senses([i for label in labels for i in items[label]], method, show_progress))
         chosen = {label: [next(choices) for _ in items[label]] for label in labels}
         rows = [

@@ -391,27 +391,39 @@ def _keep(text: str, hint: str | None) -> bool:
     return any(c.isalpha() for c in text)
 
 
-def _units(pieces: list[_Piece], nlp: Any) -> Iterable[ParsedUnit]:
+def _units(pieces: list[_Piece], docs: Iterable[Any]) -> list[ParsedUnit]:
     start = FRAME.index("{")
-    docs = nlp.pipe(p.text if p.prose else FRAME.format(item=p.text) for p in pieces)
+    units = []
     for piece, doc in zip(pieces, docs):
         texts = _chunks(doc, 0) if piece.prose else _item_units(doc, start, piece.hint)
-        yield from (ParsedUnit(t, piece.hint) for t in texts if _keep(t, piece.hint))
+        units.extend(ParsedUnit(t, piece.hint) for t in texts if _keep(t, piece.hint))
+    return units
 
 
-def parse_entities(answer: str, repeats: bool = False) -> list[ParsedUnit]:
-    """Entity units from an answer to the entities prompt, in order, without duplicates (by text)
-    unless `repeats` (the cleaner needs them to see a looping answer)."""
-    pieces = _pieces(answer or "")
-    if not pieces:
-        return []
-    units = list(_units(pieces, load_spacy()))
-    if repeats:
-        return units
+def parse_entities_many(answers: list[str], repeats: bool = False) -> list[list[ParsedUnit]]:
+    """`parse_entities` of many answers, their pieces tagged by spaCy in one `nlp.pipe` (a pipe per
+    answer cost 9 s of a 530-label build)."""
+    pieces = [_pieces(answer or "") for answer in answers]
+    flat = [p for ps in pieces for p in ps]
+    docs = iter(load_spacy().pipe(p.text if p.prose else FRAME.format(item=p.text) for p in flat)) if flat else iter(())
+    parsed = []
+    for ps in pieces:
+        units = _units(ps, [next(docs) for _ in ps])
+        parsed.append(units if repeats else _first_of_each(units))
+    return parsed
+
+
+def _first_of_each(units: list[ParsedUnit]) -> list[ParsedUnit]:
     seen: dict[str, ParsedUnit] = {}
     for unit in units:
         seen.setdefault(unit.text, unit)
     return list(seen.values())
+
+
+def parse_entities(answer: str, repeats: bool = False) -> list[ParsedUnit]:
+    """Entity units from an answer to the entities prompt, in order, without duplicates (by text,
+    the first kept) unless `repeats` (the cleaner needs them to see a looping answer)."""
+    return parse_entities_many([answer], repeats)[0]
 
 
 # ---------------------------------------------------------------- descriptions

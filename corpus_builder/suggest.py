@@ -30,7 +30,7 @@ from alt_common.resources import data_dir
 
 from .clean import Cleaned, DroppedUnit, clean_units
 from .errors import CorpusError
-from .parse import parse_entities
+from .parse import ParsedUnit, parse_entities_many
 
 FORMAT = "alt-toolkit suggestions"
 FORMAT_VERSION = 1
@@ -40,6 +40,9 @@ SUGGEST_PENALTY = 0.5  # frequency_penalty: Qwen2.5-Coder-1.5B looped without it
 MAX_FILE_BYTES = 64 << 20
 SEED_FILE = "seed_suggestions.json"
 BEYOND = f"beyond {SUGGEST_MAX} suggested entities"
+# What a small model names because the prompt says "a video shows": the camera filming it.
+FILMING = frozenset({"camera", "video camera", "camcorder", "cameraman", "camera operator"})
+FILMED = "the camera filming the video"
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,25 @@ class Suggestions:
                 "labels_answered": sum(label in self.answers for label in labels), "provenance": self.provenance}
 
 
-def suggested_units(answer: str) -> Cleaned:
-    """One suggestion's entities: parsed and cleaned as any LLM answer (loops, repeats, abstract
-    items), then at most SUGGEST_MAX (the rest dropped with BEYOND)."""
-    cleaned = clean_units(parse_entities(answer, repeats=True))
-    extra = [DroppedUnit(u.text, BEYOND) for u in cleaned.kept[SUGGEST_MAX:]]
-    return Cleaned(cleaned.kept[:SUGGEST_MAX], cleaned.dropped + extra)
+def suggested_units(answer: str, label: str = "") -> Cleaned:
+    """One suggestion's entities (`suggested_many`)."""
+    return suggested_many({label: answer})[label]
+
+
+def suggested_many(answers: dict[str, str]) -> dict[str, Cleaned]:
+    """Each label's suggested entities: parsed (all answers in one spaCy pass) and cleaned as any
+    LLM answer (loops, repeats, abstract items), the camera that films the video gone (unless the
+    label names it), then at most SUGGEST_MAX (the rest dropped with BEYOND)."""
+    parsed = parse_entities_many(list(answers.values()), repeats=True)
+    return {label: _suggested(units, label) for label, units in zip(answers, parsed)}
+
+
+def _suggested(parsed: list[ParsedUnit], label: str) -> Cleaned:
+    cleaned = clean_units(parsed)
+    filming = [u for u in cleaned.kept if u.text in FILMING and u.text.split()[-1] not in label.split()]
+    kept = [u for u in cleaned.kept if u not in filming]
+    extra = [DroppedUnit(u.text, FILMED) for u in filming] + [DroppedUnit(u.text, BEYOND) for u in kept[SUGGEST_MAX:]]
+    return Cleaned(kept[:SUGGEST_MAX], cleaned.dropped + extra)
 
 
 def _fail(path: Path, problem: str, source: str) -> CorpusError:
