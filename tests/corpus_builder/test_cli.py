@@ -84,7 +84,8 @@ def test_options_reach_the_build_and_the_manifest(run_cli, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("playing cricket\nshaking hands\n")
     out = tmp_path / "corpus.parquet"
-    code, _, stderr = run_cli("build", "-l", labels, "-o", out, "--no-body-parts", "--wsd", "first-sense", "--no-llm", "--no-related")
+    code, _, stderr = run_cli("build", "-l", labels, "-o", out, "--no-body-parts", "--wsd", "first-sense", "--no-llm", "--no-related",
+                              "--no-packaged-suggestions")
     assert code == 0, stderr
     df = read_corpus(out)
     assert "default" not in {s for sources in df["sources"] for s in sources}
@@ -92,7 +93,7 @@ def test_options_reach_the_build_and_the_manifest(run_cli, tmp_path):
     assert df.set_index("unit").loc["cricket", "sense"] == "cricket.n.01"  # the baseline's pick
     assert df.attrs["manifest"]["options"] == {
         "wsd": "first-sense", "t5_model": None, "spacy_model": None, "body_parts": False, "np_grammar": "NP: {<JJ|NN.*>*<NN.*>}",
-        "related": False, "label_entities": False,
+        "related": False, "label_entities": False, "suggest": False,
     }
     assert df.attrs["manifest"]["wsd"] == {"method": "first-sense", "model": None, "weights": None}
 
