@@ -20,7 +20,7 @@ import hashlib
 import json
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,6 +29,7 @@ from alt_common.labels import normalize_label
 from alt_common.resources import data_dir
 
 from .clean import Cleaned, DroppedUnit, clean_units
+from .extract import compound
 from .errors import CorpusError
 from .parse import ParsedUnit, parse_entities_many
 
@@ -75,7 +76,21 @@ def suggested_many(answers: dict[str, str]) -> dict[str, Cleaned]:
     return {label: _suggested(units, label) for label, units in zip(answers, parsed)}
 
 
+def without_label_words(text: str, label: str) -> str:
+    """A suggested phrase without the label's words a small model puts before its thing ("petting
+    cloth", "digging bucket", "ice climbing helmet" -> cloth, bucket, helmet), unless the phrase is a
+    WordNet compound ("baseball glove", "cricket ball") or nothing would be left."""
+    words, said = text.split(), set(label.lower().split())
+    if len(words) < 2 or compound(words):
+        return text
+    rest = list(words)
+    while len(rest) > 1 and rest[0] in said and not compound(rest):
+        rest = rest[1:]
+    return " ".join(rest)
+
+
 def _suggested(parsed: list[ParsedUnit], label: str) -> Cleaned:
+    parsed = [replace(u, text=without_label_words(u.text, label)) for u in parsed]
     cleaned = clean_units(parsed)
     filming = [u for u in cleaned.kept if u.text in FILMING and u.text.split()[-1] not in label.split()]
     kept = [u for u in cleaned.kept if u not in filming]

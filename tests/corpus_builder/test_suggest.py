@@ -180,3 +180,17 @@ def test_the_default_offline_build_replays_the_packaged_answers_unless_told_not_
     assert record["source"] == "packaged" and record["labels_answered"] == 3 and record["path"] == str(packaged_suggestions_file())
     assert not any("packaged" in s for s in without["sources"]) and without.attrs["manifest"]["suggestions"] is None
     assert len(with_answers) > len(without)
+
+
+def test_the_labels_words_before_a_suggested_thing_go_unless_wordnet_names_the_phrase():
+    from corpus_builder.suggest import without_label_words
+
+    assert without_label_words("petting cloth", "petting animal (not cat)") == "cloth"
+    assert without_label_words("ice climbing helmet", "ice climbing") == "helmet"
+    assert without_label_words("charleston dance floor", "dancing charleston") == "dance floor"
+    assert without_label_words("baseball glove", "catching or throwing baseball") == "baseball glove"  # a WordNet compound
+    assert without_label_words("guitar neck", "playing ukulele") == "guitar neck"  # not the label's words
+    assert without_label_words("climbing", "climbing tree") == "climbing"  # nothing would be left
+    kept, _ = units("Digging bucket, shovel, digging clothes")
+    assert kept == ["digging bucket", "shovel", "digging clothes"]  # without a label, nothing to strip
+    assert [u.text for u in suggested_units("Digging bucket, shovel, digging clothes", "digging").kept] == ["bucket", "shovel", "clothes"]
