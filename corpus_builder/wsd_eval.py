@@ -32,6 +32,7 @@ class GoldItem:
     sense: str  # the correct synset
     context: Context
     candidates: list[Candidate]
+    extracted: bool = True  # whether extraction makes this unit from its label (the build never disambiguates one it does not)
 
     @property
     def query(self) -> Item:
@@ -47,10 +48,16 @@ class Accuracy:
     hits: int
     total: int
     seconds: float
+    extracted_hits: int = 0  # hits on units extraction makes: a unit it never makes counts as a miss
 
     @property
     def accuracy(self) -> float:
         return self.hits / self.total
+
+    @property
+    def strict_accuracy(self) -> float:
+        """The accuracy a build gets: a unit extraction never made is a miss."""
+        return self.extracted_hits / self.total
 
 
 def read_gold(path: str | Path) -> list[tuple[str, str, str]]:
@@ -80,7 +87,8 @@ def _find(units: list[Unit], text: str) -> Unit:
 def _item(label: str, units: list[Unit], text: str, sense: str = "") -> GoldItem:
     unit = _find(units, text)
     siblings = tuple(u.text for u in units if u.text != text)
-    return GoldItem(label, unit, sense, Context(label, siblings, motion=unit.category_hint == "motion"), candidates(unit))
+    return GoldItem(label, unit, sense, Context(label, siblings, motion=unit.category_hint == "motion"), candidates(unit),
+                    any(u.text == text for u in units))
 
 
 def gold_items(rows: list[tuple[str, str, str]], nlp: Any) -> list[GoldItem]:
@@ -125,5 +133,6 @@ def evaluate(items: list[GoldItem], method: WSDMethod) -> Accuracy:
     """How many gold senses `method` chooses, and the time it takes (all items in one batch)."""
     started = time.perf_counter()
     choices = disambiguate_many([i.query for i in items], method)
-    hits = sum(choice.sense == i.sense for choice, i in zip(choices, items))
-    return Accuracy(method.name, hits, len(items), time.perf_counter() - started)
+    right = [choice.sense == i.sense for choice, i in zip(choices, items)]
+    return Accuracy(method.name, sum(right), len(items), time.perf_counter() - started,
+                    sum(hit and i.extracted for hit, i in zip(right, items)))

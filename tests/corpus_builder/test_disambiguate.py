@@ -233,3 +233,12 @@ def test_sentence_encoder_batches_by_tokens_and_keeps_the_order():
     assert batched.shape == (5, 384) and torch.equal(batched[0], batched[4])  # a repeated text, encoded once
     assert float((batched - alone).abs().max()) < 1e-5  # in order, and padding changes nothing beyond float rounding
     assert float((alone[0] - alone[2]).abs().max()) > 0.1  # (which two different texts' embeddings could not pass)
+
+
+def test_a_unit_extraction_never_makes_is_a_miss_for_the_build(nlp):
+    # "plectrum" has one sense, so every method finds it, but extraction never makes it from "playing guitar"
+    items = gold_items([("playing guitar", "guitar", "guitar.n.01"), ("playing guitar", "plectrum", "pick.n.05")], nlp)
+    assert [i.extracted for i in items] == [True, False]
+    result = evaluate(items, FIRST_SENSE)
+    assert (result.hits, result.extracted_hits, result.total) == (2, 1, 2)
+    assert result.accuracy == 1.0 and result.strict_accuracy == 0.5
