@@ -32,6 +32,7 @@ from .clean import Cleaned, DroppedUnit, clean_units
 from .extract import compound
 from .errors import CorpusError
 from .parse import ParsedUnit, parse_entities_many
+from .prompts import SUGGEST_FILE
 
 FORMAT = "alt-toolkit suggestions"
 FORMAT_VERSION = 1
@@ -156,7 +157,7 @@ def suggestion_provenance(llm: Any, prompts: Any, label_files: list[Any], manife
         "backend": config.backend,
         "weights": config.weights,
         "prompt": prompts.suggest,
-        "prompt_sha256": prompts.sha256.get("suggest.txt"),
+        "prompt_sha256": prompts.sha256.get(SUGGEST_FILE),
         "system": prompts.system,
         "params": config.params(),
         "concurrency": config.concurrency,
