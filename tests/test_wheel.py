@@ -73,6 +73,13 @@ def test_installed_wheel_builds_embeds_and_trains_outside_the_repository(install
     assert all(r["messages"][0] == {"role": "system", "content": system} for r in requests)
     assert sum(r["messages"][-1]["content"].endswith("video action? List them concisely.") for r in requests) == 2
 
+    offline = run(installed, work, "corpus", "build", "--labels", "labels.txt", "--out", "offline.parquet", "--wsd", "lesk", "--no-llm")
+    assert offline.returncode == 0, offline.stderr  # the packaged suggestions travel in the wheel and are replayed
+    replayed = run(installed, work, "python", "-c", "import json, corpus_builder as c; df = c.read_corpus('offline.parquet');"
+                   "print(json.dumps([df.attrs['manifest']['suggestions'], sorted({s for ss in df['sources'] for s in ss})]))")
+    record, sources = json.loads(replayed.stdout)
+    assert Path(record["path"]).is_relative_to(installed) and record["labels_answered"] == 2 and "packaged" in sources
+
     synthetic = run(installed, work, "python", "-m", "alt_model.synthetic", "--out", "synthetic", "--train-per-class", "2", "--val-per-class", "1")
     assert synthetic.returncode == 0, synthetic.stderr
     embedded = run(installed, work, "corpus", "embed", "corpus.parquet", "--model", "alt-tiny-vit",
