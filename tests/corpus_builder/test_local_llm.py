@@ -161,3 +161,22 @@ def test_cli_local_backend_sets_no_request_time_limit_and_logs_while_the_model_l
     assert f"Starting llama.cpp with {default_gguf().name}: " in text
     assert "Entities (127.0.0.1:" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.sqlite", "corpus.parquet", "labels.txt"]
+
+
+def test_suggest_mode_against_the_real_server_sends_the_penalty_it_keeps(server, tmp_path):
+    from corpus_builder.prompts import load_prompts
+    from corpus_builder.suggest import SUGGEST_MAX, SUGGEST_MAX_TOKENS, SUGGEST_PENALTY
+
+    config = LLMConfig(model=server.model, base_url=server.base_url, max_tokens=SUGGEST_MAX_TOKENS, concurrency=2, retries=1,
+                       frequency_penalty=SUGGEST_PENALTY)
+    with LLM(config, tmp_path / "cache.sqlite") as llm:
+        df = build_corpus(LABELS, llm, wsd="lesk", prompts=load_prompts(suggest=True), suggest=True)
+    assert sorted(df.attrs["suggestions"]) == sorted(LABELS)  # one answer per label, kept for --save-suggestions
+    assert df.attrs["manifest"]["suggestions"] == {"source": "llm", "labels_answered": 0, "asked_live": 2}
+    per_label = [sum(label in l and "llm" in s for l, s in zip(df["labels"], df["sources"])) for label in LABELS]
+    assert all(n <= SUGGEST_MAX for n in per_label)
+    # llama.cpp reports each slot's last request's sampling parameters: the last request was ours, and no
+    # other test of this server sends a penalty, so the server took it
+    slots = json.loads(_get(f"{server.root}/slots"))
+    assert any(abs(s["params"]["frequency_penalty"] - SUGGEST_PENALTY) < 1e-6 and s["params"]["n_predict"] == SUGGEST_MAX_TOKENS
+               for s in slots)
