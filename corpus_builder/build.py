@@ -16,7 +16,7 @@ from alt_common.labels import LabelFile, dedupe, normalize_label
 from alt_common.progress import Step, step
 
 from .categories import DEFAULT_BODY_PARTS, category_of
-from .clean import Cleaned, DroppedUnit, clean_units
+from .clean import capped, clean_units
 from .corpus import COLUMNS
 from .errors import CorpusError
 from .expand import Candidate, candidates
@@ -181,14 +181,6 @@ def describe_phrases(llm: LLM, prompts: Prompts, phrases: list[str], show_progre
 
 
 _BEYOND = f"beyond {MAX_ITEMS} entities per answer"
-
-
-def _capped(cleaned: Cleaned) -> Cleaned:
-    """At most MAX_ITEMS kept entities per answer; the rest are dropped (and recorded) with `_BEYOND`."""
-    if len(cleaned.kept) <= MAX_ITEMS:
-        return cleaned
-    extra = [DroppedUnit(u.text, _BEYOND) for u in cleaned.kept[MAX_ITEMS:]]
-    return Cleaned(cleaned.kept[:MAX_ITEMS], cleaned.dropped + extra)
 
 
 def _body_part_rows() -> Iterable[dict[str, Any]]:
@@ -382,7 +374,7 @@ def build_corpus(
                 replies = llm.ask_many(list(asked.values()), "Entities", show_progress)
                 answers = {label: replies[prompt] or "" for label, prompt in asked.items()}
             parsed = parse_entities_many([answers.get(label, "") for label in labels], repeats=True)
-            cleaned = {label: _capped(clean_units(units)) for label, units in zip(labels, parsed)}
+            cleaned = {label: capped(clean_units(units), MAX_ITEMS, _BEYOND) for label, units in zip(labels, parsed)}
             source = dict.fromkeys(labels, "llm")
             cut = [label for label in labels if any(d.reason == _BEYOND for d in cleaned[label].dropped)]
             if cut:

@@ -215,6 +215,13 @@ def _judge(unit: ParsedUnit) -> str | None:
     return not_visual(unit.text)
 
 
+def capped(cleaned: Cleaned, most: int, reason: str) -> Cleaned:
+    """At most `most` kept units; the rest are dropped (and recorded) with `reason`."""
+    if len(cleaned.kept) <= most:
+        return cleaned
+    return Cleaned(cleaned.kept[:most], cleaned.dropped + [DroppedUnit(u.text, reason) for u in cleaned.kept[most:]])
+
+
 def clean_units(units: list[ParsedUnit]) -> Cleaned:
     """One label's parsed units without loops, duplicates, placeholders and non-visual items."""
     end = loop_start(units)

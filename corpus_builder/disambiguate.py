@@ -121,7 +121,7 @@ def is_visual(sense: str | None, motion: bool = False, people: bool = False) -> 
     synset = wordnet().synset(sense)
     lexname = synset.lexname()
     return (lexname in VISIBLE_THING_FILES or (motion and lexname == ACT_FILE) or (people and lexname == PERSON_FILE)
-            or (lexname not in VISIBLE_THING_FILES and is_visible_root_kind(synset)))
+            or is_visible_root_kind(synset))
 
 
 def _bag(candidate: Candidate) -> frozenset[str]:
